@@ -1,0 +1,124 @@
+"""Money: a ``Decimal`` amount in one ISO 4217 currency.
+
+Amounts are always quantized half-up to the currency's minor unit, so a
+``Money`` is exactly what a customer sees and pays. Floats are refused: a
+price that went through binary floating point cannot be trusted to the cent.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import attrs
+
+from fabcore.domain.errors import CurrencyMismatch, InvalidInput
+
+# Minor units per ISO 4217; currencies not listed use two decimals.
+_MINOR_UNITS: dict[str, int] = {
+    "BHD": 3, "CLP": 0, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0,
+    "KWD": 3, "OMR": 3, "TND": 3, "UGX": 0, "VND": 0,
+}
+
+
+def minor_unit(currency: str) -> int:
+    """Number of decimals the currency is quoted in (2 for EUR, 0 for JPY)."""
+    return _MINOR_UNITS.get(currency, 2)
+
+
+def to_decimal(value: object, what: str = "amount") -> Decimal:
+    """Convert ``value`` (Decimal, int or numeric string) to a finite Decimal.
+
+    Floats are refused on purpose; so are NaN and infinities.
+    """
+    if isinstance(value, bool) or isinstance(value, float):
+        raise InvalidInput(f"{what} must be a Decimal, int or string, not {type(value).__name__}")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int | str):
+        try:
+            result = Decimal(value)
+        except InvalidOperation:
+            raise InvalidInput(f"{what} is not a number: {value!r}") from None
+    else:
+        raise InvalidInput(f"{what} must be a Decimal, int or string, not {type(value).__name__}")
+    if not result.is_finite():
+        raise InvalidInput(f"{what} must be finite, got {value!r}")
+    return result
+
+
+def _quantize(amount: object, currency: str) -> Decimal:
+    exponent = Decimal(1).scaleb(-minor_unit(currency))
+    return to_decimal(amount).quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+def _currency(value: str) -> str:
+    if not (isinstance(value, str) and len(value) == 3 and value.isalpha() and value.isupper()):
+        raise InvalidInput(f"currency must be a three-letter ISO 4217 code, got {value!r}")
+    return value
+
+
+@attrs.frozen(init=False, order=False, repr=False)
+class Money:
+    """An amount of one currency, quantized to its minor unit.
+
+    >>> Money("19.999", "EUR")
+    Money('20.00', 'EUR')
+    """
+
+    amount: Decimal
+    currency: str
+
+    def __init__(self, amount: object, currency: str) -> None:
+        cur = _currency(currency)
+        self.__attrs_init__(_quantize(amount, cur), cur)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    def _check(self, other: Money) -> None:
+        if not isinstance(other, Money):
+            raise TypeError(f"cannot combine Money with {type(other).__name__}")
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"cannot combine {self.currency} with {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._check(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._check(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __mul__(self, factor: Decimal | int) -> Money:
+        return Money(self.amount * to_decimal(factor, "factor"), self.currency)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._check(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._check(other)
+        return self.amount <= other.amount
+
+    def __gt__(self, other: Money) -> bool:
+        self._check(other)
+        return self.amount > other.amount
+
+    def __ge__(self, other: Money) -> bool:
+        self._check(other)
+        return self.amount >= other.amount
+
+    def __bool__(self) -> bool:
+        return bool(self.amount)
+
+    def __repr__(self) -> str:
+        return f"Money({str(self.amount)!r}, {self.currency!r})"
+
+    def __str__(self) -> str:
+        return f"{self.amount:,} {self.currency}"

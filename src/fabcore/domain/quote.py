@@ -1,0 +1,94 @@
+"""The result of pricing: a breakdown a person can read.
+
+A line that cannot be priced instantly (the part does not fit the machine,
+the mesh cannot be measured reliably, the option does not exist for the
+part) carries ``breakdown=None`` and the reasons it needs review.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+
+from fabcore.domain.money import Money
+
+
+@attrs.frozen
+class LineSpec:
+    """What the customer picked for one part."""
+
+    process: str
+    material: str
+    finishes: tuple[str, ...] = ()
+    color: str | None = None
+    quantity: int = 1
+
+
+@attrs.frozen
+class Fee:
+    """A one-off charge on a line or order (startup, programming, tooling)."""
+
+    name: str
+    amount: Money
+
+
+@attrs.frozen
+class LineBreakdown:
+    """Per-part and per-line amounts for one priced line.
+
+    ``unit_price * quantity == total``; one-off fees are spread over the
+    quantity so the unit price is what one part really costs.
+    """
+
+    material_per_part: Money
+    machine_hours_per_part: Decimal
+    machine_per_part: Money
+    post_production_per_part: Money
+    fees: tuple[Fee, ...]
+    fees_total: Money
+    minimum_price_adjustment: Money
+    discount_percent: Decimal
+    discount: Money
+    unit_price: Money
+    total: Money
+
+
+@attrs.frozen
+class LineQuote:
+    """Price of one line, or the reasons it must be reviewed by the shop."""
+
+    spec: LineSpec
+    breakdown: LineBreakdown | None
+    lead_time_days: int
+    review_reasons: tuple[str, ...] = ()
+
+    @property
+    def priced(self) -> bool:
+        return self.breakdown is not None
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.review_reasons)
+
+
+@attrs.frozen
+class OrderQuote:
+    """Totals of an order. ``total`` is None when any line is unpriced."""
+
+    currency: str
+    lines: tuple[LineQuote, ...]
+    subtotal: Money
+    order_fees: tuple[Fee, ...]
+    minimum_order_adjustment: Money
+    shipping_method: str | None
+    shipping: Money
+    tax_rate: Decimal
+    tax: Money
+    total: Money | None
+    lead_time_days: int
+    review_reasons: tuple[str, ...] = ()
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.review_reasons) or any(line.needs_review for line in self.lines)

@@ -1,0 +1,1 @@
+"""Contract test suites and helpers shipped for adapters written outside fabcore."""
