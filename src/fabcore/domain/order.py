@@ -1,0 +1,709 @@
+"""The order aggregate: lines, offer, purchase order, payment and history.
+
+Every status change goes through one typed method per trigger (``place``,
+``send_firm_offer``, ``ship``, ...). Each method checks, in this order:
+
+1. the times given are timezone-aware (``InvalidInput``);
+2. the actor may pull the trigger on this order (``PermissionDenied``);
+3. the status machine has the edge from the current status
+   (``InvalidTransition``, naming the triggers allowed from there);
+4. the data passed and the trigger's guard (``InvalidInput``, ``GuardFailed``).
+
+The first failure raises and leaves the order untouched. A success moves the
+order through the module-level machine of :mod:`fabcore.domain.status`,
+appends one :class:`HistoryEntry` and returns a
+:class:`~fabcore.domain.events.StatusChanged` for the app layer to turn
+into mails.
+
+``version`` is the version the order was loaded at. The domain never changes
+it: a repository saves only when the stored version still equals it, and
+then increments it (optimistic concurrency, ``ConcurrencyConflict``
+otherwise).
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import attrs
+
+from fabcore.domain import _checks
+from fabcore.domain.actor import Actor, ActorKind
+from fabcore.domain.analysis import ModelAnalysis
+from fabcore.domain.customer import Address
+from fabcore.domain.errors import (
+    CurrencyMismatch,
+    GuardFailed,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+)
+from fabcore.domain.events import PaymentChanged, PaymentReminderDue, StatusChanged
+from fabcore.domain.money import Money
+from fabcore.domain.quote import Fee, LineQuote, LineSpec
+from fabcore.domain.shop import ShopSettings
+from fabcore.domain.status import (
+    WHO,
+    OrderStatus,
+    PaymentStatus,
+    Trigger,
+    Who,
+    allowed_triggers,
+    perform,
+    reachable,
+    targets,
+)
+
+# Days before a purchase order's due date when the payment reminder goes out.
+PO_REMINDER_DAYS = 2
+
+_EDITABLE = frozenset({OrderStatus.DRAFT, OrderStatus.WAITING_FOR_REVIEW})
+_NOT_YET_PLACED = frozenset(
+    {OrderStatus.DRAFT, OrderStatus.WAITING_FOR_REVIEW, OrderStatus.FIRM_OFFER_SENT}
+)
+_CANCELED = frozenset({OrderStatus.CANCELED_BY_CUSTOMER, OrderStatus.CANCELED_BY_ADMIN})
+
+
+def _sha256(value: str) -> str:
+    digest = value.lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise InvalidInput(f"model sha256 must be 64 hex digits, got {value!r}")
+    return digest
+
+
+def _order_number(value: str) -> str:
+    return _checks.text(value, "order number")
+
+
+def _currency(value: str) -> str:
+    return Money.zero(value).currency
+
+
+def _optional_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else _checks.utc(value)
+
+
+class PaymentPageState(enum.Enum):
+    """What the customer's payment page shows."""
+
+    BUDGET_OFFER = "budget_offer"
+    FIRM_OFFER = "firm_offer"
+    READY_FOR_PAYMENT = "ready_for_payment"
+    PAID = "paid"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @property
+    def can_pay(self) -> bool:
+        """True when the page shows a pay button."""
+        return self is PaymentPageState.READY_FOR_PAYMENT
+
+
+@attrs.define
+class OrderLine:
+    """One uploaded model, what the customer picked for it, and its price.
+
+    ``quote`` is the instant price; it counts only while it was made for the
+    line's current ``spec``. In review, staff set ``firm_unit_price`` (which
+    wins over the instant price) and one-off ``line_fees``.
+    """
+
+    id: str
+    model_sha256: str = attrs.field(converter=_sha256)
+    model_filename: str
+    analysis: ModelAnalysis
+    spec: LineSpec
+    notes: str = ""
+    quote: LineQuote | None = None
+    firm_unit_price: Money | None = None
+    line_fees: tuple[Fee, ...] = ()
+
+    @property
+    def instant_unit_price(self) -> Money | None:
+        """The instant quote's unit price, if it is priced and still matches ``spec``."""
+        q = self.quote
+        if q is None or q.breakdown is None or q.spec != self.spec:
+            return None
+        return q.breakdown.unit_price
+
+    @property
+    def unit_price(self) -> Money | None:
+        """The price one part costs: the firm price, else the instant one."""
+        return self.firm_unit_price if self.firm_unit_price is not None else (
+            self.instant_unit_price
+        )
+
+    @property
+    def total(self) -> Money | None:
+        """Unit price times quantity plus line fees; ``None`` while unpriced."""
+        unit = self.unit_price
+        if unit is None:
+            return None
+        result = unit * self.spec.quantity
+        for fee in self.line_fees:
+            result = result + fee.amount
+        return result
+
+    def unpriced_reason(self) -> str:
+        """Why the line has no price, in plain words."""
+        q = self.quote
+        if q is None:
+            return "not quoted"
+        if q.spec != self.spec:
+            return "changed since it was quoted"
+        return "; ".join(q.review_reasons) or "not priced instantly"
+
+
+@attrs.frozen
+class Shipping:
+    """How the order reaches the customer; ``address`` is ``None`` for pickup."""
+
+    method: str
+    address: Address | None = None
+
+
+@attrs.frozen
+class PurchaseOrder:
+    """A customer's purchase order; ``due_date`` is set when the shop accepts it."""
+
+    number: str
+    provided_at: datetime
+    document_ref: str | None = None
+    due_date: date | None = None
+    reminder_sent_at: datetime | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.due_date is not None
+
+
+@attrs.frozen
+class HistoryEntry:
+    """One status change of an order."""
+
+    from_status: OrderStatus
+    to_status: OrderStatus
+    trigger: Trigger
+    actor: Actor
+    at: datetime
+    note: str | None = None
+
+
+@attrs.frozen
+class PaymentEntry:
+    """One change of an order's payment status."""
+
+    status: PaymentStatus
+    actor: Actor
+    at: datetime
+    reference: str | None = None
+    amount: Money | None = None
+    note: str | None = None
+
+
+@attrs.define
+class Order:
+    """An order of one customer at one shop (see the module docstring).
+
+    Orders load from storage in any status: build one with every field.
+    Invariant kept by the methods: ``held_from`` is set exactly while the
+    order is on hold.
+    """
+
+    id: str
+    shop_id: str
+    number: str = attrs.field(converter=_order_number)
+    currency: str = attrs.field(converter=_currency)
+    created_at: datetime = attrs.field(converter=_checks.utc)
+    customer_id: str | None = None
+    lines: list[OrderLine] = attrs.field(factory=list)
+    shipping: Shipping | None = None
+    billing_address: Address | None = None
+    status: OrderStatus = OrderStatus.DRAFT
+    payment_status: PaymentStatus = PaymentStatus.UNPAID
+    offer_revision: int = 0
+    offer_expires_at: datetime | None = attrs.field(default=None, converter=_optional_utc)
+    po: PurchaseOrder | None = None
+    held_from: OrderStatus | None = None
+    tracking_number: str | None = None
+    history: list[HistoryEntry] = attrs.field(factory=list)
+    payments: list[PaymentEntry] = attrs.field(factory=list)
+    version: int = 0
+
+    # -- reading ---------------------------------------------------------
+
+    def __str__(self) -> str:
+        return f"order {self.number}"
+
+    @property
+    def terminal(self) -> bool:
+        return self.status.terminal
+
+    @property
+    def editable(self) -> bool:
+        """Lines, shipping and billing may change only before the firm offer."""
+        return self.status in _EDITABLE
+
+    @property
+    def effective_status(self) -> OrderStatus:
+        """The status that counts for payment: the held-from one while on hold."""
+        if self.status is OrderStatus.ON_HOLD and self.held_from is not None:
+            return self.held_from
+        return self.status
+
+    @property
+    def paid(self) -> bool:
+        return self.payment_status is PaymentStatus.PAID
+
+    @property
+    def payment_page_state(self) -> PaymentPageState | None:
+        """What the customer's payment page shows; ``None`` where it has no page."""
+        status = self.effective_status
+        if status is OrderStatus.DRAFT or status in _CANCELED:
+            return None
+        if status is OrderStatus.WAITING_FOR_REVIEW:
+            return PaymentPageState.BUDGET_OFFER
+        if status is OrderStatus.FIRM_OFFER_SENT:
+            return PaymentPageState.FIRM_OFFER
+        return PaymentPageState.PAID if self.paid else PaymentPageState.READY_FOR_PAYMENT
+
+    @property
+    def total(self) -> Money | None:
+        """Sum of the line totals (before shipping and tax); ``None`` while any is unpriced."""
+        result = Money.zero(self.currency)
+        for line in self.lines:
+            line_total = line.total
+            if line_total is None:
+                return None
+            result = result + line_total
+        return result
+
+    def line(self, line_id: str) -> OrderLine:
+        for line in self.lines:
+            if line.id == line_id:
+                return line
+        raise NotFound(f"{self} has no line {line_id!r}")
+
+    def reachable(self) -> list[tuple[Trigger, OrderStatus]]:
+        """The ``(trigger, status)`` moves open from here; ``resume`` only to ``held_from``."""
+        return [(trigger, target) for trigger, target in reachable(self.status)
+                if trigger is not Trigger.RESUME or target is self.held_from]
+
+    def po_reminder_date(self) -> date | None:
+        """The day the purchase-order payment reminder is due, if one is pending."""
+        po = self.po
+        if (self.status is not OrderStatus.PO_PAYMENT_DUE or self.paid or po is None
+                or po.due_date is None or po.reminder_sent_at is not None):
+            return None
+        return po.due_date - timedelta(days=PO_REMINDER_DAYS)
+
+    # -- editing (draft and review only) ---------------------------------
+
+    def _require_editable(self, what: str) -> None:
+        if not self.editable:
+            raise GuardFailed(
+                f"{self} is {self.status.label}: {what} can change only in Draft or "
+                "Waiting for review"
+            )
+
+    def _check_currency(self, money: Money | None, what: str) -> None:
+        if money is not None and money.currency != self.currency:
+            raise CurrencyMismatch(f"{what} is in {money.currency}; {self} is in {self.currency}")
+
+    def set_line(self, line: OrderLine) -> None:
+        """Add ``line``, or replace the line with the same id."""
+        self._require_editable("lines")
+        self._check_currency(line.instant_unit_price, "instant price")
+        self._check_currency(line.firm_unit_price, "firm unit price")
+        for fee in line.line_fees:
+            self._check_currency(fee.amount, f"fee {fee.name!r}")
+        for i, existing in enumerate(self.lines):
+            if existing.id == line.id:
+                self.lines[i] = line
+                return
+        self.lines.append(line)
+
+    def remove_line(self, line_id: str) -> None:
+        self._require_editable("lines")
+        self.lines.remove(self.line(line_id))
+
+    def set_firm_price(
+        self, line_id: str, unit_price: Money | None, fees: Sequence[Fee] = ()
+    ) -> None:
+        """Staff's price for a line in review (``None`` returns to the instant price)."""
+        line = self.line(line_id)
+        self.set_line(attrs.evolve(line, firm_unit_price=unit_price, line_fees=tuple(fees)))
+
+    def set_customer(self, customer_id: str) -> None:
+        self._require_editable("the customer")
+        self.customer_id = _checks.text(customer_id, "customer id")
+
+    def set_shipping(self, shipping: Shipping | None) -> None:
+        self._require_editable("shipping")
+        self.shipping = shipping
+
+    def set_billing_address(self, address: Address | None) -> None:
+        self._require_editable("the billing address")
+        self.billing_address = address
+
+    # -- the machinery shared by every trigger ---------------------------
+
+    def _authorize(self, actor: Actor, action: str, who: Who) -> None:
+        if actor.shop_id != self.shop_id:
+            raise PermissionDenied(f"{actor} does not belong to the shop of {self}")
+        if actor.kind is ActorKind.CUSTOMER:
+            if who is Who.S:
+                raise PermissionDenied(f"only shop staff may {action} ({self})")
+            if actor.id != self.customer_id:
+                raise PermissionDenied(f"{actor} is not the customer of {self}")
+        elif who is Who.C:
+            raise PermissionDenied(f"only the customer may {action} ({self})")
+
+    def _refuse(self, trigger: Trigger) -> InvalidTransition:
+        allowed = ", ".join(t.value for t in allowed_triggers(self.status)) or "none (final status)"
+        return InvalidTransition(
+            f"{self} is {self.status.label} ({self.status.value}): cannot {trigger.value}; "
+            f"allowed from {self.status.value}: {allowed}"
+        )
+
+    def _begin(self, trigger: Trigger, actor: Actor, now: datetime) -> tuple[datetime, OrderStatus]:
+        """Checks 1-3 of the module docstring; returns UTC ``now`` and the target status."""
+        now = _checks.utc(now, "now")
+        self._authorize(actor, trigger.value, WHO[trigger])
+        options = targets(trigger, self.status)
+        if trigger is Trigger.RESUME:
+            options = [s for s in options if s is self.held_from]
+        if len(options) != 1:
+            raise self._refuse(trigger)
+        return now, options[0]
+
+    def _apply(
+        self, trigger: Trigger, target: OrderStatus, actor: Actor, now: datetime,
+        note: str | None,
+    ) -> StatusChanged:
+        source = self.status
+        perform(trigger, self, target)
+        if source is OrderStatus.ON_HOLD:
+            self.held_from = None
+        self.history.append(HistoryEntry(source, target, trigger, actor, now, note))
+        return StatusChanged(self.id, source, target, trigger, actor, now, note)
+
+    def _require_firm_prices(self, action: str) -> None:
+        if not self.lines:
+            raise GuardFailed(f"cannot {action} {self}: it has no lines")
+        unpriced = [f"{line.model_filename} ({line.unpriced_reason()})"
+                    for line in self.lines if line.unit_price is None]
+        if unpriced:
+            raise GuardFailed(f"cannot {action} {self}: unpriced lines: {', '.join(unpriced)}")
+
+    def _require_payment_cleared(self, action: str, settings: ShopSettings) -> None:
+        po_accepted = self.po is not None and self.po.accepted
+        if settings.payment_before_production and not (self.paid or po_accepted):
+            raise GuardFailed(
+                f"cannot {action} {self}: the shop setting payment_before_production requires "
+                "the order to be paid (or its purchase order accepted) first"
+            )
+
+    # -- one method per trigger ------------------------------------------
+
+    def place(
+        self, actor: Actor, now: datetime, *, review_reasons: Sequence[str],
+        note: str | None = None,
+    ) -> StatusChanged:
+        """Place a complete, instantly priced order.
+
+        ``review_reasons`` is what :func:`fabcore.domain.review.review_required`
+        says for this order; any reason refuses the move (submit for review
+        instead).
+        """
+        now, target = self._begin(Trigger.PLACE, actor, now)
+        self._require_firm_prices("place")
+        missing = [what for what, value in (("customer", self.customer_id),
+                                             ("shipping", self.shipping),
+                                             ("billing address", self.billing_address))
+                   if value is None]
+        if missing:
+            raise GuardFailed(f"cannot place {self}: missing {', '.join(missing)}")
+        if review_reasons:
+            raise GuardFailed(
+                f"{self} must be submitted for review: {'; '.join(review_reasons)}"
+            )
+        return self._apply(Trigger.PLACE, target, actor, now, note)
+
+    def submit_for_review(
+        self, actor: Actor, now: datetime, *, note: str | None = None
+    ) -> StatusChanged:
+        """Ask the shop to review the order and send a firm offer."""
+        now, target = self._begin(Trigger.SUBMIT_FOR_REVIEW, actor, now)
+        if not self.lines:
+            raise GuardFailed(f"cannot submit {self} for review: it has no lines")
+        return self._apply(Trigger.SUBMIT_FOR_REVIEW, target, actor, now, note)
+
+    def send_firm_offer(
+        self, actor: Actor, now: datetime, expires_at: datetime | None = None, *,
+        note: str | None = None,
+    ) -> StatusChanged:
+        """Send (or re-send) the firm offer; each sending is a new revision."""
+        now, target = self._begin(Trigger.SEND_FIRM_OFFER, actor, now)
+        expires = _optional_utc(expires_at)
+        if expires is not None and expires <= now:
+            raise InvalidInput(f"offer expiry {expires.isoformat()} is not after {now.isoformat()}")
+        self._require_firm_prices("send a firm offer for")
+        if self.customer_id is None:
+            raise GuardFailed(f"cannot send a firm offer for {self}: no customer set")
+        self.offer_revision += 1
+        self.offer_expires_at = expires
+        return self._apply(Trigger.SEND_FIRM_OFFER, target, actor, now, note)
+
+    def accept_offer(
+        self, actor: Actor, now: datetime, revision: int, *, note: str | None = None
+    ) -> StatusChanged:
+        """The customer accepts the offer revision they were shown."""
+        now, target = self._begin(Trigger.ACCEPT_OFFER, actor, now)
+        if revision != self.offer_revision:
+            raise GuardFailed(
+                f"offer revision {revision} of {self} is no longer valid: the current offer is "
+                f"revision {self.offer_revision}"
+            )
+        if self.offer_expires_at is not None and now >= self.offer_expires_at:
+            raise GuardFailed(
+                f"the offer for {self} expired at {self.offer_expires_at.isoformat()}"
+            )
+        return self._apply(Trigger.ACCEPT_OFFER, target, actor, now, note)
+
+    def request_changes(self, actor: Actor, now: datetime, message: str) -> StatusChanged:
+        """The customer sends the offer back to review with a message."""
+        now, target = self._begin(Trigger.REQUEST_CHANGES, actor, now)
+        message = _checks.text(message, "message")
+        return self._apply(Trigger.REQUEST_CHANGES, target, actor, now, message)
+
+    def provide_po(
+        self, actor: Actor, now: datetime, po_number: str, document_ref: str | None = None,
+        *, note: str | None = None,
+    ) -> StatusChanged:
+        """Record the customer's purchase order (number, optional stored document)."""
+        now, target = self._begin(Trigger.PROVIDE_PO, actor, now)
+        number = _checks.text(po_number, "PO number")
+        self.po = PurchaseOrder(number, now, document_ref=document_ref)
+        return self._apply(Trigger.PROVIDE_PO, target, actor, now, note)
+
+    def request_payment(
+        self, actor: Actor, now: datetime, *, note: str | None = None
+    ) -> StatusChanged:
+        now, target = self._begin(Trigger.REQUEST_PAYMENT, actor, now)
+        return self._apply(Trigger.REQUEST_PAYMENT, target, actor, now, note)
+
+    def accept_po(
+        self, actor: Actor, now: datetime, due_date: date | None = None,
+        net_days: int | None = None, *, note: str | None = None,
+    ) -> StatusChanged:
+        """Accept the purchase order; payment is due on ``due_date`` or after ``net_days``."""
+        now, target = self._begin(Trigger.ACCEPT_PO, actor, now)
+        if (due_date is None) == (net_days is None):
+            raise InvalidInput("give exactly one of due_date and net_days")
+        if net_days is not None:
+            if isinstance(net_days, bool) or not isinstance(net_days, int) or net_days < 0:
+                raise InvalidInput(f"net_days must be a whole number >= 0, got {net_days!r}")
+            due = now.date() + timedelta(days=net_days)
+        elif isinstance(due_date, date) and not isinstance(due_date, datetime):
+            due = due_date
+        else:
+            raise InvalidInput(f"due_date must be a date, got {due_date!r}")
+        if due < now.date():
+            raise InvalidInput(f"due date {due.isoformat()} is in the past")
+        if self.po is None:
+            raise GuardFailed(f"{self} has no purchase order to accept")
+        self.po = attrs.evolve(self.po, due_date=due, reminder_sent_at=None)
+        return self._apply(Trigger.ACCEPT_PO, target, actor, now, note)
+
+    def release(
+        self, actor: Actor, now: datetime, *, settings: ShopSettings, note: str | None = None
+    ) -> StatusChanged:
+        """Mark the order free for manufacturing (payment before production permitting)."""
+        now, target = self._begin(Trigger.RELEASE, actor, now)
+        self._require_payment_cleared("release", settings)
+        return self._apply(Trigger.RELEASE, target, actor, now, note)
+
+    def start_manufacturing(
+        self, actor: Actor, now: datetime, *, settings: ShopSettings, note: str | None = None
+    ) -> StatusChanged:
+        now, target = self._begin(Trigger.START_MANUFACTURING, actor, now)
+        self._require_payment_cleared("start manufacturing", settings)
+        return self._apply(Trigger.START_MANUFACTURING, target, actor, now, note)
+
+    def start_post_production(
+        self, actor: Actor, now: datetime, *, note: str | None = None
+    ) -> StatusChanged:
+        now, target = self._begin(Trigger.START_POST_PRODUCTION, actor, now)
+        return self._apply(Trigger.START_POST_PRODUCTION, target, actor, now, note)
+
+    def reprint(self, actor: Actor, now: datetime, reason: str) -> StatusChanged:
+        """Send faulty parts back to be made again."""
+        now, target = self._begin(Trigger.REPRINT, actor, now)
+        reason = _checks.text(reason, "reason")
+        return self._apply(Trigger.REPRINT, target, actor, now, reason)
+
+    def mark_ready_for_shipping(
+        self, actor: Actor, now: datetime, *, note: str | None = None
+    ) -> StatusChanged:
+        now, target = self._begin(Trigger.MARK_READY_FOR_SHIPPING, actor, now)
+        return self._apply(Trigger.MARK_READY_FOR_SHIPPING, target, actor, now, note)
+
+    def mark_ready_for_pickup(
+        self, actor: Actor, now: datetime, *, note: str | None = None
+    ) -> StatusChanged:
+        now, target = self._begin(Trigger.MARK_READY_FOR_PICKUP, actor, now)
+        return self._apply(Trigger.MARK_READY_FOR_PICKUP, target, actor, now, note)
+
+    def ship(
+        self, actor: Actor, now: datetime, tracking_number: str | None = None, *,
+        note: str | None = None,
+    ) -> StatusChanged:
+        now, target = self._begin(Trigger.SHIP, actor, now)
+        if tracking_number is not None:
+            self.tracking_number = _checks.text(tracking_number, "tracking number")
+        return self._apply(Trigger.SHIP, target, actor, now, note)
+
+    def deliver(self, actor: Actor, now: datetime, *, note: str | None = None) -> StatusChanged:
+        now, target = self._begin(Trigger.DELIVER, actor, now)
+        return self._apply(Trigger.DELIVER, target, actor, now, note)
+
+    def hold(self, actor: Actor, now: datetime, reason: str) -> StatusChanged:
+        """Put the order on hold; ``resume`` returns it to the current status."""
+        now, target = self._begin(Trigger.HOLD, actor, now)
+        reason = _checks.text(reason, "reason")
+        held_from = self.status
+        event = self._apply(Trigger.HOLD, target, actor, now, reason)
+        self.held_from = held_from
+        return event
+
+    def resume(self, actor: Actor, now: datetime, *, note: str | None = None) -> StatusChanged:
+        """Return an order on hold to the status it was held from."""
+        now, target = self._begin(Trigger.RESUME, actor, now)
+        return self._apply(Trigger.RESUME, target, actor, now, note)
+
+    def cancel_by_customer(self, actor: Actor, now: datetime, reason: str) -> StatusChanged:
+        """Cancel before production, at the customer's wish."""
+        now, target = self._begin(Trigger.CANCEL_BY_CUSTOMER, actor, now)
+        reason = _checks.text(reason, "reason")
+        return self._apply(Trigger.CANCEL_BY_CUSTOMER, target, actor, now, reason)
+
+    def cancel_by_admin(self, actor: Actor, now: datetime, reason: str) -> StatusChanged:
+        """Cancel at the shop's decision, from any status that is not final."""
+        now, target = self._begin(Trigger.CANCEL_BY_ADMIN, actor, now)
+        reason = _checks.text(reason, "reason")
+        return self._apply(Trigger.CANCEL_BY_ADMIN, target, actor, now, reason)
+
+    def _method(self, trigger: Trigger) -> Callable[..., StatusChanged]:
+        method: Callable[..., StatusChanged] = getattr(self, trigger.value)
+        return method
+
+    def change_status(
+        self, actor: Actor, now: datetime, target: OrderStatus, note: str | None = None,
+        **data: Any,
+    ) -> StatusChanged:
+        """The back office's "Change" button: move to ``target`` by whichever trigger leads there.
+
+        ``data`` carries the trigger's arguments (``po_number``,
+        ``settings``, ``expires_at``, ...). For triggers that take a reason
+        or message, ``note`` is used as it when none is given.
+        """
+        now = _checks.utc(now, "now")
+        self._authorize(actor, f"change the status to {target.label}", Who.S)
+        moves = [trigger for trigger, dest in self.reachable() if dest is target]
+        if not moves:
+            options = ", ".join(f"{dest.label} ({trigger.value})"
+                                for trigger, dest in self.reachable()) or "none (final status)"
+            raise InvalidTransition(
+                f"{self} is {self.status.label}: no move to {target.label} ({target.value}); "
+                f"reachable: {options}"
+            )
+        trigger = moves[0]
+        spoken = {Trigger.REQUEST_CHANGES: "message", Trigger.REPRINT: "reason",
+                  Trigger.HOLD: "reason", Trigger.CANCEL_BY_CUSTOMER: "reason",
+                  Trigger.CANCEL_BY_ADMIN: "reason"}.get(trigger)
+        if spoken is None:
+            data["note"] = note
+        else:
+            data.setdefault(spoken, note)
+        self._authorize(actor, trigger.value, WHO[trigger])
+        method = self._method(trigger)
+        try:
+            inspect.signature(method).bind(actor, now, **data)
+        except TypeError as exc:
+            raise InvalidInput(f"{trigger.value} to {target.label}: {exc}") from None
+        return method(actor, now, **data)
+
+    # -- payment ---------------------------------------------------------
+
+    def mark_paid(
+        self, actor: Actor, now: datetime, reference: str, amount: Money, *,
+        note: str | None = None,
+    ) -> PaymentChanged:
+        """Record a payment (gateway event or manual payment recorded by staff).
+
+        Payment changes are kept in ``payments``; ``history`` holds status changes only.
+        """
+        now = _checks.utc(now, "now")
+        self._authorize(actor, "record a payment", Who.S)
+        reference = _checks.text(reference, "payment reference")
+        if not isinstance(amount, Money):
+            raise InvalidInput(f"amount must be Money, not {type(amount).__name__}")
+        self._check_currency(amount, "payment")
+        if amount.amount <= 0:
+            raise InvalidInput(f"payment amount must be positive, got {amount}")
+        status = self.effective_status
+        if status in _NOT_YET_PLACED or status in _CANCELED:
+            raise GuardFailed(
+                f"{self} is {self.status.label}: payment is possible only once the order is "
+                "placed and while it is not canceled"
+            )
+        if self.paid:
+            raise GuardFailed(f"{self} is already paid")
+        return self._set_payment(
+            PaymentStatus.PAID, actor, now, reference=reference, amount=amount, note=note
+        )
+
+    def mark_unpaid(
+        self, actor: Actor, now: datetime, *, note: str | None = None
+    ) -> PaymentChanged:
+        """Staff undo a payment (refund, bounced transfer)."""
+        now = _checks.utc(now, "now")
+        self._authorize(actor, "mark the order unpaid", Who.S)
+        if not self.paid:
+            raise GuardFailed(f"{self} is not paid")
+        return self._set_payment(
+            PaymentStatus.UNPAID, actor, now, reference=None, amount=None, note=note
+        )
+
+    def _set_payment(
+        self, status: PaymentStatus, actor: Actor, now: datetime, *, reference: str | None,
+        amount: Money | None, note: str | None,
+    ) -> PaymentChanged:
+        before = self.payment_status
+        self.payment_status = status
+        self.payments.append(PaymentEntry(status, actor, now, reference, amount, note))
+        return PaymentChanged(self.id, before, status, actor, now, reference, amount)
+
+    def claim_po_payment_reminder(self, now: datetime) -> PaymentReminderDue | None:
+        """The payment reminder, exactly once, when its day has come (else ``None``).
+
+        It is due from :data:`PO_REMINDER_DAYS` days before the due date up to
+        the due date itself; claiming records it as sent.
+        """
+        now = _checks.utc(now, "now")
+        day = self.po_reminder_date()
+        po = self.po
+        if day is None or po is None or po.due_date is None:
+            return None
+        if not day <= now.date() <= po.due_date:
+            return None
+        self.po = attrs.evolve(po, reminder_sent_at=now)
+        return PaymentReminderDue(self.id, po.due_date, now)

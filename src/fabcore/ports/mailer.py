@@ -1,0 +1,44 @@
+"""Mailer port and the rendered mail it sends."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import attrs
+
+
+@attrs.frozen
+class Mail:
+    """A rendered e-mail, ready to hand to a mail server.
+
+    ``message_id`` is derived from the outbox entry, so a mail sent twice
+    after a crash carries the same Message-ID and can be recognised.
+    """
+
+    message_id: str
+    sender: str
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+    cc: tuple[str, ...] = ()
+    reply_to: str | None = None
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return self.to + self.cc
+
+
+class Mailer(Protocol):
+    """Hands mails to a mail transport.
+
+    Raise :class:`~fabcore.domain.errors.TemporaryDeliveryError` when a
+    retry may succeed (connection refused, 4xx, disconnect) and
+    :class:`~fabcore.domain.errors.PermanentDeliveryError` when it will not
+    (5xx, rejected recipients). Return normally only once the transport has
+    accepted the mail.
+    """
+
+    def send(self, mail: Mail) -> None:
+        """Deliver one mail or raise a ``DeliveryError``."""
+        ...

@@ -1,0 +1,68 @@
+"""Transactional outbox: mails written with the change that caused them."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+import attrs
+
+from fabcore.ports.mailer import Mail
+
+
+class OutboxStatus(enum.Enum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@attrs.define
+class OutboxMessage:
+    """One mail waiting in (or done with) the outbox."""
+
+    id: str
+    shop_id: str
+    order_id: str | None
+    mail: Mail
+    created_at: datetime
+    status: OutboxStatus = OutboxStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+
+class Outbox(Protocol):
+    """The outbox table of a unit of work.
+
+    ``add`` is part of the surrounding transaction: a mail is stored if and
+    only if the change that caused it commits.
+    """
+
+    def add(self, message: OutboxMessage) -> None:
+        """Queue a message; ``AlreadyExists`` if its id is taken."""
+        ...
+
+    def get(self, message_id: str) -> OutboxMessage:
+        """One message by id; ``NotFound`` when unknown."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> Sequence[OutboxMessage]:
+        """Pending messages whose next attempt is due, oldest first.
+
+        Adapters for several concurrent workers lock what they return for
+        the rest of the transaction and skip rows others hold.
+        """
+        ...
+
+    def update(self, message: OutboxMessage) -> None:
+        """Store a message's new delivery state (status, attempts, errors)."""
+        ...
+
+    def list(
+        self, status: OutboxStatus | None = None, order_id: str | None = None
+    ) -> Sequence[OutboxMessage]:
+        """Messages, oldest first, optionally by status and order."""
+        ...

@@ -1,0 +1,128 @@
+"""Repositories and the unit of work that makes their changes atomic.
+
+Every adapter raises the same errors: ``NotFound`` for unknown ids,
+``AlreadyExists`` for a duplicate ``add``, ``ConcurrencyConflict`` when an
+order's version moved since it was loaded (checked at the latest on
+``commit``, which then writes nothing), ``StorageError`` for backend
+failures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from types import TracebackType
+from typing import Protocol, Self
+
+from fabcore.domain.catalog import Catalog
+from fabcore.domain.customer import Customer
+from fabcore.domain.order import Order
+from fabcore.domain.shop import Shop
+from fabcore.domain.status import OrderStatus
+from fabcore.ports.outbox import Outbox
+
+
+class ShopRepository(Protocol):
+    """Shops and their catalogs."""
+
+    def add(self, shop: Shop, catalog: Catalog) -> None: ...
+
+    def get(self, shop_id: str) -> Shop: ...
+
+    def catalog(self, shop_id: str) -> Catalog: ...
+
+    def save(self, shop: Shop, catalog: Catalog | None = None) -> None:
+        """Update a shop's settings (and its catalog, when given)."""
+        ...
+
+
+class CustomerRepository(Protocol):
+    """End customers, always within one shop."""
+
+    def add(self, customer: Customer) -> None:
+        """Store a new customer; ``AlreadyExists`` for a taken id or e-mail in the shop."""
+        ...
+
+    def get(self, customer_id: str) -> Customer:
+        """A customer by its (globally unique) id; the caller checks the shop."""
+        ...
+
+    def find_by_email(self, shop_id: str, email: str) -> Customer | None: ...
+
+    def save(self, customer: Customer) -> None: ...
+
+    def list(self, shop_id: str) -> Sequence[Customer]: ...
+
+
+class OrderRepository(Protocol):
+    """Orders, the aggregate with optimistic concurrency."""
+
+    def add(self, order: Order) -> None:
+        """Store a new order (version 0); ``AlreadyExists`` for a taken id or number."""
+        ...
+
+    def get(self, order_id: str) -> Order:
+        """Load an order by its (globally unique) id; the caller checks the shop.
+
+        Its ``version`` is what ``save`` will compare against.
+        """
+        ...
+
+    def get_by_number(self, shop_id: str, number: str) -> Order: ...
+
+    def save(self, order: Order) -> None:
+        """Store changes; the version it was loaded with must still be current.
+
+        On success ``order.version`` is incremented. A moved version raises
+        ``ConcurrencyConflict`` (now or at commit) and nothing is written.
+        """
+        ...
+
+    def list(
+        self,
+        shop_id: str,
+        status: OrderStatus | None = None,
+        customer_id: str | None = None,
+    ) -> Sequence[Order]:
+        """Orders of a shop, newest first, optionally filtered."""
+        ...
+
+    def next_number(self, shop_id: str) -> str:
+        """The next free order number of a shop (never reused)."""
+        ...
+
+    def po_payments_due_by(self, day: date) -> Sequence[Order]:
+        """Orders of every shop in PO Payment due with a due date on or before ``day``."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over all repositories and the outbox.
+
+    Use it as a context manager; leaving the block without ``commit()``
+    rolls back. ``commit`` may be called once per block.
+    """
+
+    shops: ShopRepository
+    customers: CustomerRepository
+    orders: OrderRepository
+    outbox: Outbox
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Makes a fresh unit of work per use case call."""
+
+    def __call__(self) -> UnitOfWork: ...
