@@ -39,6 +39,10 @@ class LineBreakdown:
 
     ``unit_price * quantity == total``; one-off fees are spread over the
     quantity so the unit price is what one part really costs.
+    ``minimum_price_adjustment`` and ``discount`` are per part, like the
+    amounts named ``*_per_part``; ``fees_total`` and ``total`` are per line.
+    ``notes`` says in plain words how the price was reached where that is
+    not obvious (estimates, approximations, price-break protection).
     """
 
     material_per_part: Money
@@ -52,6 +56,7 @@ class LineBreakdown:
     discount: Money
     unit_price: Money
     total: Money
+    notes: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -62,6 +67,7 @@ class LineQuote:
     breakdown: LineBreakdown | None
     lead_time_days: int
     review_reasons: tuple[str, ...] = ()
+    filename: str = ""
 
     @property
     def priced(self) -> bool:

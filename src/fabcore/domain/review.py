@@ -53,7 +53,9 @@ def review_required(
     if policy.mode is ReviewMode.MANUAL:
         reasons.append("the shop reviews every order")
     reasons.extend(quote.review_reasons)
-    for number, line in enumerate(quote.lines, start=1):
+    # price_order already names every unpriced line in the order's reasons;
+    # a quote built without them still gets its lines' reasons here.
+    for number, line in enumerate(() if quote.review_reasons else quote.lines, start=1):
         if line.needs_review or not line.priced:
             why = "; ".join(line.review_reasons) or "not priced instantly"
             reasons.append(f"line {number} ({line.spec.process}, {line.spec.material}): {why}")
