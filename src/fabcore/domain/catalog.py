@@ -201,7 +201,7 @@ class ShippingMethod:
 
 
 @attrs.frozen
-class Shop:
+class ShopTerms:
     """Shop-wide settings."""
 
     name: str
@@ -215,7 +215,7 @@ class Shop:
 class Catalog:
     """Everything a shop sells and how it prices it."""
 
-    shop: Shop
+    shop: ShopTerms
     processes: Mapping[str, Process]
     quantity_discounts: tuple[DiscountTier, ...] = ()
     shipping: Mapping[str, ShippingMethod] = attrs.field(factory=lambda: MappingProxyType({}))
@@ -589,7 +589,7 @@ def _parse_shop(table: _Table) -> Shop:
             ),
             currency,
         )
-    return Shop(
+    return ShopTerms(
         name=table.string("name"),
         currency=currency,
         tax_rate=tax,
