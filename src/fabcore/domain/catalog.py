@@ -202,7 +202,7 @@ class ShippingMethod:
 
 @attrs.frozen
 class ShopTerms:
-    """Shop-wide settings."""
+    """Shop-wide terms: currency, tax, minimum order value, review policy."""
 
     name: str
     currency: str
@@ -554,7 +554,7 @@ def _parse_catalog(data: Mapping[str, object]) -> Catalog:
     )
 
 
-def _parse_shop(table: _Table) -> Shop:
+def _parse_shop(table: _Table) -> ShopTerms:
     currency_value = table.required("currency")
     if not isinstance(currency_value, str):
         raise CatalogError(table.key("currency"), f"must be a string, got {_show(currency_value)}")
