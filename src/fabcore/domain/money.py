@@ -30,7 +30,7 @@ def to_decimal(value: object, what: str = "amount") -> Decimal:
 
     Floats are refused on purpose; so are NaN and infinities.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise InvalidInput(f"{what} must be a Decimal, int or string, not {type(value).__name__}")
     if isinstance(value, Decimal):
         result = value

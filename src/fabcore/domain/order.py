@@ -45,7 +45,7 @@ from fabcore.domain.errors import (
 )
 from fabcore.domain.events import PaymentChanged, PaymentReminderDue, StatusChanged
 from fabcore.domain.money import Money
-from fabcore.domain.quote import Fee, LineQuote, LineSpec
+from fabcore.domain.quote import Fee, LineQuote, LineSpec, OrderQuote
 from fabcore.domain.shop import ShopSettings
 from fabcore.domain.status import (
     WHO,
@@ -214,7 +214,9 @@ class Order:
 
     Orders load from storage in any status: build one with every field.
     Invariant kept by the methods: ``held_from`` is set exactly while the
-    order is on hold.
+    order is on hold. ``agreed_quote`` is the price breakdown the customer
+    agreed to (recorded when placing or sending the firm offer), so later
+    catalog changes do not change what the order costs.
     """
 
     id: str
@@ -235,6 +237,7 @@ class Order:
     tracking_number: str | None = None
     history: list[HistoryEntry] = attrs.field(factory=list)
     payments: list[PaymentEntry] = attrs.field(factory=list)
+    agreed_quote: OrderQuote | None = None
     version: int = 0
 
     # -- reading ---------------------------------------------------------
@@ -522,6 +525,20 @@ class Order:
             raise GuardFailed(f"{self} has no purchase order to accept")
         self.po = attrs.evolve(self.po, due_date=due, reminder_sent_at=None)
         return self._apply(Trigger.ACCEPT_PO, target, actor, now, note)
+
+    def move_po_due_date(self, actor: Actor, now: datetime, due_date: date) -> None:
+        """Staff move the payment due date of an accepted PO; a new reminder will go out."""
+        now = _checks.utc(now, "now")
+        self._authorize(actor, "move the payment due date", Who.S)
+        po = self.po
+        if self.status is not OrderStatus.PO_PAYMENT_DUE or po is None:
+            raise GuardFailed(f"{self} is {self.status.label}: no PO payment is due")
+        if not isinstance(due_date, date) or isinstance(due_date, datetime):
+            raise InvalidInput(f"due_date must be a date, got {due_date!r}")
+        if due_date < now.date():
+            raise InvalidInput(f"due date {due_date.isoformat()} is in the past")
+        if due_date != po.due_date:
+            self.po = attrs.evolve(po, due_date=due_date, reminder_sent_at=None)
 
     def release(
         self, actor: Actor, now: datetime, *, settings: ShopSettings, note: str | None = None

@@ -103,10 +103,17 @@ class UnitOfWork(Protocol):
     rolls back. ``commit`` may be called once per block.
     """
 
-    shops: ShopRepository
-    customers: CustomerRepository
-    orders: OrderRepository
-    outbox: Outbox
+    @property
+    def shops(self) -> ShopRepository: ...
+
+    @property
+    def customers(self) -> CustomerRepository: ...
+
+    @property
+    def orders(self) -> OrderRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
 
     def __enter__(self) -> Self: ...
 

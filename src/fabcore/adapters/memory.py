@@ -1,0 +1,535 @@
+"""In-memory adapters: the test doubles fabcore ships for every port.
+
+They behave like the real adapters, errors included (``NotFound``,
+``AlreadyExists``, ``ConcurrencyConflict``), and pass the same contract
+suites in :mod:`fabcore.testing`, so embedders can build tests and
+notebooks on them. Nothing here survives the process.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import threading
+import uuid
+from collections import deque
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from types import TracebackType
+from typing import Self, TypeVar
+
+from fabcore.domain.catalog import Catalog
+from fabcore.domain.customer import Customer
+from fabcore.domain.errors import (
+    AlreadyExists,
+    ConcurrencyConflict,
+    InvalidInput,
+    NotFound,
+    PaymentError,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+)
+from fabcore.domain.money import Money
+from fabcore.domain.order import Order
+from fabcore.domain.shop import Shop
+from fabcore.domain.status import OrderStatus
+from fabcore.ports.mailer import Mail
+from fabcore.ports.model_store import ModelRef
+from fabcore.ports.outbox import OutboxMessage, OutboxStatus
+from fabcore.ports.payments import Checkout, PaymentEvent
+
+_T = TypeVar("_T")
+
+
+# -- model store ----------------------------------------------------------------
+
+
+def _digest(value: str) -> str:
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise InvalidInput(f"not a sha256 hex digest: {value!r}")
+    return value
+
+
+class MemoryModelStore:
+    """Model files in a dict, addressed by sha256 (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def put(self, data: bytes, filename: str) -> ModelRef:
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            self._files.setdefault(digest, bytes(data))
+        return ModelRef(digest, filename, len(data))
+
+    def get(self, sha256: str) -> bytes:
+        with self._lock:
+            found = self._files.get(_digest(sha256))
+        if found is None:
+            raise NotFound(f"no model file {sha256}")
+        return found
+
+    def exists(self, sha256: str) -> bool:
+        with self._lock:
+            return _digest(sha256) in self._files
+
+
+# -- mailer -----------------------------------------------------------------------
+class RecordingMailer:
+    """Records sent mails in :attr:`sent`; can be told to fail the next sends.
+
+    Every call to :meth:`send`, failed or not, is in :attr:`attempts`.
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[Mail] = []
+        self.attempts: list[Mail] = []
+        self._failures: deque[Exception] = deque()
+
+    def __repr__(self) -> str:
+        return f"RecordingMailer(sent={len(self.sent)}, failures_queued={len(self._failures)})"
+
+    def fail_next(
+        self, count: int = 1, *, permanent: bool = False, error: Exception | None = None
+    ) -> None:
+        """Make the next ``count`` sends raise.
+
+        The error is ``error`` when given, else a
+        :class:`~fabcore.domain.errors.PermanentDeliveryError` (``permanent``)
+        or a :class:`~fabcore.domain.errors.TemporaryDeliveryError`.
+        """
+        if count < 0:
+            raise ValueError(f"count must be >= 0, got {count}")
+        for _ in range(count):
+            if error is not None:
+                self._failures.append(error)
+            elif permanent:
+                self._failures.append(PermanentDeliveryError("550 recipient rejected (simulated)"))
+            else:
+                self._failures.append(
+                    TemporaryDeliveryError("421 service not available (simulated)")
+                )
+
+    def send(self, mail: Mail) -> None:
+        self.attempts.append(mail)
+        if self._failures:
+            raise self._failures.popleft()
+        self.sent.append(mail)
+
+    def clear(self) -> None:
+        """Forget recorded mails and queued failures."""
+        self.sent.clear()
+        self.attempts.clear()
+        self._failures.clear()
+
+
+# -- payment gateway ----------------------------------------------------------
+
+
+class MemoryPaymentGateway:
+    """A payment gateway double: checkouts in a dict, events signed with HMAC.
+
+    :meth:`paid_event` makes the payload and headers a real gateway would
+    post after a successful payment, so tests drive the same path as
+    production.
+    """
+
+    SIGNATURE_HEADER = "X-Fabcore-Test-Signature"
+
+    def __init__(self, secret: bytes = b"memory-gateway-secret") -> None:
+        self._secret = secret
+        self._lock = threading.Lock()
+        self.checkouts: dict[str, Checkout] = {}
+
+    def create_checkout(
+        self, order_id: str, order_number: str, amount: Money, idempotency_key: str
+    ) -> Checkout:
+        with self._lock:
+            found = self.checkouts.get(idempotency_key)
+            if found is None:
+                checkout_id = "cs_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+                found = Checkout(
+                    checkout_id, f"https://payments.invalid/checkout/{checkout_id}",
+                    order_id, amount,
+                )
+                self.checkouts[idempotency_key] = found
+            return found
+
+    def paid_event(
+        self, order_id: str, amount: Money, event_id: str | None = None,
+        reference: str | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """Payload and headers of a "payment succeeded" notice."""
+        event_id = event_id or "evt_" + uuid.uuid4().hex[:16]
+        body = {
+            "id": event_id,
+            "type": "payment.succeeded",
+            "order_id": order_id,
+            "amount": str(amount.amount),
+            "currency": amount.currency,
+            "reference": reference or "pay_" + event_id,
+        }
+        payload = json.dumps(body).encode()
+        return payload, {self.SIGNATURE_HEADER: self._sign(payload)}
+
+    def _sign(self, payload: bytes) -> str:
+        return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
+
+    def verify_event(self, payload: bytes, headers: Mapping[str, str]) -> PaymentEvent | None:
+        signature = {k.lower(): v for k, v in headers.items()}.get(
+            self.SIGNATURE_HEADER.lower(), ""
+        )
+        if not hmac.compare_digest(signature, self._sign(payload)):
+            raise PaymentError("payment event signature does not match")
+        try:
+            body = json.loads(payload)
+            if body["type"] != "payment.succeeded":
+                return None
+            return PaymentEvent(
+                id=str(body["id"]), order_id=str(body["order_id"]),
+                amount=Money(str(body["amount"]), str(body["currency"])),
+                reference=str(body["reference"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PaymentError(f"malformed payment event: {exc}") from exc
+
+
+# -- repositories and unit of work ------------------------------------------
+
+
+class MemoryDatabase:
+    """The committed state shared by :class:`MemoryUnitOfWork` instances.
+
+    Units of work read copies and write at ``commit`` under one lock, so
+    concurrent threads see the same isolation and conflicts as with a real
+    database: an order saved from a stale version raises
+    ``ConcurrencyConflict`` and nothing of that unit of work is written.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.shops: dict[str, Shop] = {}
+        self.catalogs: dict[str, Catalog] = {}
+        self.customers: dict[str, Customer] = {}
+        self.orders: dict[str, Order] = {}
+        self.numbers: dict[str, int] = {}
+        self.outbox: dict[str, OutboxMessage] = {}
+        # Insertion order of outbox ids: mails of one change share a timestamp.
+        self.outbox_order: dict[str, int] = {}
+        # Outbox ids handed out by ``due`` to a live unit of work, and to which.
+        self.claims: dict[str, int] = {}
+
+    def __call__(self) -> MemoryUnitOfWork:
+        """A fresh unit of work on this database (the ``UnitOfWorkFactory``)."""
+        return MemoryUnitOfWork(self)
+
+
+def _copy(value: _T) -> _T:
+    return copy.deepcopy(value)
+
+
+class _Staged:
+    """Writes of one unit of work, applied together on commit."""
+
+    def __init__(self) -> None:
+        self.shops: dict[str, Shop] = {}
+        self.new_shops: set[str] = set()
+        self.catalogs: dict[str, Catalog] = {}
+        self.customers: dict[str, Customer] = {}
+        self.new_customers: set[str] = set()
+        self.orders: dict[str, Order] = {}
+        self.order_versions: dict[str, int | None] = {}
+        self.outbox: dict[str, OutboxMessage] = {}
+        self.new_outbox: set[str] = set()
+
+
+class MemoryShopRepository:
+    def __init__(self, db: MemoryDatabase, staged: _Staged) -> None:
+        self._db, self._staged = db, staged
+
+    def add(self, shop: Shop, catalog: Catalog) -> None:
+        with self._db.lock:
+            if shop.id in self._db.shops or shop.id in self._staged.shops:
+                raise AlreadyExists(f"shop {shop.id!r} already exists")
+        self._staged.shops[shop.id] = _copy(shop)
+        self._staged.new_shops.add(shop.id)
+        self._staged.catalogs[shop.id] = catalog
+
+    def get(self, shop_id: str) -> Shop:
+        if shop_id in self._staged.shops:
+            return _copy(self._staged.shops[shop_id])
+        with self._db.lock:
+            if shop_id not in self._db.shops:
+                raise NotFound(f"no shop {shop_id!r}")
+            return _copy(self._db.shops[shop_id])
+
+    def catalog(self, shop_id: str) -> Catalog:
+        if shop_id in self._staged.catalogs:
+            return self._staged.catalogs[shop_id]
+        with self._db.lock:
+            if shop_id not in self._db.catalogs:
+                raise NotFound(f"no shop {shop_id!r}")
+            return self._db.catalogs[shop_id]
+
+    def save(self, shop: Shop, catalog: Catalog | None = None) -> None:
+        self.get(shop.id)
+        self._staged.shops[shop.id] = _copy(shop)
+        if catalog is not None:
+            self._staged.catalogs[shop.id] = catalog
+
+
+class MemoryCustomerRepository:
+    def __init__(self, db: MemoryDatabase, staged: _Staged) -> None:
+        self._db, self._staged = db, staged
+
+    def _all(self, shop_id: str | None = None) -> dict[str, Customer]:
+        with self._db.lock:
+            found = dict(self._db.customers)
+        found.update(self._staged.customers)
+        if shop_id is None:
+            return found
+        return {k: c for k, c in found.items() if c.shop_id == shop_id}
+
+    def add(self, customer: Customer) -> None:
+        if customer.id in self._all():
+            raise AlreadyExists(f"customer {customer.id!r} already exists")
+        if self.find_by_email(customer.shop_id, customer.email) is not None:
+            raise AlreadyExists(f"a customer with e-mail {customer.email} already exists")
+        self._staged.customers[customer.id] = _copy(customer)
+        self._staged.new_customers.add(customer.id)
+
+    def get(self, customer_id: str) -> Customer:
+        found = self._all().get(customer_id)
+        if found is None:
+            raise NotFound(f"no customer {customer_id!r}")
+        return _copy(found)
+
+    def find_by_email(self, shop_id: str, email: str) -> Customer | None:
+        wanted = email.strip().lower()
+        for customer in self._all(shop_id).values():
+            if customer.email.lower() == wanted:
+                return _copy(customer)
+        return None
+
+    def save(self, customer: Customer) -> None:
+        self.get(customer.id)
+        self._staged.customers[customer.id] = _copy(customer)
+
+    def list(self, shop_id: str) -> list[Customer]:
+        return [_copy(c) for _, c in sorted(self._all(shop_id).items())]
+
+
+class MemoryOrderRepository:
+    def __init__(self, db: MemoryDatabase, staged: _Staged) -> None:
+        self._db, self._staged = db, staged
+
+    def add(self, order: Order) -> None:
+        with self._db.lock:
+            taken = order.id in self._db.orders or any(
+                o.number == order.number and o.shop_id == order.shop_id
+                for o in self._db.orders.values()
+            )
+        if taken or order.id in self._staged.orders:
+            raise AlreadyExists(f"order {order.id!r} / {order.number} already exists")
+        self._staged.orders[order.id] = _copy(order)
+        self._staged.order_versions[order.id] = None
+
+    def get(self, order_id: str) -> Order:
+        if order_id in self._staged.orders:
+            return _copy(self._staged.orders[order_id])
+        with self._db.lock:
+            found = self._db.orders.get(order_id)
+            if found is None:
+                raise NotFound(f"no order {order_id!r}")
+            return _copy(found)
+
+    def get_by_number(self, shop_id: str, number: str) -> Order:
+        for order in self._visible(shop_id):
+            if order.number == number:
+                return _copy(order)
+        raise NotFound(f"no order number {number!r} in shop {shop_id!r}")
+
+    def save(self, order: Order) -> None:
+        key = order.id
+        staged = self._staged.orders.get(key)
+        if staged is not None and self._staged.order_versions.get(key) is None:
+            # Saved in the same unit of work it was added in: still an insert.
+            self._staged.orders[key] = _copy(order)
+            return
+        if staged is not None:
+            current = staged.version
+        else:
+            with self._db.lock:
+                stored = self._db.orders.get(key)
+                if stored is None:
+                    raise NotFound(f"no order {order.id!r}")
+                current = stored.version
+        if current != order.version:
+            raise ConcurrencyConflict(
+                f"order {order.number} changed since it was loaded "
+                f"(version {order.version}, now {current}); nothing was written"
+            )
+        self._staged.order_versions.setdefault(key, order.version)
+        order.version += 1
+        self._staged.orders[key] = _copy(order)
+
+    def _visible(self, shop_id: str) -> list[Order]:
+        with self._db.lock:
+            found = {k: o for k, o in self._db.orders.items() if o.shop_id == shop_id}
+        found.update({k: o for k, o in self._staged.orders.items() if o.shop_id == shop_id})
+        return list(found.values())
+
+    def list(
+        self,
+        shop_id: str,
+        status: OrderStatus | None = None,
+        customer_id: str | None = None,
+    ) -> list[Order]:
+        orders = [
+            o for o in self._visible(shop_id)
+            if (status is None or o.status is status)
+            and (customer_id is None or o.customer_id == customer_id)
+        ]
+        orders.sort(key=lambda o: (o.created_at, o.number), reverse=True)
+        return [_copy(o) for o in orders]
+
+    def next_number(self, shop_id: str) -> str:
+        with self._db.lock:
+            n = self._db.numbers.get(shop_id, 0) + 1
+            self._db.numbers[shop_id] = n
+        return f"{n:05d}"
+
+    def po_payments_due_by(self, day: date) -> Sequence[Order]:
+        with self._db.lock:
+            candidates = list(self._db.orders.values())
+        return [
+            _copy(o) for o in candidates
+            if o.status is OrderStatus.PO_PAYMENT_DUE
+            and o.po is not None and o.po.due_date is not None and o.po.due_date <= day
+        ]
+
+
+class MemoryOutbox:
+    def __init__(self, db: MemoryDatabase, staged: _Staged, owner: int) -> None:
+        self._db, self._staged, self._owner = db, staged, owner
+
+    def add(self, message: OutboxMessage) -> None:
+        with self._db.lock:
+            if message.id in self._db.outbox or message.id in self._staged.outbox:
+                raise AlreadyExists(f"outbox message {message.id!r} already exists")
+        self._staged.outbox[message.id] = _copy(message)
+        self._staged.new_outbox.add(message.id)
+
+    def get(self, message_id: str) -> OutboxMessage:
+        if message_id in self._staged.outbox:
+            return _copy(self._staged.outbox[message_id])
+        with self._db.lock:
+            found = self._db.outbox.get(message_id)
+            if found is None:
+                raise NotFound(f"no outbox message {message_id!r}")
+            return _copy(found)
+
+    def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        with self._db.lock:
+            ready = [
+                m for m in self._db.outbox.values()
+                if m.status is OutboxStatus.PENDING
+                and (m.next_attempt_at is None or m.next_attempt_at <= now)
+                and self._db.claims.get(m.id, self._owner) == self._owner
+            ]
+            ready.sort(key=lambda m: (m.created_at, self._db.outbox_order[m.id]))
+            taken = ready[:limit]
+            for m in taken:
+                self._db.claims[m.id] = self._owner
+            return [_copy(m) for m in taken]
+
+    def update(self, message: OutboxMessage) -> None:
+        self.get(message.id)
+        self._staged.outbox[message.id] = _copy(message)
+
+    def list(
+        self, status: OutboxStatus | None = None, order_id: str | None = None
+    ) -> list[OutboxMessage]:
+        with self._db.lock:
+            found = dict(self._db.outbox)
+        found.update(self._staged.outbox)
+        messages = [
+            m for m in found.values()
+            if (status is None or m.status is status)
+            and (order_id is None or m.order_id == order_id)
+        ]
+        order = self._db.outbox_order
+        messages.sort(key=lambda m: (m.created_at, order.get(m.id, len(order))))
+        return [_copy(m) for m in messages]
+
+
+class MemoryUnitOfWork:
+    """A unit of work over a :class:`MemoryDatabase` (see the port's docs)."""
+
+    shops: MemoryShopRepository
+    customers: MemoryCustomerRepository
+    orders: MemoryOrderRepository
+    outbox: MemoryOutbox
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+        self._begin()
+
+    def _begin(self) -> None:
+        self._staged = _Staged()
+        self.shops = MemoryShopRepository(self._db, self._staged)
+        self.customers = MemoryCustomerRepository(self._db, self._staged)
+        self.orders = MemoryOrderRepository(self._db, self._staged)
+        self.outbox = MemoryOutbox(self._db, self._staged, id(self))
+
+    def __enter__(self) -> Self:
+        self._begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def _release_claims(self) -> None:
+        with self._db.lock:
+            for key in [k for k, owner in self._db.claims.items() if owner == id(self)]:
+                del self._db.claims[key]
+
+    def commit(self) -> None:
+        s, db = self._staged, self._db
+        with db.lock:
+            for key, loaded in s.order_versions.items():
+                stored = db.orders.get(key)
+                if loaded is None:
+                    if stored is not None:
+                        raise AlreadyExists(f"order {key!r} already exists")
+                elif stored is None or stored.version != loaded:
+                    raise ConcurrencyConflict(
+                        f"order {key!r} changed since it was loaded; nothing was written"
+                    )
+            for shop_id in s.new_shops:
+                if shop_id in db.shops:
+                    raise AlreadyExists(f"shop {shop_id!r} already exists")
+            for key in s.new_customers:
+                if key in db.customers:
+                    raise AlreadyExists(f"customer {key!r} already exists")
+            db.shops.update(s.shops)
+            db.catalogs.update(s.catalogs)
+            db.customers.update(s.customers)
+            db.orders.update(s.orders)
+            for message_id in s.outbox:
+                db.outbox_order.setdefault(message_id, len(db.outbox_order))
+            db.outbox.update(s.outbox)
+        self._release_claims()
+        self._begin()
+
+    def rollback(self) -> None:
+        self._release_claims()
+        self._begin()

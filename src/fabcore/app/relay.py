@@ -1,0 +1,180 @@
+"""The outbox relay: sends queued mails, with retries and exponential backoff.
+
+Mails are written to the outbox in the unit of work of the change that
+caused them; :func:`relay_outbox` hands them to a :class:`Mailer` later.
+
+Each message is taken, sent and recorded in a unit of work of its own, so
+one slow or failing mail holds no lock on the others and a crash loses at
+most the record of the one mail in flight. Delivery is **at least once**: a
+crash after the mail server accepted a mail but before the commit sends it
+again on the next run, with the same ``Message-ID`` (the mail is rendered
+once, when it is queued), so receiving systems can recognise the duplicate.
+
+Outcomes per attempt:
+
+- accepted: ``SENT`` with ``sent_at``;
+- :class:`~fabcore.domain.errors.TemporaryDeliveryError`, or any other
+  exception from the mailer (recorded by its ``repr``): stays ``PENDING``,
+  next attempt after ``min(base_delay * 2 ** (attempts - 1), max_delay)``;
+  ``FAILED`` once ``max_attempts`` attempts are used up;
+- :class:`~fabcore.domain.errors.PermanentDeliveryError`: ``FAILED`` at once.
+
+:func:`retry` puts a failed message back in the queue (staff, after fixing
+an address or the mail server).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import attrs
+
+from fabcore.domain.errors import (
+    GuardFailed,
+    InvalidInput,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+)
+from fabcore.ports.mailer import Mailer
+from fabcore.ports.outbox import OutboxMessage, OutboxStatus
+from fabcore.ports.repositories import UnitOfWork
+
+__all__ = ["RelayResult", "backoff", "relay_outbox", "retry"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_DELAY = timedelta(seconds=30)
+DEFAULT_MAX_DELAY = timedelta(hours=1)
+
+
+@attrs.frozen
+class RelayResult:
+    """What one relay run did: mails sent, rescheduled and given up on."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    @property
+    def processed(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+def _utc_now(now: datetime) -> datetime:
+    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
+        raise InvalidInput(f"now must be a timezone-aware datetime, got {now!r}")
+    return now
+
+
+def backoff(attempts: int, base_delay: timedelta, max_delay: timedelta) -> timedelta:
+    """Wait after the ``attempts``-th failed attempt: ``base * 2**(attempts-1)``, capped."""
+    try:
+        return min(base_delay * (1 << max(attempts - 1, 0)), max_delay)
+    except OverflowError:
+        return max_delay
+
+
+def relay_outbox(
+    uow_factory: Callable[[], UnitOfWork],
+    mailer: Mailer,
+    now: datetime,
+    *,
+    batch: int = 100,
+    max_attempts: int = 8,
+    base_delay: timedelta = DEFAULT_BASE_DELAY,
+    max_delay: timedelta = DEFAULT_MAX_DELAY,
+) -> RelayResult:
+    """Send up to ``batch`` due outbox messages, one unit of work each.
+
+    Never raises for a mail that cannot be sent (see the module docstring);
+    errors of the storage itself propagate. A message is tried at most once
+    per call.
+    """
+    now = _utc_now(now)
+    if batch < 1 or max_attempts < 1:
+        raise InvalidInput("batch and max_attempts must be at least 1")
+    if base_delay <= timedelta(0) or max_delay < base_delay:
+        raise InvalidInput("need 0 < base_delay <= max_delay")
+    sent = retried = failed = 0
+    seen: set[str] = set()
+    for _ in range(batch):
+        with uow_factory() as uow:
+            due = uow.outbox.due(now, 1)
+            # A message met again in this run was not stored as attempted
+            # (it would not be due): stop rather than send it over and over.
+            if not due or due[0].id in seen:
+                break
+            message = due[0]
+            seen.add(message.id)
+            outcome = _attempt(message, mailer, now, max_attempts=max_attempts,
+                               base_delay=base_delay, max_delay=max_delay)
+            uow.outbox.update(message)
+            uow.commit()
+        if outcome is OutboxStatus.SENT:
+            sent += 1
+        elif outcome is OutboxStatus.FAILED:
+            failed += 1
+        else:
+            retried += 1
+    return RelayResult(sent, retried, failed)
+
+
+def _attempt(
+    message: OutboxMessage, mailer: Mailer, now: datetime, *, max_attempts: int,
+    base_delay: timedelta, max_delay: timedelta,
+) -> OutboxStatus:
+    """Try one delivery and record the outcome on ``message``."""
+    message.attempts += 1
+    try:
+        mailer.send(message.mail)
+    except PermanentDeliveryError as exc:
+        message.last_error = str(exc) or repr(exc)
+        message.status = OutboxStatus.FAILED
+        message.next_attempt_at = None
+        log.warning("outbox %s failed permanently: %s", message.id, message.last_error)
+        return OutboxStatus.FAILED
+    except TemporaryDeliveryError as exc:
+        message.last_error = str(exc) or repr(exc)
+    except Exception as exc:
+        # A broken mailer must not stop the relay: treat it like an outage.
+        message.last_error = repr(exc)
+        log.exception("outbox %s: unexpected error from the mailer", message.id)
+    else:
+        message.status = OutboxStatus.SENT
+        message.sent_at = now
+        message.next_attempt_at = None
+        return OutboxStatus.SENT
+    if message.attempts >= max_attempts:
+        message.status = OutboxStatus.FAILED
+        message.next_attempt_at = None
+        log.warning("outbox %s failed after %d attempts: %s", message.id, message.attempts,
+                    message.last_error)
+        return OutboxStatus.FAILED
+    message.next_attempt_at = now + backoff(message.attempts, base_delay, max_delay)
+    return OutboxStatus.PENDING
+
+
+def retry(
+    uow_factory: Callable[[], UnitOfWork], message_id: str, now: datetime
+) -> OutboxMessage:
+    """Put a ``FAILED`` message back in the queue, due at ``now`` with fresh attempts.
+
+    ``last_error`` is kept until the next attempt. ``NotFound`` for an unknown
+    id, ``GuardFailed`` when the message has not failed.
+    """
+    now = _utc_now(now)
+    with uow_factory() as uow:
+        message = uow.outbox.get(message_id)
+        if message.status is not OutboxStatus.FAILED:
+            raise GuardFailed(
+                f"outbox message {message_id} is {message.status.value}: only failed "
+                "messages can be retried"
+            )
+        message.status = OutboxStatus.PENDING
+        message.attempts = 0
+        message.next_attempt_at = now
+        uow.outbox.update(message)
+        uow.commit()
+    return message

@@ -1,0 +1,105 @@
+"""Human-readable renderings of analyses and quotes (terminal and notebooks)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fabcore.app.tables import render_table
+from fabcore.domain.analysis import ModelAnalysis
+from fabcore.domain.money import Money
+from fabcore.domain.quote import LineQuote, OrderQuote
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def analysis_table(a: ModelAnalysis) -> str:
+    """The measured figures of one model, one per row."""
+    x, y, z = a.bbox_mm
+    rows: list[tuple[str, object]] = [
+        ("file", f"{a.filename} ({a.format})"),
+        ("volume", f"{a.volume_cm3:.3f} cm3" + ("" if a.volume_reliable else " (unreliable)")),
+        ("surface area", f"{a.area_cm2:.3f} cm2"),
+        ("size", f"{x:.2f} x {y:.2f} x {z:.2f} mm"),
+        ("triangles", f"{a.triangles:,}"),
+        ("bodies", a.bodies),
+        ("watertight", _yes(a.watertight)),
+        ("winding consistent", _yes(a.winding_consistent)),
+        ("convex hull volume", f"{a.convex_hull_volume_cm3:.3f} cm3"),
+        ("overhang area", f"{a.overhang_area_cm2:.3f} cm2"),
+    ]
+    rows.extend(("warning", f"{w.message} [{w.code.value}]") for w in a.warnings)
+    return render_table(("model", ""), rows)
+
+
+def options_table(quotes: Sequence[LineQuote]) -> str:
+    """Every option for one part: priced ones first, then those needing review."""
+    rows = []
+    for q in quotes:
+        b = q.breakdown
+        rows.append(
+            (
+                q.spec.process,
+                q.spec.material,
+                q.spec.quantity,
+                b.unit_price if b else "-",
+                b.total if b else "-",
+                f"{q.lead_time_days} d",
+                "; ".join(q.review_reasons) if q.review_reasons else "instant",
+            )
+        )
+    return render_table(
+        ("process", "material", "qty", "unit price", "line total", "lead time", "price"),
+        rows,
+        right=frozenset({2, 3, 4, 5}),
+    )
+
+
+def _money(m: Money) -> str:
+    return str(m)
+
+
+def line_breakdown(q: LineQuote) -> str:
+    """Where the price of one line comes from."""
+    s = q.spec
+    title = f"{s.quantity} x {s.process} / {s.material}"
+    if s.color:
+        title += f" / {s.color}"
+    if s.finishes:
+        title += " + " + ", ".join(s.finishes)
+    b = q.breakdown
+    if b is None:
+        return f"{title}\n  needs review: " + "; ".join(q.review_reasons)
+    rows: list[tuple[str, str]] = [
+        ("material per part", _money(b.material_per_part)),
+        (f"machine time per part ({b.machine_hours_per_part:.2f} h)", _money(b.machine_per_part)),
+        ("post-production per part", _money(b.post_production_per_part)),
+    ]
+    rows.extend((f"fee: {fee.name}", _money(fee.amount)) for fee in b.fees)
+    if b.minimum_price_adjustment:
+        rows.append(("minimum price adjustment", _money(b.minimum_price_adjustment)))
+    if b.discount:
+        rows.append((f"quantity discount ({b.discount_percent}%)", "-" + _money(b.discount)))
+    rows.append(("unit price", _money(b.unit_price)))
+    rows.append((f"line total ({s.quantity} parts)", _money(b.total)))
+    rows.append(("lead time", f"{q.lead_time_days} days"))
+    return title + "\n" + render_table(("", ""), rows, right=frozenset({1}))
+
+
+def order_breakdown(o: OrderQuote) -> str:
+    """Every line's breakdown, then the order totals."""
+    parts = [line_breakdown(line) for line in o.lines]
+    rows: list[tuple[str, str]] = [("subtotal", _money(o.subtotal))]
+    rows.extend((f"fee: {fee.name}", _money(fee.amount)) for fee in o.order_fees)
+    if o.minimum_order_adjustment:
+        rows.append(("minimum order adjustment", _money(o.minimum_order_adjustment)))
+    rows.append((f"shipping ({o.shipping_method or 'none'})", _money(o.shipping)))
+    rows.append((f"tax ({o.tax_rate * 100:.2f}%)", _money(o.tax)))
+    rows.append(("total", _money(o.total) if o.total is not None else "needs review"))
+    rows.append(("lead time", f"{o.lead_time_days} days"))
+    parts.append(render_table(("order", ""), rows, right=frozenset({1})))
+    if o.needs_review:
+        reasons = o.review_reasons or tuple(r for line in o.lines for r in line.review_reasons)
+        parts.append("needs review: " + "; ".join(dict.fromkeys(reasons)))
+    return "\n\n".join(parts)
