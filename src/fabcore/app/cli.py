@@ -52,7 +52,7 @@ def _analyse(args: argparse.Namespace) -> ModelAnalysis:
 
 def cmd_analyse(args: argparse.Namespace) -> int:
     from fabcore.app import report
-    from fabcore.app.serialization import to_json
+    from fabcore.adapters.serialization import to_json
 
     analysis = _analyse(args)
     if args.json:
@@ -65,7 +65,7 @@ def cmd_analyse(args: argparse.Namespace) -> int:
 def cmd_quote(args: argparse.Namespace) -> int:
     from fabcore.app import report
     from fabcore.app.catalogs import load_catalog, load_sample_catalog
-    from fabcore.app.serialization import to_json
+    from fabcore.adapters.serialization import to_json
     from fabcore.domain.pricing import options_for, price_line, price_order
 
     if args.quantity < 1:

@@ -1,4 +1,4 @@
-"""The one cattrs converter used at the edges (JSON output, storage).
+"""The one cattrs converter used at the edges (storage, JSON output).
 
 Decimal travels as a string so no amount ever passes through a float;
 datetimes as ISO 8601 in UTC; enums by value; Money as
