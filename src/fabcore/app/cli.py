@@ -7,18 +7,33 @@ rejected model, unknown option, invalid catalog), with the reason on stderr.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from fabcore import __version__
+from fabcore.app.relay import RelayResult
+from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import ModelAnalysis, Units
-from fabcore.domain.errors import FabcoreError
+from fabcore.domain.errors import FabcoreError, NotFound
+from fabcore.domain.order import Order
 from fabcore.domain.quote import LineQuote, LineSpec, OrderQuote
+from fabcore.domain.status import OrderStatus
+from fabcore.ports.outbox import OutboxStatus
+
+if TYPE_CHECKING:
+    from fabcore.app.services import Fabcore
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+
+DEFAULT_DATABASE = "sqlite:///fabcore.db"
+DEFAULT_MAIL = "maildir://outbox"
+DEFAULT_MODELS = "models"
+DEFAULT_SHOP = "acme"
 
 
 class CliError(Exception):
@@ -51,8 +66,8 @@ def _analyse(args: argparse.Namespace) -> ModelAnalysis:
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:
-    from fabcore.app import report
     from fabcore.adapters.serialization import to_json
+    from fabcore.app import report
 
     analysis = _analyse(args)
     if args.json:
@@ -63,9 +78,9 @@ def cmd_analyse(args: argparse.Namespace) -> int:
 
 
 def cmd_quote(args: argparse.Namespace) -> int:
+    from fabcore.adapters.serialization import to_json
     from fabcore.app import report
     from fabcore.app.catalogs import load_catalog, load_sample_catalog
-    from fabcore.adapters.serialization import to_json
     from fabcore.domain.pricing import options_for, price_line, price_order
 
     if args.quantity < 1:
@@ -108,10 +123,166 @@ def cmd_quote(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _app(args: argparse.Namespace) -> Fabcore:
+    from fabcore.app.bootstrap import bootstrap
+
+    return bootstrap(args.database, models=args.models, mail=args.mail)
+
+
+def _staff(args: argparse.Namespace) -> Actor:
+    return Actor.staff(args.user, args.shop)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from fabcore.app.demo import run_demo
 
-    return run_demo(sys.stdout)
+    app = _app(args)
+    print(f"database: {args.database}  mail: {args.mail}", file=sys.stderr)
+    return run_demo(sys.stdout, app, shop_id=args.shop)
+
+
+def _order(app: Fabcore, args: argparse.Namespace) -> Order:
+    try:
+        return app.get_order_by_number(_staff(args), args.number)
+    except NotFound:
+        raise CliError(f"no order {args.number} in shop {args.shop}") from None
+
+
+def cmd_orders_list(args: argparse.Namespace) -> int:
+    from fabcore.adapters.serialization import to_json
+    from fabcore.app import report
+
+    status = OrderStatus(args.status) if args.status else None
+    orders = _app(args).list_orders(_staff(args), status=status, customer_id=args.customer)
+    if args.json:
+        print(to_json([report.order_summary(o) for o in orders]))
+    else:
+        print(report.orders_table(orders) if orders else "no orders")
+    return EXIT_OK
+
+
+def cmd_orders_show(args: argparse.Namespace) -> int:
+    from fabcore.adapters.serialization import to_json
+    from fabcore.app import report
+
+    app = _app(args)
+    order = _order(app, args)
+    quote = app.quote(_staff(args), order.id)
+    if args.json:
+        print(to_json({"order": order, "quote": quote}))
+    else:
+        print(report.order_details(order))
+        print()
+        print(report.order_breakdown(quote))
+    return EXIT_OK
+
+
+def cmd_orders_change_status(args: argparse.Namespace) -> int:
+    app = _app(args)
+    order = _order(app, args)
+    data: dict[str, object] = {}
+    if args.tracking_number:
+        data["tracking_number"] = args.tracking_number
+    if args.po_number:
+        data["po_number"] = args.po_number
+    if args.due_date:
+        data["due_date"] = args.due_date
+    if args.net_days is not None:
+        data["net_days"] = args.net_days
+    before = order.status
+    order = app.change_status(_staff(args), order.id, args.status, args.note, **data)
+    print(f"{order.number}: {before.label} -> {order.status.label}")
+    return EXIT_OK
+
+
+def cmd_outbox_send(args: argparse.Namespace) -> int:
+    app = _app(args)
+    total = RelayResult()
+    # Bounded: each run takes at most one batch; stop when a run finds nothing due.
+    for _ in range(args.max_batches):
+        result = app.relay_outbox(batch=args.batch)
+        total = RelayResult(total.sent + result.sent, total.retried + result.retried,
+                            total.failed + result.failed)
+        if result.sent + result.retried + result.failed < args.batch:
+            break
+    print(f"sent {total.sent}, will retry {total.retried}, failed {total.failed}")
+    return EXIT_OK
+
+
+def cmd_outbox_list(args: argparse.Namespace) -> int:
+    from fabcore.adapters.serialization import to_json
+    from fabcore.app import report
+
+    status = OutboxStatus.FAILED if args.failed else (
+        OutboxStatus(args.status) if args.status else None
+    )
+    app = _app(args)
+    with app.uow() as uow:
+        messages = [m for m in uow.outbox.list(status) if m.shop_id == args.shop]
+    if args.json:
+        print(to_json([report.outbox_summary(m) for m in messages]))
+    else:
+        print(report.outbox_table(messages) if messages else "no messages")
+    return EXIT_OK
+
+
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    from fabcore.app.relay import retry
+
+    app = _app(args)
+    message = retry(app.uow, args.id, app.clock.now())
+    print(f"{message.id}: pending again ({message.mail.subject})")
+    return EXIT_OK
+
+
+def cmd_reminders_run(args: argparse.Namespace) -> int:
+    queued = _app(args).send_due_reminders()
+    print(f"{queued} reminder(s) queued")
+    return EXIT_OK
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from fabcore.app.bootstrap import make_database
+
+    database = make_database(args.database)
+    upgrade = getattr(database, "upgrade", None)
+    if upgrade is None:
+        print(f"{args.database}: nothing to upgrade")
+        return EXIT_OK
+    applied: list[str] = upgrade()
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return EXIT_OK
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def _add_store_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("where the shop's data lives")
+    g.add_argument(
+        "--database", metavar="URL", default=_env("FABCORE_DATABASE_URL", DEFAULT_DATABASE),
+        help=f"memory://, sqlite:///PATH or postgresql://... "
+        f"(env FABCORE_DATABASE_URL; default {DEFAULT_DATABASE})",
+    )
+    g.add_argument(
+        "--mail", metavar="URL", default=_env("FABCORE_MAIL_URL", DEFAULT_MAIL),
+        help=f"memory://, maildir://DIR or smtp://host:port (env FABCORE_MAIL_URL; "
+        f"default {DEFAULT_MAIL})",
+    )
+    g.add_argument(
+        "--models", metavar="DIR", default=_env("FABCORE_MODELS", DEFAULT_MODELS),
+        help=f"directory of uploaded model files, or memory:// (env FABCORE_MODELS; "
+        f"default {DEFAULT_MODELS})",
+    )
+    g.add_argument(
+        "--shop", metavar="ID", default=_env("FABCORE_SHOP", DEFAULT_SHOP),
+        help=f"shop id (env FABCORE_SHOP; default {DEFAULT_SHOP})",
+    )
+    g.add_argument(
+        "--user", metavar="NAME", default=_env("FABCORE_USER", "cli"),
+        help="staff user recorded in the order history (env FABCORE_USER; default cli)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,9 +330,87 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help="print one JSON object: analysis, quotes")
     q.set_defaults(func=cmd_quote)
 
-    d = sub.add_parser("demo", help="run a short end-to-end demonstration")
+    d = sub.add_parser(
+        "demo",
+        help="run the three ordering cases end to end on the configured store",
+        description=(
+            "Run a regular order, a reviewed order with a firm offer and purchase order, "
+            "and a quote made by staff for a customer (IQT), printing every status change, "
+            "the price breakdown and each mail sent. The orders stay in the database."
+        ),
+    )
+    _add_store_options(d)
     d.set_defaults(func=cmd_demo)
+
+    o = sub.add_parser("orders", help="list, show and move orders (back office)")
+    osub = o.add_subparsers(dest="orders_command", required=True, metavar="ACTION")
+    ol = osub.add_parser("list", help="the shop's orders, newest first")
+    ol.add_argument("--status", choices=[s.value for s in OrderStatus], help="only this status")
+    ol.add_argument("--customer", metavar="ID", help="only this customer's orders")
+    ol.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_store_options(ol)
+    ol.set_defaults(func=cmd_orders_list)
+    os_ = osub.add_parser("show", help="one order: lines, history, price breakdown")
+    os_.add_argument("number", help="order number, e.g. 00001")
+    os_.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _add_store_options(os_)
+    os_.set_defaults(func=cmd_orders_show)
+    oc = osub.add_parser(
+        "change-status",
+        help="move an order to another status (the back office's Change button)",
+        description="Move an order to STATUS by the trigger that leads there; fails with "
+        "the reachable statuses when none does. Mails are queued; send them with "
+        "'fabcore outbox send'.",
+    )
+    oc.add_argument("number", help="order number, e.g. 00001")
+    oc.add_argument("status", choices=[s.value for s in OrderStatus], metavar="STATUS",
+                    help="target status: " + ", ".join(s.value for s in OrderStatus))
+    oc.add_argument("--note", help="note, reason or message recorded in the history")
+    oc.add_argument("--tracking-number", help="for shipped")
+    oc.add_argument("--po-number", help="for po_provided")
+    oc.add_argument("--due-date", type=_date, metavar="YYYY-MM-DD", help="for po_payment_due")
+    oc.add_argument("--net-days", type=int, metavar="N", help="for po_payment_due")
+    _add_store_options(oc)
+    oc.set_defaults(func=cmd_orders_change_status)
+
+    ob = sub.add_parser("outbox", help="send, list and retry queued mails")
+    obsub = ob.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    obs = obsub.add_parser("send", help="hand due mails to the mail server (with retries)")
+    obs.add_argument("--batch", type=int, default=100, help="mails per run (default 100)")
+    obs.add_argument("--max-batches", type=int, default=100,
+                     help="stop after this many runs (default 100)")
+    _add_store_options(obs)
+    obs.set_defaults(func=cmd_outbox_send)
+    obl = obsub.add_parser("list", help="queued, sent and failed mails")
+    obl.add_argument("--failed", action="store_true", help="only mails that failed for good")
+    obl.add_argument("--status", choices=[s.value for s in OutboxStatus], help="only this status")
+    obl.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_store_options(obl)
+    obl.set_defaults(func=cmd_outbox_list)
+    obr = obsub.add_parser("retry", help="queue a failed mail again")
+    obr.add_argument("id", help="outbox message id (see 'fabcore outbox list --failed')")
+    _add_store_options(obr)
+    obr.set_defaults(func=cmd_outbox_retry)
+
+    r = sub.add_parser("reminders", help="PO payment reminders")
+    rsub = r.add_subparsers(dest="reminders_command", required=True, metavar="ACTION")
+    rr = rsub.add_parser("run", help="queue the reminders that are due (safe to run often)")
+    _add_store_options(rr)
+    rr.set_defaults(func=cmd_reminders_run)
+
+    db = sub.add_parser("db", help="database maintenance")
+    dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    dbu = dbsub.add_parser("upgrade", help="apply pending schema migrations")
+    _add_store_options(dbu)
+    dbu.set_defaults(func=cmd_db_upgrade)
     return parser
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from fabcore.app.tables import render_table
 from fabcore.domain.analysis import ModelAnalysis
 from fabcore.domain.money import Money
+from fabcore.domain.order import Order
 from fabcore.domain.quote import LineQuote, OrderQuote
+from fabcore.ports.outbox import OutboxMessage
 
 
 def _yes(flag: bool) -> str:
@@ -103,3 +105,101 @@ def order_breakdown(o: OrderQuote) -> str:
         reasons = o.review_reasons or tuple(r for line in o.lines for r in line.review_reasons)
         parts.append("needs review: " + "; ".join(dict.fromkeys(reasons)))
     return "\n\n".join(parts)
+
+
+def order_summary(order: Order) -> dict[str, object]:
+    """The fields of an order a list shows (also its JSON form in ``orders list``)."""
+    total = order.agreed_quote.total if order.agreed_quote is not None else order.total
+    return {
+        "number": order.number,
+        "id": order.id,
+        "status": order.status.value,
+        "payment_status": order.payment_status.value,
+        "customer_id": order.customer_id,
+        "lines": len(order.lines),
+        "total": total,
+        "created_at": order.created_at,
+    }
+
+
+def orders_table(orders: Sequence[Order]) -> str:
+    """One row per order, newest first as given."""
+    rows = []
+    for order in orders:
+        s = order_summary(order)
+        rows.append((
+            order.number, order.status.label, order.payment_status.value,
+            order.customer_id or "-", len(order.lines), s["total"] or "-",
+            order.created_at.strftime("%Y-%m-%d %H:%M"),
+        ))
+    return render_table(
+        ("number", "status", "payment", "customer", "lines", "total", "created (UTC)"),
+        rows, right=frozenset({4, 5}),
+    )
+
+
+def order_details(order: Order) -> str:
+    """Header, lines and history of one order."""
+    head = [
+        ("order", order.number),
+        ("status", order.status.label + (f" (held from {order.held_from.label})"
+                                         if order.held_from else "")),
+        ("payment", order.payment_status.value),
+        ("customer", order.customer_id or "-"),
+        ("shipping", order.shipping.method if order.shipping else "-"),
+        ("created", order.created_at.isoformat()),
+    ]
+    if order.offer_revision:
+        expires = order.offer_expires_at.isoformat() if order.offer_expires_at else "never"
+        head.append(("offer", f"revision {order.offer_revision}, expires {expires}"))
+    if order.po is not None:
+        due = order.po.due_date.isoformat() if order.po.due_date else "not accepted yet"
+        head.append(("purchase order", f"{order.po.number}, due {due}"))
+    if order.tracking_number:
+        head.append(("tracking", order.tracking_number))
+    lines = render_table(
+        ("line", "model", "process", "material", "qty", "unit price", "total"),
+        [
+            (i, line.model_filename, line.spec.process, line.spec.material,
+             line.spec.quantity, line.unit_price or "needs review", line.total or "-")
+            for i, line in enumerate(order.lines, start=1)
+        ],
+        right=frozenset({4, 5, 6}),
+    )
+    history = render_table(
+        ("when (UTC)", "from", "to", "by", "note"),
+        [
+            (h.at.strftime("%Y-%m-%d %H:%M"), h.from_status.label, h.to_status.label,
+             str(h.actor), h.note or "")
+            for h in order.history
+        ],
+    )
+    return "\n\n".join([render_table(("", ""), head), lines, history])
+
+
+def outbox_summary(message: OutboxMessage) -> dict[str, object]:
+    """The fields of an outbox message a list shows (also its JSON form)."""
+    return {
+        "id": message.id,
+        "status": message.status.value,
+        "to": list(message.mail.to),
+        "cc": list(message.mail.cc),
+        "subject": message.mail.subject,
+        "attempts": message.attempts,
+        "next_attempt_at": message.next_attempt_at,
+        "last_error": message.last_error,
+        "created_at": message.created_at,
+        "sent_at": message.sent_at,
+    }
+
+
+def outbox_table(messages: Sequence[OutboxMessage]) -> str:
+    return render_table(
+        ("id", "status", "to", "subject", "attempts", "last error"),
+        [
+            (m.id, m.status.value, ", ".join(m.mail.to), m.mail.subject, m.attempts,
+             (m.last_error or "")[:60])
+            for m in messages
+        ],
+        right=frozenset({4}),
+    )

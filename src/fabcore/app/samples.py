@@ -19,7 +19,7 @@ def bracket_mesh(depth_mm: float = 40.0) -> trimesh.Trimesh:
     """An L-shaped bracket, 60 x 40 x 30 mm: one closed, consistently wound body."""
     n = len(_PROFILE)
     front = np.column_stack([_PROFILE[:, 0], np.zeros(n), _PROFILE[:, 1]])
-    back = (*front, 0.0, depth_mm, 0.0)
+    back = front + np.array([0.0, depth_mm, 0.0])
     vertices = np.vstack([front, back])
     faces: list[tuple[int, int, int]] = []
     for i in range(1, n - 1):

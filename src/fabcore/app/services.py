@@ -174,6 +174,12 @@ class Fabcore:
         with self.uow() as uow:
             return self._customer_for(uow, actor, customer_id)
 
+    def find_customer(self, actor: Actor, email: str) -> Customer | None:
+        """Staff look a customer of their shop up by e-mail address."""
+        _require_staff(actor, "look up customers")
+        with self.uow() as uow:
+            return uow.customers.find_by_email(actor.shop_id, email)
+
     def list_customers(self, actor: Actor) -> list[Customer]:
         _require_staff(actor, "list customers")
         with self.uow() as uow:
