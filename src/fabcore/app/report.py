@@ -36,10 +36,20 @@ def analysis_table(a: ModelAnalysis) -> str:
 
 
 def options_table(quotes: Sequence[LineQuote]) -> str:
-    """Every option for one part: priced ones first, then those needing review."""
+    """Every option for one part: priced ones first, then those needing review.
+
+    Review reasons are listed once under the table and referred to by number,
+    so the table stays readable when many options share a reason.
+    """
     rows = []
+    notes: dict[str, int] = {}
     for q in quotes:
         b = q.breakdown
+        if q.review_reasons:
+            text = "; ".join(q.review_reasons)
+            price = f"needs review [{notes.setdefault(text, len(notes) + 1)}]"
+        else:
+            price = "instant"
         rows.append(
             (
                 q.spec.process,
@@ -48,14 +58,17 @@ def options_table(quotes: Sequence[LineQuote]) -> str:
                 b.unit_price if b else "-",
                 b.total if b else "-",
                 f"{q.lead_time_days} d",
-                "; ".join(q.review_reasons) if q.review_reasons else "instant",
+                price,
             )
         )
-    return render_table(
+    table = render_table(
         ("process", "material", "qty", "unit price", "line total", "lead time", "price"),
         rows,
         right=frozenset({2, 3, 4, 5}),
     )
+    if not notes:
+        return table
+    return table + "\n\n" + "\n".join(f"[{n}] {text}" for text, n in notes.items())
 
 
 def _money(m: Money) -> str:

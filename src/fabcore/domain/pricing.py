@@ -275,7 +275,7 @@ def _check(process: Process, analysis: ModelAnalysis) -> tuple[_Geometry | None,
         reasons.append("the model has no measurable volume")
     for warning in analysis.warnings:
         if warning.code in UNRELIABLE_VOLUME and warning.code is not WarningCode.ZERO_VOLUME:
-            reasons.append(f"its volume cannot be measured reliably: {warning.message}")
+            reasons.append(warning.message)
     if area is None or area <= 0:
         reasons.append("the model's surface area could not be measured")
     if analysis.bodies > 1 and process.kind.single_body:
