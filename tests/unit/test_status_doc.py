@@ -18,7 +18,8 @@ def test_committed_status_doc_is_current() -> None:
 
 def test_status_doc_has_diagram_triggers_and_mail_matrix() -> None:
     doc = render_status_doc()
-    assert "```mermaid\n---\nOrder statuses\n---\nstateDiagram-v2\n" in doc
+    assert "```mermaid\n---\ntitle: Order statuses\n---\nstateDiagram-v2\n" in doc
+    assert "Class " not in doc
     assert "| `accept_offer` | `firm_offer_sent` | `placed` | customer |" in doc
     assert "| `resume` | `on_hold` | the status held from | staff |" in doc
     assert ("| Firm offer sent (`firm_offer_sent`) | `customer_firm_offer` | "

@@ -292,4 +292,15 @@ def mermaid_diagram() -> str:
         **_CONFIG,
     )
     source = graph_machine.graph_cls(graph_machine).get_graph().draw(None) or ""
-    return "\n".join(line.rstrip() for line in source.splitlines()) + "\n"
+    lines = []
+    for line in source.splitlines():
+        stripped = line.strip()
+        # The highlight styles mark a model's current state, which a document has not;
+        # transitions writes their statements as "Class", which Mermaid does not parse.
+        if stripped.startswith(("classDef ", "Class ")):
+            continue
+        # Mermaid front matter is YAML: the title needs its key.
+        if stripped == "Order statuses":
+            line = "title: Order statuses"
+        lines.append(line.rstrip())
+    return "\n".join(lines) + "\n"
