@@ -1,0 +1,252 @@
+"""SMTP mailer on the standard library's ``smtplib``.
+
+One connection per mail: the mailer keeps no state between sends, so any
+number of relays (threads or processes) may share one instance.
+
+Errors map to the port's contract (see :func:`delivery_error`):
+
+- no connection, a timeout, a TLS failure, a disconnect (any ``OSError``)
+  or a greeting other than 220: temporary;
+- any other 4xx reply (to EHLO, AUTH, MAIL, RCPT or DATA): temporary; a 5xx
+  reply: permanent. A refused login says to check the username and password;
+- the server lacks STARTTLS, AUTH or a login mechanism the client can use:
+  permanent, as the configuration and the server disagree;
+- every recipient refused: temporary when any refusal is 4xx (a retry may
+  still reach that one), otherwise permanent;
+- some recipients refused: the mail counts as sent, because the server
+  accepted it for the others and a resend would reach them twice. The
+  refusals are logged as a warning.
+
+Only an error before the server accepted the mail is reported; a failing
+QUIT afterwards is ignored, so an accepted mail is never sent again for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from email.utils import parseaddr
+from typing import Literal, cast, get_args
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from fabcore.adapters.email_message import build_message
+from fabcore.domain.errors import (
+    ConfigurationError,
+    DeliveryError,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+)
+from fabcore.ports.mailer import Mail
+
+__all__ = ["Security", "SmtpMailer", "delivery_error"]
+
+log = logging.getLogger(__name__)
+
+Security = Literal["none", "starttls", "ssl"]
+_SECURITY: tuple[str, ...] = get_args(Security)
+_DEFAULT_PORTS: dict[str, int] = {"none": 25, "starttls": 587, "ssl": 465}
+_URL_OPTIONS = frozenset({"security", "timeout", "local_hostname"})
+
+
+class SmtpMailer:
+    """Sends each mail over its own SMTP connection (see the module docstring).
+
+    ``port`` defaults to 25, 587 or 465 for ``security`` ``"none"``,
+    ``"starttls"`` or ``"ssl"`` (implicit TLS). ``ssl_context`` defaults to
+    :func:`ssl.create_default_context` (certificate and host name checked).
+    The envelope recipients are the mail's To and Cc addresses.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        security: Security = "none",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 10.0,
+        local_hostname: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        if not host:
+            raise ConfigurationError("mail: SMTP host is empty")
+        security = _security(security)
+        if port is not None and not 0 < port < 65536:
+            raise ConfigurationError(f"mail: SMTP port out of range: {port}")
+        if (username is None) != (password is None):
+            raise ConfigurationError("mail: SMTP login needs both a username and a password")
+        if not timeout > 0:
+            raise ConfigurationError(f"mail: SMTP timeout must be positive, got {timeout}")
+        self.host = host
+        self.port = port if port is not None else _DEFAULT_PORTS[security]
+        self.security = security
+        self.username = username
+        self._password = password
+        self.timeout = timeout
+        self.local_hostname = local_hostname
+        if ssl_context is None and security != "none":
+            ssl_context = ssl.create_default_context()
+        self._ssl_context = ssl_context
+
+    @classmethod
+    def from_url(cls, url: str, *, ssl_context: ssl.SSLContext | None = None) -> SmtpMailer:
+        """``smtp://[user:password@]host[:port][?security=starttls&timeout=10&local_hostname=h]``.
+
+        ``smtps://`` means ``security=ssl``. User and password are
+        percent-decoded. Anything malformed raises ``ConfigurationError``
+        (without repeating the password).
+        """
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ConfigurationError(f"mail: not an smtp:// or smtps:// URL: {parts.scheme!r}")
+        shown = f"{parts.scheme}://{parts.hostname or ''}"
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigurationError(f"mail: bad port in {shown}: {exc}") from exc
+        if not parts.hostname:
+            raise ConfigurationError(f"mail: no host in {parts.scheme}:// URL")
+        if parts.path not in ("", "/") or parts.fragment:
+            raise ConfigurationError(f"mail: {shown} takes no path or fragment")
+        try:
+            options = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True))
+        except ValueError as exc:
+            raise ConfigurationError(f"mail: bad query in {shown}: {exc}") from exc
+        unknown = sorted(set(options) - _URL_OPTIONS)
+        if unknown:
+            raise ConfigurationError(
+                f"mail: unknown option(s) {', '.join(unknown)} in {shown} "
+                f"(supported: {', '.join(sorted(_URL_OPTIONS))})"
+            )
+        security = options.get("security", "ssl" if parts.scheme == "smtps" else "none")
+        if parts.scheme == "smtps" and security != "ssl":
+            raise ConfigurationError(f"mail: smtps:// is implicit TLS, got security={security}")
+        try:
+            timeout = float(options.get("timeout", "10"))
+        except ValueError as exc:
+            raise ConfigurationError(f"mail: timeout is not a number in {shown}") from exc
+        username = unquote(parts.username) if parts.username is not None else None
+        password = unquote(parts.password) if parts.password is not None else None
+        if username is not None and password is None:
+            raise ConfigurationError(f"mail: {shown} has a user but no password")
+        return cls(
+            parts.hostname,
+            port,
+            security=_security(security),
+            username=username,
+            password=password,
+            timeout=timeout,
+            local_hostname=options.get("local_hostname") or None,
+            ssl_context=ssl_context,
+        )
+
+    def __repr__(self) -> str:
+        user = f", username={self.username!r}" if self.username is not None else ""
+        return (f"SmtpMailer({self.host!r}, {self.port}, security={self.security!r}{user}, "
+                f"timeout={self.timeout})")
+
+    @property
+    def _where(self) -> str:
+        return f"SMTP {self.host}:{self.port}"
+
+    def send(self, mail: Mail) -> None:
+        """Hand ``mail`` to the server; ``DeliveryError`` when it did not accept it."""
+        message = build_message(mail)
+        sender = parseaddr(mail.sender)[1] or mail.sender
+        recipients = [parseaddr(address)[1] or address for address in mail.recipients]
+        try:
+            connection = self._connect()
+            try:
+                refused = connection.send_message(message, sender, recipients)
+            finally:
+                _close_quietly(connection)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise delivery_error(exc, self._where) from exc
+        if refused:
+            log.warning("%s: %s accepted for some recipients only; refused: %s", self._where,
+                        mail.message_id, _refusals(refused))
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.security == "ssl":
+            connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, local_hostname=self.local_hostname,
+                timeout=self.timeout, context=self._ssl_context,
+            )
+        else:
+            connection = smtplib.SMTP(self.host, self.port, local_hostname=self.local_hostname,
+                                      timeout=self.timeout)
+        try:
+            if self.security == "starttls":
+                connection.ehlo()
+                connection.starttls(context=self._ssl_context)
+                connection.ehlo()
+            if self.username is not None and self._password is not None:
+                connection.login(self.username, self._password)
+        except BaseException:
+            _close_quietly(connection)
+            raise
+        return connection
+
+
+def _security(value: str) -> Security:
+    if value not in _SECURITY:
+        raise ConfigurationError(
+            f"mail: SMTP security must be one of {', '.join(_SECURITY)}, got {value!r}"
+        )
+    return cast(Security, value)
+
+
+def _close_quietly(connection: smtplib.SMTP) -> None:
+    try:
+        connection.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        connection.close()
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(f"{address}: {code} {_text(reply)}"
+                     for address, (code, reply) in refused.items())
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def _by_code(code: int, message: str) -> DeliveryError:
+    if 500 <= code < 600:
+        return PermanentDeliveryError(message)
+    return TemporaryDeliveryError(message)
+
+
+def delivery_error(exc: smtplib.SMTPException | OSError, where: str) -> DeliveryError:
+    """The port's error for an ``smtplib`` or socket error (rules in the module docstring)."""
+    if isinstance(exc, smtplib.SMTPConnectError):
+        return TemporaryDeliveryError(
+            f"{where} did not greet: {exc.smtp_code} {_text(exc.smtp_error)}"
+        )
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return _by_code(
+            exc.smtp_code,
+            f"{where} refused the login: {exc.smtp_code} {_text(exc.smtp_error)} "
+            "(check the SMTP username and password)",
+        )
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        text = f"{where} refused every recipient: {_refusals(exc.recipients)}"
+        if any(400 <= code < 500 for code in codes):
+            return TemporaryDeliveryError(text)
+        return PermanentDeliveryError(text)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _by_code(exc.smtp_code,
+                        f"{where} replied {exc.smtp_code} {_text(exc.smtp_error)}")
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return TemporaryDeliveryError(f"{where} disconnected: {exc}")
+    if isinstance(exc, smtplib.SMTPException):
+        # STARTTLS, AUTH or SMTPUTF8 missing, or no usable login mechanism:
+        # the configuration and the server disagree; a retry sees the same.
+        return PermanentDeliveryError(f"{where}: {exc} (check the mail configuration)")
+    return TemporaryDeliveryError(f"{where}: connection failed: {type(exc).__name__}: {exc}")

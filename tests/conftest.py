@@ -1,0 +1,3 @@
+"""Fixtures shared by every test folder; helper modules in ``tests/`` are importable."""
+
+pytest_plugins = ["smtp_server"]

@@ -1,0 +1,297 @@
+"""The SMTP and Maildir mailers against a real SMTP server on 127.0.0.1 and a real folder."""
+
+from __future__ import annotations
+
+import email
+import logging
+import mailbox
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+import trustme
+
+from fabcore.adapters.maildir import MaildirMailer
+from fabcore.adapters.smtp import SmtpMailer
+from fabcore.domain.errors import PermanentDeliveryError, TemporaryDeliveryError
+from fabcore.ports.mailer import Mail
+from smtp_server import HOST, SmtpServer, free_port
+
+TEXT = "Guten Tag Frau Müller,\n\nIhr Angebot über 1.234,50 € liegt bereit.\n"
+HTML = "<p>Guten Tag Frau Müller,</p><p>Ihr Angebot über <b>1.234,50 €</b> liegt bereit.</p>"
+
+
+def offer_mail(message_id: str = "<out-1@fabcore>", **changes: object) -> Mail:
+    fields: dict[str, object] = {
+        "message_id": message_id,
+        "sender": "orders@shop.example",
+        "to": ("anna.mueller@example.com",),
+        "cc": ("billing@example.com",),
+        "subject": "Angebot FC-1001 für Müller: 1.234,50 €",
+        "text": TEXT,
+        "html": HTML,
+        "reply_to": "sales@shop.example",
+    }
+    fields.update(changes)
+    return Mail(**fields)  # type: ignore[arg-type]
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    # Over SMTP lines end in CRLF; in a file in LF.
+    return (str(text.get_content()).replace("\r\n", "\n"),
+            str(html.get_content()).replace("\r\n", "\n"))
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def server_tls(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(HOST, "localhost").configure_cert(context)
+    return context
+
+
+@pytest.fixture(scope="module")
+def client_tls(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+def test_mail_arrives_with_recipients_headers_and_both_parts(smtp_server: SmtpServer) -> None:
+    SmtpMailer(HOST, smtp_server.port).send(offer_mail())
+
+    [received] = smtp_server.handler.received
+    assert received.mail_from == "orders@shop.example"
+    assert received.rcpt_tos == ("anna.mueller@example.com", "billing@example.com")
+    message = received.message
+    assert message["From"] == "orders@shop.example"
+    assert message["To"] == "anna.mueller@example.com"
+    assert message["Cc"] == "billing@example.com"
+    assert message["Reply-To"] == "sales@shop.example"
+    assert message["Subject"] == "Angebot FC-1001 für Müller: 1.234,50 €"
+    assert message["Message-ID"] == "<out-1@fabcore>"
+    assert message["Date"] is not None
+    assert message.get_content_type() == "multipart/alternative"
+    assert parts(message) == (TEXT, HTML + "\n")
+    assert not received.tls
+    assert received.login is None
+
+
+def test_without_cc_only_the_to_addresses_receive_it(smtp_server: SmtpServer) -> None:
+    mail = offer_mail(to=("a@example.com", "b@example.com"), cc=(), reply_to=None)
+
+    SmtpMailer(HOST, smtp_server.port).send(mail)
+
+    [received] = smtp_server.handler.received
+    assert received.rcpt_tos == ("a@example.com", "b@example.com")
+    assert received.message["To"] == "a@example.com, b@example.com"
+    assert received.message["Cc"] is None
+    assert received.message["Reply-To"] is None
+
+
+def test_a_resend_carries_the_same_message_id(smtp_server: SmtpServer) -> None:
+    mailer = SmtpMailer(HOST, smtp_server.port)
+    mailer.send(offer_mail("<out-7@fabcore>"))
+    mailer.send(offer_mail("<out-7@fabcore>"))
+
+    assert smtp_server.handler.message_ids() == {"<out-7@fabcore>": 2}
+
+
+def test_starttls_and_login(server_tls: ssl.SSLContext, client_tls: ssl.SSLContext) -> None:
+    server = SmtpServer(tls_context=server_tls, require_starttls=True,
+                        credentials=("shop", "s3cret:/@"))
+    mailer = SmtpMailer(HOST, server.port, security="starttls", username="shop",
+                        password="s3cret:/@", ssl_context=client_tls)
+    with server:
+        mailer.send(offer_mail())
+
+    [received] = server.handler.received
+    assert received.tls
+    assert received.login == "shop"
+    assert parts(received.message) == (TEXT, HTML + "\n")
+
+
+# aiosmtpd does not count implicit TLS as TLS and warns about AUTH without it.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_implicit_tls_from_a_url(server_tls: ssl.SSLContext, client_tls: ssl.SSLContext) -> None:
+    server = SmtpServer(implicit_tls=server_tls, credentials=("shop@x", "pa ss"))
+    mailer = SmtpMailer.from_url(f"smtps://shop%40x:pa%20ss@{HOST}:{server.port}?timeout=5",
+                                 ssl_context=client_tls)
+    with server:
+        mailer.send(offer_mail())
+
+    [received] = server.handler.received
+    assert received.tls
+    assert received.login == "shop@x"
+
+
+def test_a_refused_login_is_permanent_and_names_the_cause(
+    server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
+) -> None:
+    server = SmtpServer(tls_context=server_tls, credentials=("shop", "right"))
+    mailer = SmtpMailer(HOST, server.port, security="starttls", username="shop",
+                        password="wrong-password", ssl_context=client_tls)
+    with server, pytest.raises(PermanentDeliveryError, match="username and password") as caught:
+        mailer.send(offer_mail())
+
+    assert "535" in str(caught.value)
+    assert "wrong-password" not in str(caught.value)
+    assert server.handler.received == []
+
+
+def test_starttls_required_but_not_offered_is_permanent(
+    smtp_server: SmtpServer, client_tls: ssl.SSLContext
+) -> None:
+    mailer = SmtpMailer(HOST, smtp_server.port, security="starttls", ssl_context=client_tls)
+
+    with pytest.raises(PermanentDeliveryError, match="STARTTLS"):
+        mailer.send(offer_mail())
+    assert smtp_server.handler.received == []
+
+
+def test_an_untrusted_certificate_sends_nothing(server_tls: ssl.SSLContext) -> None:
+    server = SmtpServer(tls_context=server_tls)
+    mailer = SmtpMailer(HOST, server.port, security="starttls")  # system trust store only
+
+    with server, pytest.raises(TemporaryDeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
+        mailer.send(offer_mail())
+    assert server.handler.received == []
+
+
+@pytest.mark.parametrize("reply", ["451 4.3.0 try again later", "421 4.3.2 shutting down"])
+def test_a_4xx_reply_to_data_is_temporary(smtp_server: SmtpServer, reply: str) -> None:
+    smtp_server.handler.data_replies.append(reply)
+
+    with pytest.raises(TemporaryDeliveryError, match=reply[:3]):
+        SmtpMailer(HOST, smtp_server.port).send(offer_mail())
+    assert smtp_server.handler.received == []
+
+
+def test_a_5xx_reply_to_data_is_permanent(smtp_server: SmtpServer) -> None:
+    smtp_server.handler.data_replies.append("554 5.7.1 message rejected as spam")
+
+    with pytest.raises(PermanentDeliveryError, match=r"554 5\.7\.1 message rejected as spam"):
+        SmtpMailer(HOST, smtp_server.port).send(offer_mail())
+    assert smtp_server.handler.received == []
+
+
+def test_every_recipient_refused_with_5xx_is_permanent(smtp_server: SmtpServer) -> None:
+    for address in ("anna.mueller@example.com", "billing@example.com"):
+        smtp_server.handler.rcpt_replies[address] = "550 5.1.1 no such user"
+
+    with pytest.raises(PermanentDeliveryError, match=r"billing@example\.com: 550"):
+        SmtpMailer(HOST, smtp_server.port).send(offer_mail())
+
+
+def test_every_recipient_refused_but_one_with_4xx_is_temporary(smtp_server: SmtpServer) -> None:
+    smtp_server.handler.rcpt_replies["anna.mueller@example.com"] = "550 5.1.1 no such user"
+    smtp_server.handler.rcpt_replies["billing@example.com"] = "450 4.2.1 greylisted"
+
+    with pytest.raises(TemporaryDeliveryError, match=r"450 4\.2\.1 greylisted"):
+        SmtpMailer(HOST, smtp_server.port).send(offer_mail())
+
+
+def test_some_recipients_refused_counts_as_sent_and_is_logged(
+    smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    smtp_server.handler.rcpt_replies["billing@example.com"] = "550 5.1.1 no such user"
+
+    with caplog.at_level(logging.WARNING, logger="fabcore.adapters.smtp"):
+        SmtpMailer(HOST, smtp_server.port).send(offer_mail())
+
+    [received] = smtp_server.handler.received
+    assert received.rcpt_tos == ("anna.mueller@example.com",)
+    assert "billing@example.com: 550 5.1.1 no such user" in caplog.text
+    assert "<out-1@fabcore>" in caplog.text
+
+
+def test_a_server_that_is_down_is_temporary() -> None:
+    with pytest.raises(TemporaryDeliveryError, match="connection failed") as caught:
+        SmtpMailer(HOST, free_port(), timeout=5).send(offer_mail())
+    assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+
+
+@pytest.fixture
+def hang_up_server() -> Iterator[int]:
+    """Accepts connections and closes them before the greeting."""
+    listener = socket.create_server((HOST, 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+def test_a_disconnect_is_temporary(hang_up_server: int) -> None:
+    with pytest.raises(TemporaryDeliveryError, match="disconnected"):
+        SmtpMailer(HOST, hang_up_server, timeout=5).send(offer_mail())
+
+
+def test_a_server_that_never_answers_times_out_as_temporary() -> None:
+    # Connections queue in the backlog; nobody accepts them or says anything.
+    with socket.create_server((HOST, 0)) as silent:
+        mailer = SmtpMailer(HOST, silent.getsockname()[1], timeout=0.2)
+        with pytest.raises(TemporaryDeliveryError, match="timed out"):
+            mailer.send(offer_mail())
+
+
+def test_maildir_mailer_writes_a_maildir_and_an_openable_eml(tmp_path: Path) -> None:
+    folder = tmp_path / "mail"
+    MaildirMailer(folder).send(offer_mail())
+
+    [eml] = (folder / "eml").glob("*.eml")
+    assert eml.name.endswith("-out-1@fabcore.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    assert message["Message-ID"] == "<out-1@fabcore>"
+    assert message["To"] == "anna.mueller@example.com"
+    assert message["Cc"] == "billing@example.com"
+    assert message["Subject"] == "Angebot FC-1001 für Müller: 1.234,50 €"
+    assert parts(message) == (TEXT, HTML + "\n")
+    [stored] = mailbox.Maildir(folder, create=False)
+    assert stored["Message-ID"] == "<out-1@fabcore>"
+    assert stored.get_subdir() == "new"
+
+
+def test_maildir_mailer_keeps_each_delivery(tmp_path: Path) -> None:
+    mailer = MaildirMailer(tmp_path)
+    mailer.send(offer_mail("<out-1@fabcore>"))
+    mailer.send(offer_mail("<out-1@fabcore>"))
+    mailer.send(offer_mail("<out-2@fabcore>"))
+
+    assert len(list((tmp_path / "eml").glob("*.eml"))) == 3
+    assert sorted(m["Message-ID"] for m in mailbox.Maildir(tmp_path, create=False)) == [
+        "<out-1@fabcore>", "<out-1@fabcore>", "<out-2@fabcore>"
+    ]
+
+
+def test_maildir_mailer_cannot_write_is_temporary(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the Maildir should be")
+
+    with pytest.raises(TemporaryDeliveryError, match="cannot write mail <out-1@fabcore>"):
+        MaildirMailer(blocker).send(offer_mail())
