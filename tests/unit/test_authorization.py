@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 import pytest
-from conftest import ADDRESS
+from app_fixtures import ADDRESS
 
 from fabcore.app.catalogs import load_sample_catalog
 from fabcore.app.samples import sample_shop

@@ -10,12 +10,15 @@ import pytest
 from document_builders import (
     BILLING_EMAIL,
     CUSTOMER_EMAIL,
+    NOW,
     ORDER_NUMBER,
     OTHER_SHOP_ID,
     REMINDER_AT,
     SENDER,
     SHOP_EMAILS,
+    TOTAL,
     customer,
+    eur,
     order,
     paid_event,
     quote,
@@ -25,9 +28,10 @@ from document_builders import (
 )
 
 from fabcore.app.emails import MailRenderer
+from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Customer
 from fabcore.domain.errors import ConfigurationError, InvalidInput
-from fabcore.domain.events import OrderEvent
+from fabcore.domain.events import OrderEvent, PaymentFlagged
 from fabcore.domain.notifications import MAIL_RULES, MailIntent, Notice, mails_for
 from fabcore.domain.order import Order
 from fabcore.domain.quote import OrderQuote
@@ -70,6 +74,11 @@ def _situation(occasion: OrderStatus | Notice) -> tuple[OrderEvent, Order]:
         return paid_event(), order(S.PLACED, paid=True)
     if occasion is Notice.PO_PAYMENT_REMINDER:
         return reminder_event(), order(S.PO_PAYMENT_DUE)
+    if occasion is Notice.PAYMENT_FLAGGED:
+        flagged = PaymentFlagged("ord-1", "pi_short", eur("300.00"), TOTAL,
+                                 "paid 300.00 EUR, but order 2026-0001 is due 353.79 EUR: "
+                                 "short by 53.79 EUR", Actor.system("shop-1"), NOW)
+        return flagged, order(S.PLACED)
     assert isinstance(occasion, OrderStatus)
     return status_changed(PREVIOUS[occasion], occasion), order(occasion)
 
@@ -102,7 +111,7 @@ def render_all(
 
 
 OCCASIONS: tuple[OrderStatus | Notice, ...] = (
-    *STATUS_OCCASIONS, Notice.PAID, Notice.PO_PAYMENT_REMINDER,
+    *STATUS_OCCASIONS, Notice.PAID, Notice.PO_PAYMENT_REMINDER, Notice.PAYMENT_FLAGGED,
 )
 
 
@@ -127,7 +136,7 @@ def test_every_mail_renders_text_and_html_naming_the_order(occasion: OrderStatus
 def test_every_template_id_of_the_rules_is_rendered_above() -> None:
     rendered = {t for occasion in OCCASIONS for t in render_all(*_situation(occasion))}
     assert rendered == set(TEMPLATE_IDS)
-    assert len(TEMPLATE_IDS) == 13
+    assert len(TEMPLATE_IDS) == 14
 
 
 @pytest.mark.parametrize("status", STATUS_OCCASIONS, ids=lambda s: s.value)
@@ -178,6 +187,9 @@ SEED_WORDING: list[tuple[OrderStatus | Notice, str, str]] = [
     (Notice.PAID, "shop_order_paid", "has paid 353.79 EUR for order 2026-0001"),
     (Notice.PO_PAYMENT_REMINDER, "customer_po_payment_reminder",
      "is due in 2 days, on 2026-04-01"),
+    (Notice.PAYMENT_FLAGGED, "shop_payment_flagged",
+     "A payment of 300.00 EUR arrived for order 2026-0001, but it was not applied: paid "
+     "300.00 EUR, but order 2026-0001 is due 353.79 EUR: short by 53.79 EUR."),
 ]
 
 

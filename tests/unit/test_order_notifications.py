@@ -51,7 +51,8 @@ def _expected(occasion: str, *, cc: bool = True) -> list[tuple[str, str, tuple[s
 
 def test_matrix_covers_every_status_and_payment_occasion() -> None:
     keys = {k.value for k in MAIL_RULES}
-    assert keys == set(ALL_STATUSES) | {"paid", "unpaid", "po_payment_reminder"}
+    assert keys == set(ALL_STATUSES) | {"paid", "unpaid", "po_payment_reminder",
+                                        "payment_flagged"}
 
 
 @pytest.mark.parametrize("status", ALL_STATUSES)

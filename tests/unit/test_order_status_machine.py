@@ -507,7 +507,7 @@ def test_the_machine_leaves_orders_typed() -> None:
 
 def test_diagram_shows_every_edge() -> None:
     diagram = mermaid_diagram()
-    assert diagram.startswith("---\nOrder statuses\n---\nstateDiagram-v2\n")
+    assert diagram.startswith("---\ntitle: Order statuses\n---\nstateDiagram-v2\n")
     assert 'state "PO Payment due" as PO_PAYMENT_DUE' in diagram
     for trigger, (sources, dest, _) in TABLE.items():
         for source in sources:

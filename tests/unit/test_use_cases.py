@@ -7,8 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from conftest import ADDRESS
 
+from app_fixtures import ADDRESS
 from fabcore.adapters.clock import ManualClock
 from fabcore.adapters.memory import MemoryPaymentGateway, RecordingMailer
 from fabcore.app.services import Fabcore, UploadedModel
@@ -83,16 +83,19 @@ def test_case_1_place_and_pay_online(
     assert app.payment_page(as_ada, order.id).state is PaymentPageState.PAID
 
 
-def test_payment_with_wrong_amount_is_refused(
+def test_payment_with_wrong_amount_is_flagged_not_applied(
     app: Fabcore, as_ada: Actor, bracket: UploadedModel
 ) -> None:
     order = app.place(as_ada, _draft(app, as_ada, bracket).id)
     gateway = app.payments
     assert isinstance(gateway, MemoryPaymentGateway)
     payload, headers = gateway.paid_event(order.id, Money("1.00", "EUR"))
-    with pytest.raises(Exception, match="does not match the total"):
-        app.handle_payment_event(payload, headers)
-    assert app.get_order(as_ada, order.id).payment_status is PaymentStatus.UNPAID
+    outcome = app.handle_payment_event(payload, headers)
+    assert (outcome.applied, outcome.flagged) == (False, True)
+    assert "short by" in outcome.detail
+    order = app.get_order(as_ada, order.id)
+    assert order.payment_status is PaymentStatus.UNPAID
+    assert [i.amount for i in order.payment_issues] == [Money("1.00", "EUR")]
 
 
 def test_case_2_review_offer_link_and_po(

@@ -51,11 +51,37 @@ def _scheme(url: str, setting: str) -> str:
 
 
 def make_database(url: str) -> UnitOfWorkFactory:
-    """The unit-of-work factory for a database URL."""
+    """The unit-of-work factory for a database URL.
+
+    - ``memory://``: nothing survives the process;
+    - ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``: a SQLite file;
+    - ``postgresql://user:password@host:port/dbname`` (or ``postgres://``):
+      PostgreSQL, with the ``fabcore[postgres]`` extra installed.
+
+    SQL databases are migrated to the current schema when opened.
+    """
     scheme = _scheme(url, "database")
     if scheme == "memory":
         return MemoryDatabase()
-    raise ConfigurationError(f"database: unsupported URL scheme {scheme!r} (supported: memory)")
+    if scheme == "sqlite":
+        from urllib.parse import unquote
+
+        from fabcore.adapters.sqlite import SqliteDatabase
+
+        parts = urlsplit(url)
+        if parts.netloc or not parts.path.startswith("/") or parts.query or parts.fragment:
+            raise ConfigurationError(
+                f"database: expected sqlite:///relative/path or sqlite:////absolute/path, "
+                f"got {url!r}"
+            )
+        return SqliteDatabase(unquote(parts.path[1:]))
+    if scheme in ("postgresql", "postgres"):
+        from fabcore.adapters.postgres import PostgresDatabase
+
+        return PostgresDatabase(url)
+    raise ConfigurationError(
+        f"database: unsupported URL scheme {scheme!r} (supported: memory, sqlite, postgresql)"
+    )
 
 
 def make_model_store(location: str) -> ModelStore:
@@ -70,17 +96,104 @@ def make_model_store(location: str) -> ModelStore:
 
 
 def make_mailer(url: str) -> Mailer:
+    """The mailer for a mail URL.
+
+    - ``memory://``: recorded in memory;
+    - ``smtp://[user:password@]host[:port][?security=starttls&timeout=10]``
+      and ``smtps://...`` (implicit TLS): see :meth:`SmtpMailer.from_url`;
+    - ``maildir:///absolute/path`` or ``maildir://relative/path`` (relative
+      to the working directory): a Maildir plus ``.eml`` files, see
+      :class:`~fabcore.adapters.maildir.MaildirMailer`.
+    """
     scheme = _scheme(url, "mail")
     if scheme == "memory":
         return RecordingMailer()
-    raise ConfigurationError(f"mail: unsupported URL scheme {scheme!r} (supported: memory)")
+    if scheme in ("smtp", "smtps"):
+        from fabcore.adapters.smtp import SmtpMailer
+
+        return SmtpMailer.from_url(url)
+    if scheme == "maildir":
+        from urllib.parse import unquote
+
+        from fabcore.adapters.maildir import MaildirMailer
+
+        parts = urlsplit(url)
+        path = unquote(parts.netloc + parts.path)
+        if not path or parts.query or parts.fragment:
+            raise ConfigurationError(
+                f"mail: expected maildir:///path or maildir://path, got {url!r}"
+            )
+        return MaildirMailer(path)
+    raise ConfigurationError(
+        f"mail: unsupported URL scheme {scheme!r} (supported: memory, smtp, smtps, maildir)"
+    )
 
 
 def make_payments(url: str) -> PaymentGateway:
+    """The payment gateway for a payments URL.
+
+    - ``memory://``: the signed-event test double;
+    - ``stripe://`` (needs ``fabcore[stripe]``): Stripe Checkout, see
+      :class:`~fabcore.adapters.stripe.StripeGateway`. Secrets come from the
+      environment, never the URL: ``STRIPE_API_KEY`` and
+      ``STRIPE_WEBHOOK_SECRETS`` (comma-separated signing secrets; list the
+      old and the new one while rotating). Query parameters (the first
+      three fall back to the environment variable named after them):
+      ``success_url`` (``STRIPE_SUCCESS_URL``) and ``cancel_url``
+      (``STRIPE_CANCEL_URL``), both required; ``api_base``
+      (``STRIPE_API_BASE``) to talk to another server, e.g.
+      ``stripe://?api_base=http://127.0.0.1:12111``; ``tolerance``, the
+      seconds a webhook signature stays valid (default 300).
+    """
     scheme = _scheme(url, "payments")
     if scheme == "memory":
         return MemoryPaymentGateway()
-    raise ConfigurationError(f"payments: unsupported URL scheme {scheme!r} (supported: memory)")
+    if scheme == "stripe":
+        from urllib.parse import parse_qs
+
+        from fabcore.adapters.stripe import StripeGateway
+
+        parts = urlsplit(url)
+        if parts.netloc or parts.path.strip("/"):
+            raise ConfigurationError(
+                f"payments: expected stripe://?option=value..., got {url!r} (secrets go in "
+                "STRIPE_API_KEY and STRIPE_WEBHOOK_SECRETS)"
+            )
+        query = {k: v[-1] for k, v in parse_qs(parts.query, strict_parsing=False).items()}
+        known = {"success_url", "cancel_url", "api_base", "tolerance"}
+        if unknown := sorted(set(query) - known):
+            raise ConfigurationError(
+                f"payments: unknown stripe:// option(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(known))})"
+            )
+
+        def setting(name: str) -> str | None:
+            return query.get(name) or os.environ.get(f"STRIPE_{name.upper()}") or None
+
+        api_key = os.environ.get("STRIPE_API_KEY", "")
+        secrets_ = [s.strip() for s in os.environ.get("STRIPE_WEBHOOK_SECRETS", "").split(",")]
+        missing = [name for name, value in (("STRIPE_API_KEY", api_key),
+                                            ("STRIPE_WEBHOOK_SECRETS", any(secrets_)),
+                                            ("success_url", setting("success_url")),
+                                            ("cancel_url", setting("cancel_url")))
+                   if not value]
+        if missing:
+            raise ConfigurationError(f"payments: stripe:// needs {', '.join(missing)}")
+        tolerance = query.get("tolerance", "300")
+        if not tolerance.isdigit() or int(tolerance) == 0:
+            raise ConfigurationError(
+                f"payments: tolerance must be a whole number of seconds > 0, got {tolerance!r}"
+            )
+        return StripeGateway(
+            api_key, [s for s in secrets_ if s],
+            success_url=setting("success_url") or "",
+            cancel_url=setting("cancel_url") or "",
+            api_base=setting("api_base"),
+            tolerance_s=int(tolerance),
+        )
+    raise ConfigurationError(
+        f"payments: unsupported URL scheme {scheme!r} (supported: memory, stripe)"
+    )
 
 
 def _signer(secret: str | bytes | None) -> LinkSigner:

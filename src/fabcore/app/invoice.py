@@ -20,7 +20,7 @@ to the cent: ``subtotal + order fees + minimum order adjustment + shipping
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import attrs
@@ -109,12 +109,31 @@ def order_totals(order: Order, quote: OrderQuote) -> OrderTotals:
 
 @attrs.frozen
 class Invoice:
-    """A rendered invoice: its number, a plain-text and an HTML version."""
+    """A rendered invoice: its number, a plain-text and an HTML version, and what they show.
+
+    The fields after ``totals`` are the invoice's data for other renderings
+    (see :mod:`fabcore.app.invoice_pdf`). ``bill_to`` holds the lines of the
+    billing address, or the customer's name and company when there is none.
+    """
 
     number: str
     text: str
     html: str
     totals: OrderTotals
+    issued_at: datetime
+    shop_name: str
+    shop_email: str
+    order_number: str
+    bill_to: tuple[str, ...]
+    customer_email: str
+    payment_terms: str
+    po_number: str | None
+    po_due_date: date | None
+    paid: bool
+
+    @property
+    def invoice_date(self) -> date:
+        return self.issued_at.astimezone(UTC).date()
 
 
 _env = make_environment(jinja2.PackageLoader("fabcore", "templates/invoice"))
@@ -162,4 +181,18 @@ def render_invoice(
     }
     text = _env.get_template("invoice.txt").render(context)
     html = _env.get_template("invoice.html").render(context)
-    return Invoice(invoice_number, text, html, totals)
+    billing = address_lines(order.billing_address or customer.billing_address)
+    bill_to = billing or tuple(part for part in (customer.name, customer.company) if part)
+    return Invoice(
+        invoice_number, text, html, totals,
+        issued_at=issued_at,
+        shop_name=shop.name,
+        shop_email=shop.settings.notify_emails[0],
+        order_number=order.number,
+        bill_to=bill_to,
+        customer_email=customer.email,
+        payment_terms=payment_terms,
+        po_number=order.po.number if order.po is not None else None,
+        po_due_date=order.po.due_date if order.po is not None else None,
+        paid=order.paid,
+    )

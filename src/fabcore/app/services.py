@@ -56,7 +56,7 @@ from fabcore.ports.mailer import Mailer
 from fabcore.ports.mesh import MeshAnalyser
 from fabcore.ports.model_store import ModelRef, ModelStore
 from fabcore.ports.outbox import OutboxMessage
-from fabcore.ports.payments import Checkout, PaymentGateway
+from fabcore.ports.payments import Checkout, PaymentEvent, PaymentGateway
 from fabcore.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 _T = TypeVar("_T")
@@ -93,11 +93,16 @@ class PaymentPage:
 
 @attrs.frozen
 class PaymentOutcome:
-    """What became of an incoming payment event."""
+    """What became of an incoming payment event.
+
+    ``flagged``: the payment was recorded in ``Order.payment_issues`` for
+    staff instead of being applied (``detail`` says why).
+    """
 
     order_id: str
     applied: bool
     detail: str
+    flagged: bool = False
 
 
 @attrs.define
@@ -376,6 +381,12 @@ class Fabcore:
             return render_invoice(order, customer, shop, quote,
                                   issued_at=self.clock.now(), payment_terms=terms)
 
+    def invoice_pdf(self, actor: Actor, order_id: str, payment_terms: str | None = None) -> bytes:
+        """The invoice of :meth:`invoice` as a PDF document, ready to download."""
+        from fabcore.app.invoice_pdf import render_invoice_pdf  # fpdf2 is slow to import
+
+        return render_invoice_pdf(self.invoice(actor, order_id, payment_terms))
+
     # -- status changes -------------------------------------------------------
 
     def place(self, actor: Actor, order_id: str, note: str | None = None) -> Order:
@@ -537,37 +548,61 @@ class Fabcore:
         return self.payments.create_checkout(order.id, order.number, total, key)
 
     def handle_payment_event(self, payload: bytes, headers: Mapping[str, str]) -> PaymentOutcome:
-        """Apply a payment notice from the gateway (idempotent: repeats change nothing)."""
+        """Apply a payment notice from the gateway; repeated deliveries change nothing.
+
+        A payment is recognised by the event id and by its reference, so one
+        payment counts once however often and by however many event types it
+        is reported, even after the order moved on. A payment whose amount or
+        currency differs from the agreed total, or that arrives for an order
+        already paid, is kept in ``Order.payment_issues`` and mailed to the
+        shop; the payment status stays. ``PaymentError``, with nothing
+        changed, for forged events and for orders that do not exist, are
+        canceled or are not placed yet.
+        """
         event = self.payments.verify_event(payload, headers)
         if event is None:
             return PaymentOutcome("", False, "not a payment event")
-        for attempt in range(_CONFLICT_RETRIES + 1):
+        return self._retrying(lambda: self._apply_payment_event(event))
+
+    def _apply_payment_event(self, event: PaymentEvent) -> PaymentOutcome:
+        with self.uow() as uow:
             try:
-                with self.uow() as uow:
-                    try:
-                        order = uow.orders.get(event.order_id)
-                    except NotFound:
-                        raise PaymentError(
-                            f"payment {event.id} is for an unknown order {event.order_id!r}"
-                        ) from None
-                    if any(p.reference == event.reference for p in order.payments):
-                        return PaymentOutcome(order.id, False, "already recorded")
-                    total = self._quote(uow, order).total
-                    if total is None or event.amount != total:
-                        raise PaymentError(
-                            f"payment {event.reference} of {event.amount} does not match the "
-                            f"total of {order} ({total})"
-                        )
-                    actor = Actor.system(order.shop_id, "payment-gateway")
-                    paid = order.mark_paid(actor, self.clock.now(), event.reference, event.amount)
-                    uow.orders.save(order)
-                    self._queue(uow, order, [paid])
-                    uow.commit()
-                    return PaymentOutcome(order.id, True, "paid")
-            except ConcurrencyConflict:
-                if attempt == _CONFLICT_RETRIES:
-                    raise
-        raise AssertionError("unreachable")
+                order = uow.orders.get(event.order_id)
+            except NotFound:
+                raise PaymentError(
+                    f"payment {event.reference} (event {event.id}) is for an unknown order "
+                    f"{event.order_id!r}; nothing was recorded"
+                ) from None
+            if order.knows_payment(event.reference, event.id):
+                return PaymentOutcome(order.id, False, "already recorded")
+            state = order.payment_page_state
+            if state is None or state in (PaymentPageState.BUDGET_OFFER,
+                                          PaymentPageState.FIRM_OFFER):
+                raise PaymentError(
+                    f"payment {event.reference} of {event.amount} (event {event.id}) refused: "
+                    f"{order} is {order.status.label}; nothing was recorded"
+                )
+            total = self._quote(uow, order).total
+            if total is None:
+                raise PaymentError(f"{order} has no total to check payment {event.reference} "
+                                   "against; nothing was recorded")
+            actor = Actor.system(order.shop_id, "payment-gateway")
+            now = self.clock.now()
+            change: OrderEvent
+            if not order.paid and event.amount == total:
+                change = order.mark_paid(actor, now, event.reference, event.amount,
+                                         event_id=event.id)
+                outcome = PaymentOutcome(order.id, True, "paid")
+            else:
+                change = order.record_payment_mismatch(
+                    actor, now, event.reference, event.amount, None if order.paid else total,
+                    event_id=event.id,
+                )
+                outcome = PaymentOutcome(order.id, False, change.reason, flagged=True)
+            uow.orders.save(order)
+            self._queue(uow, order, [change])
+            uow.commit()
+            return outcome
 
     def record_payment(
         self, actor: Actor, order_id: str, reference: str, amount: Money, note: str | None = None

@@ -43,6 +43,19 @@ class PaymentChanged:
 
 
 @attrs.frozen
+class PaymentFlagged:
+    """A payment arrived but was not applied (see ``Order.record_payment_mismatch``)."""
+
+    order_id: str
+    reference: str
+    amount: Money
+    expected: Money | None
+    reason: str
+    actor: Actor
+    at: datetime
+
+
+@attrs.frozen
 class PaymentReminderDue:
     """The one reminder before a purchase order's payment due date is to be sent."""
 
@@ -51,4 +64,4 @@ class PaymentReminderDue:
     at: datetime
 
 
-OrderEvent = StatusChanged | PaymentChanged | PaymentReminderDue
+OrderEvent = StatusChanged | PaymentChanged | PaymentReminderDue | PaymentFlagged

@@ -4,8 +4,10 @@
 order moved to, or by a payment :class:`Notice`. Every status change mails
 the customer and the shop, except a draft (nothing). The customer's billing
 contact gets a carbon copy on Firm offer sent, Placed, PO provided and PO
-Payment due. Paid mails both sides; Unpaid mails nobody. The purchase-order
-payment reminder goes to the customer alone.
+Payment due. Paid mails both sides; Unpaid mails nobody. A payment that
+arrived but was not applied (wrong amount or currency, or a second payment)
+mails the shop alone, so staff refund it or settle the difference. The
+purchase-order payment reminder goes to the customer alone.
 
 Nothing is rendered here: a :class:`MailIntent` names a template and gives
 it plain-string context; the app layer renders it (jinja2) and puts it in
@@ -19,7 +21,13 @@ import enum
 import attrs
 
 from fabcore.domain.customer import Customer
-from fabcore.domain.events import OrderEvent, PaymentChanged, PaymentReminderDue, StatusChanged
+from fabcore.domain.events import (
+    OrderEvent,
+    PaymentChanged,
+    PaymentFlagged,
+    PaymentReminderDue,
+    StatusChanged,
+)
 from fabcore.domain.order import Order
 from fabcore.domain.shop import Shop
 from fabcore.domain.status import OrderStatus, PaymentStatus
@@ -31,11 +39,13 @@ class Notice(enum.Enum):
     PAID = "paid"
     UNPAID = "unpaid"
     PO_PAYMENT_REMINDER = "po_payment_reminder"
+    PAYMENT_FLAGGED = "payment_flagged"
 
     @property
     def label(self) -> str:
         return {Notice.PAID: "Paid", Notice.UNPAID: "Unpaid",
-                Notice.PO_PAYMENT_REMINDER: "PO payment reminder"}[self]
+                Notice.PO_PAYMENT_REMINDER: "PO payment reminder",
+                Notice.PAYMENT_FLAGGED: "Payment needs attention"}[self]
 
 
 class Recipient(enum.Enum):
@@ -90,6 +100,7 @@ MAIL_RULES: dict[OrderStatus | Notice, MailRule] = {
     Notice.UNPAID:              MailRule(None, None),
     Notice.PO_PAYMENT_REMINDER: MailRule("customer_po_payment_reminder", None,
                                          link=LinkPurpose.PAY),
+    Notice.PAYMENT_FLAGGED:     MailRule(None, "shop_payment_flagged"),
 }
 
 
@@ -110,6 +121,8 @@ def _occasion(event: OrderEvent) -> OrderStatus | Notice:
         return event.to_status
     if isinstance(event, PaymentChanged):
         return Notice.PAID if event.to_status is PaymentStatus.PAID else Notice.UNPAID
+    if isinstance(event, PaymentFlagged):
+        return Notice.PAYMENT_FLAGGED
     return Notice.PO_PAYMENT_REMINDER
 
 
@@ -141,6 +154,13 @@ def _context(event: OrderEvent, order: Order, shop: Shop) -> dict[str, str]:
             context["amount"] = str(event.amount)
         if event.reference is not None:
             context["payment_reference"] = event.reference
+    elif isinstance(event, PaymentFlagged):
+        context |= {
+            "amount": str(event.amount),
+            "payment_reference": event.reference,
+            "payment_issue": event.reason,
+            "expected_amount": str(event.expected) if event.expected is not None else "",
+        }
     if isinstance(event, PaymentReminderDue):
         context["due_date"] = event.due_date.isoformat()
     elif order.po is not None and order.po.due_date is not None:

@@ -43,7 +43,12 @@ from fabcore.domain.errors import (
     NotFound,
     PermissionDenied,
 )
-from fabcore.domain.events import PaymentChanged, PaymentReminderDue, StatusChanged
+from fabcore.domain.events import (
+    PaymentChanged,
+    PaymentFlagged,
+    PaymentReminderDue,
+    StatusChanged,
+)
 from fabcore.domain.money import Money
 from fabcore.domain.quote import Fee, LineQuote, LineSpec, OrderQuote
 from fabcore.domain.shop import ShopSettings
@@ -206,6 +211,24 @@ class PaymentEntry:
     reference: str | None = None
     amount: Money | None = None
     note: str | None = None
+    event_id: str | None = None
+
+
+@attrs.frozen
+class PaymentIssue:
+    """A payment that arrived but was not applied; staff refund it or settle the difference.
+
+    ``expected`` is the total the order was due at the time (``None`` when it
+    was already paid); ``reason`` says what is wrong in plain words.
+    """
+
+    reference: str
+    amount: Money
+    expected: Money | None
+    reason: str
+    actor: Actor
+    at: datetime
+    event_id: str | None = None
 
 
 @attrs.define
@@ -237,6 +260,7 @@ class Order:
     tracking_number: str | None = None
     history: list[HistoryEntry] = attrs.field(factory=list)
     payments: list[PaymentEntry] = attrs.field(factory=list)
+    payment_issues: list[PaymentIssue] = attrs.field(factory=list)
     agreed_quote: OrderQuote | None = None
     version: int = 0
 
@@ -660,20 +684,23 @@ class Order:
 
     # -- payment ---------------------------------------------------------
 
-    def mark_paid(
-        self, actor: Actor, now: datetime, reference: str, amount: Money, *,
-        note: str | None = None,
-    ) -> PaymentChanged:
-        """Record a payment (gateway event or manual payment recorded by staff).
+    def knows_payment(self, reference: str, event_id: str | None = None) -> bool:
+        """True if a payment with this reference (or gateway event id) was already recorded.
 
-        Payment changes are kept in ``payments``; ``history`` holds status changes only.
+        Looks at applied payments and at flagged ones (``payment_issues``).
         """
+        records: list[PaymentEntry | PaymentIssue] = [*self.payments, *self.payment_issues]
+        return any(r.reference == reference or (event_id is not None and r.event_id == event_id)
+                   for r in records)
+
+    def _check_incoming_payment(
+        self, actor: Actor, now: datetime, reference: str, amount: Money
+    ) -> tuple[datetime, str]:
         now = _checks.utc(now, "now")
         self._authorize(actor, "record a payment", Who.S)
         reference = _checks.text(reference, "payment reference")
         if not isinstance(amount, Money):
             raise InvalidInput(f"amount must be Money, not {type(amount).__name__}")
-        self._check_currency(amount, "payment")
         if amount.amount <= 0:
             raise InvalidInput(f"payment amount must be positive, got {amount}")
         status = self.effective_status
@@ -682,11 +709,56 @@ class Order:
                 f"{self} is {self.status.label}: payment is possible only once the order is "
                 "placed and while it is not canceled"
             )
+        return now, reference
+
+    def mark_paid(
+        self, actor: Actor, now: datetime, reference: str, amount: Money, *,
+        note: str | None = None, event_id: str | None = None,
+    ) -> PaymentChanged:
+        """Record a payment (gateway event or manual payment recorded by staff).
+
+        Payment changes are kept in ``payments``; ``history`` holds status changes only.
+        ``event_id`` is the gateway's id of the event that reported the payment.
+        """
+        now, reference = self._check_incoming_payment(actor, now, reference, amount)
+        self._check_currency(amount, "payment")
         if self.paid:
             raise GuardFailed(f"{self} is already paid")
         return self._set_payment(
-            PaymentStatus.PAID, actor, now, reference=reference, amount=amount, note=note
+            PaymentStatus.PAID, actor, now, reference=reference, amount=amount, note=note,
+            event_id=event_id,
         )
+
+    def record_payment_mismatch(
+        self, actor: Actor, now: datetime, reference: str, amount: Money,
+        expected: Money | None, *, event_id: str | None = None,
+    ) -> PaymentFlagged:
+        """Keep a payment that cannot be applied in ``payment_issues``; the order stays as it is.
+
+        That is a payment whose amount or currency differs from ``expected``
+        (the total the order is due), or any payment for an order already
+        paid. ``InvalidInput`` if it matches ``expected`` (use :meth:`mark_paid`).
+        """
+        now, reference = self._check_incoming_payment(actor, now, reference, amount)
+        if self.paid:
+            earlier = next((p.reference for p in reversed(self.payments)
+                            if p.status is PaymentStatus.PAID), None)
+            reason = f"{self} was already paid (reference {earlier}): a second payment"
+        elif expected is None:
+            raise InvalidInput(f"{self} is unpaid: give the amount it is due")
+        elif amount.currency != expected.currency:
+            reason = f"paid {amount}, but {self} is due {expected}: wrong currency"
+        elif amount != expected:
+            gap = amount - expected
+            reason = (f"paid {amount}, but {self} is due {expected}: "
+                      f"{'over' if gap.amount > 0 else 'short'} by "
+                      f"{Money(abs(gap.amount), gap.currency)}")
+        else:
+            raise InvalidInput(f"{amount} is what {self} is due: record it with mark_paid")
+        self.payment_issues.append(
+            PaymentIssue(reference, amount, expected, reason, actor, now, event_id)
+        )
+        return PaymentFlagged(self.id, reference, amount, expected, reason, actor, now)
 
     def mark_unpaid(
         self, actor: Actor, now: datetime, *, note: str | None = None
@@ -702,11 +774,11 @@ class Order:
 
     def _set_payment(
         self, status: PaymentStatus, actor: Actor, now: datetime, *, reference: str | None,
-        amount: Money | None, note: str | None,
+        amount: Money | None, note: str | None, event_id: str | None = None,
     ) -> PaymentChanged:
         before = self.payment_status
         self.payment_status = status
-        self.payments.append(PaymentEntry(status, actor, now, reference, amount, note))
+        self.payments.append(PaymentEntry(status, actor, now, reference, amount, note, event_id))
         return PaymentChanged(self.id, before, status, actor, now, reference, amount)
 
     def claim_po_payment_reminder(self, now: datetime) -> PaymentReminderDue | None:

@@ -22,7 +22,12 @@ class Checkout:
 
 @attrs.frozen
 class PaymentEvent:
-    """A verified notice from the gateway that money arrived for an order."""
+    """A verified notice from the gateway that money arrived for an order.
+
+    ``id`` is the gateway's id of this notice; ``reference`` names the
+    payment itself, and is the same in every notice about that payment (a
+    redelivery, or another event type), so the app counts it once.
+    """
 
     id: str
     order_id: str
