@@ -1,0 +1,61 @@
+"""The model store contract, run against every adapter fabcore ships."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from fabcore.adapters.filesystem import FilesystemModelStore
+from fabcore.adapters.memory import MemoryModelStore
+from fabcore.domain.errors import StorageError
+from fabcore.ports.model_store import ModelStore
+from fabcore.testing.model_store import ModelStoreContract
+
+
+class TestMemoryModelStore(ModelStoreContract):
+    @pytest.fixture
+    def store(self) -> ModelStore:
+        return MemoryModelStore()
+
+
+class TestFilesystemModelStore(ModelStoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> ModelStore:
+        return FilesystemModelStore(tmp_path / "models")
+
+
+def test_filesystem_layout_is_content_addressed(tmp_path: Path) -> None:
+    store = FilesystemModelStore(tmp_path)
+    data = b"solid x\nendsolid x\n"
+    digest = hashlib.sha256(data).hexdigest()
+    store.put(data, "x.stl")
+    store.put(data, "y.stl")
+    assert (tmp_path / digest[:2] / digest[2:]).read_bytes() == data
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [digest[2:]]
+
+
+def test_filesystem_survives_a_new_instance(tmp_path: Path) -> None:
+    ref = FilesystemModelStore(tmp_path).put(b"durable", "d.stl")
+    assert FilesystemModelStore(tmp_path).get(ref.sha256) == b"durable"
+
+
+def test_filesystem_write_failure_is_storage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_bytes(b"")
+    store = FilesystemModelStore(blocker)
+    with pytest.raises(StorageError) as caught:
+        store.put(b"data", "a.stl")
+    assert isinstance(caught.value.__cause__, OSError)
+
+
+def test_filesystem_read_failure_is_storage_error(tmp_path: Path) -> None:
+    store = FilesystemModelStore(tmp_path)
+    ref = store.put(b"data", "a.stl")
+    path = tmp_path / ref.sha256[:2] / ref.sha256[2:]
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(StorageError) as caught:
+        store.get(ref.sha256)
+    assert isinstance(caught.value.__cause__, OSError)
