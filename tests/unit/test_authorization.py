@@ -8,8 +8,8 @@ from typing import Any
 
 import attrs
 import pytest
-from app_fixtures import ADDRESS
 
+from app_fixtures import ADDRESS
 from fabcore.app.catalogs import load_sample_catalog
 from fabcore.app.samples import sample_shop
 from fabcore.app.services import Fabcore, UploadedModel

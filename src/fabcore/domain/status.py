@@ -300,7 +300,5 @@ def mermaid_diagram() -> str:
         if stripped.startswith(("classDef ", "Class ")):
             continue
         # Mermaid front matter is YAML: the title needs its key.
-        if stripped == "Order statuses":
-            line = "title: Order statuses"
-        lines.append(line.rstrip())
+        lines.append("title: Order statuses" if stripped == "Order statuses" else line.rstrip())
     return "\n".join(lines) + "\n"
