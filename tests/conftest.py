@@ -1,3 +1,3 @@
 """Fixtures shared by every test folder; helper modules in ``tests/`` are importable."""
 
-pytest_plugins = ["smtp_server"]
+pytest_plugins = ["smtp_server", "postgres_server", "storage_fixtures", "app_fixtures"]

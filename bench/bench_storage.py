@@ -1,0 +1,304 @@
+"""Benchmark: orders and status changes on memory, SQLite (a file) and PostgreSQL.
+
+For each adapter, in a process of its own, through the real use cases:
+
+* place: ``--orders`` orders (default 1,000): ``create_order``, ``add_line``
+  (one model, uploaded and analysed once per run and reused), ``set_shipping``
+  and ``place``, which queues its e-mails in the outbox;
+* change: every order through 5 status changes (manufacturing,
+  post-production, ready for shipping, shipped, delivered), each queueing
+  two e-mails in the same unit of work.
+
+Rates are the median of ``--runs`` runs, each on a fresh database; the change
+latency is the median over every change of every run. Peak memory is the
+child process's maximum resident set size. Listing: 10,000 orders in one
+status are stored, then ``orders.list(shop, status)`` (full orders, as the
+port returns them) is timed, median of 5; for the SQL adapters the same
+query reading only the indexed columns is timed too, as the cost of a
+lighter listing port.
+
+SQLite runs with its defaults (WAL, ``synchronous=NORMAL``), and as
+``sqlite-full`` with ``synchronous=FULL`` (a disk sync per commit). PostgreSQL uses
+``--postgres-url`` or ``FABCORE_BENCH_POSTGRES_URL`` (a server where
+databases may be created and dropped), else a throwaway cluster with fsync on
+(``tests/postgres_server.py``); ``--skip-postgres`` leaves it out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import attrs
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from fabcore.adapters.clock import SystemClock
+from fabcore.adapters.memory import (
+    MemoryDatabase,
+    MemoryModelStore,
+    MemoryPaymentGateway,
+    RecordingMailer,
+)
+from fabcore.adapters.sql import SqlDatabase
+from fabcore.app.catalogs import load_sample_catalog
+from fabcore.app.emails import MailRenderer
+from fabcore.app.links import LinkBuilder, LinkSigner
+from fabcore.app.samples import bracket_stl, sample_shop
+from fabcore.app.services import Fabcore
+from fabcore.domain.actor import Actor
+from fabcore.domain.customer import Address
+from fabcore.domain.quote import LineSpec
+from fabcore.domain.status import OrderStatus
+from fabcore.ports.repositories import UnitOfWorkFactory
+
+ADAPTERS = ("memory", "sqlite", "sqlite-full", "postgres")
+STEPS = (
+    OrderStatus.MANUFACTURING,
+    OrderStatus.POST_PRODUCTION,
+    OrderStatus.READY_FOR_SHIPPING,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+)
+LISTED = 10_000
+ADDRESS = Address("Ada Lovelace", "1 Analytical Way", "10115", "Berlin", "DE")
+TARGETS = {"sqlite": 500.0, "postgres": 300.0}
+LIST_TARGET_MS = 50.0
+
+
+@dataclass
+class Result:
+    adapter: str
+    orders_per_s: float
+    changes_per_s: float
+    change_ms: float
+    list_ms: float
+    summary_ms: float | None
+    peak_mib: float
+
+
+class Databases:
+    """Fresh, empty databases of one adapter."""
+
+    def __init__(self, kind: str, workdir: Path, server_url: str | None) -> None:
+        self.kind = kind
+        self.workdir = workdir
+        self.server_url = server_url
+        self.count = 0
+
+    def fresh(self) -> UnitOfWorkFactory:
+        self.count += 1
+        if self.kind == "memory":
+            return MemoryDatabase()
+        if self.kind in ("sqlite", "sqlite-full"):
+            from fabcore.adapters.sqlite import SqliteDatabase
+
+            return SqliteDatabase(self.workdir / f"bench-{self.count}.db",
+                                  synchronous="full" if self.kind == "sqlite-full" else "normal")
+        from fabcore.adapters.postgres import PostgresDatabase
+        from postgres_server import recreate_database
+
+        assert self.server_url is not None
+        return PostgresDatabase(recreate_database(self.server_url, "fabcore_bench"))
+
+
+def make_app(database: UnitOfWorkFactory) -> Fabcore:
+    from fabcore.adapters.trimesh_analyser import TrimeshAnalyser
+
+    return Fabcore(
+        uow=database, analyser=TrimeshAnalyser(), models=MemoryModelStore(),
+        mailer=RecordingMailer(), payments=MemoryPaymentGateway(), clock=SystemClock(),
+        links=LinkSigner({"k1": b"k" * 32}, current="k1"),
+        urls=LinkBuilder("http://localhost:8000"), renderer=MailRenderer(),
+    )
+
+
+def one_run(database: UnitOfWorkFactory, orders: int) -> tuple[float, float, list[float]]:
+    """Seconds to place ``orders``, seconds for their status changes, and each change's latency."""
+    app = make_app(database)
+    shop = app.create_shop(sample_shop(), load_sample_catalog())
+    staff = Actor.staff("sam", shop.id)
+    customer = app.register_customer(shop.id, name="Ada", email="ada@example.com",
+                                     billing_address=ADDRESS)
+    buyer = Actor.customer(customer.id, shop.id)
+    model = app.upload_model(buyer, bracket_stl(), "bracket.stl")
+    spec = LineSpec("fdm", "pla", quantity=2)
+    ids: list[str] = []
+    started = time.perf_counter()
+    for _ in range(orders):
+        order = app.create_order(buyer)
+        app.add_line(buyer, order.id, model, spec)
+        app.set_shipping(buyer, order.id, "standard", ADDRESS)
+        ids.append(app.place(buyer, order.id).id)
+    placing = time.perf_counter() - started
+    latencies: list[float] = []
+    started = time.perf_counter()
+    for target in STEPS:
+        for order_id in ids:
+            before = time.perf_counter()
+            app.change_status(staff, order_id, target)
+            latencies.append(time.perf_counter() - before)
+    changing = time.perf_counter() - started
+    with database() as uow:
+        assert len(uow.orders.list(shop.id, OrderStatus.DELIVERED)) == orders
+        assert len(uow.outbox.list(order_id=ids[-1])) >= 2 * len(STEPS)
+    return placing, changing, latencies
+
+
+def listing(database: UnitOfWorkFactory) -> tuple[float, float | None]:
+    """Milliseconds to list ``LISTED`` placed orders: full orders, and indexed columns only."""
+    app = make_app(database)
+    shop = app.create_shop(sample_shop(), load_sample_catalog())
+    customer = app.register_customer(shop.id, name="Ada", email="ada@example.com",
+                                     billing_address=ADDRESS)
+    buyer = Actor.customer(customer.id, shop.id)
+    model = app.upload_model(buyer, bracket_stl(), "bracket.stl")
+    order = app.create_order(buyer)
+    app.add_line(buyer, order.id, model, LineSpec("fdm", "pla", quantity=2))
+    app.set_shipping(buyer, order.id, "standard", ADDRESS)
+    template = app.place(buyer, order.id)
+    for start in range(0, LISTED - 1, 1000):
+        with database() as uow:
+            for i in range(start, min(start + 1000, LISTED - 1)):
+                uow.orders.add(attrs.evolve(template, id=f"bulk-{i}", number=f"B{i:06d}",
+                                            version=0))
+            uow.commit()
+    full: list[float] = []
+    for _ in range(5):
+        with database() as uow:
+            before = time.perf_counter()
+            found = uow.orders.list(shop.id, OrderStatus.PLACED)
+            full.append(time.perf_counter() - before)
+        assert len(found) == LISTED
+    if not isinstance(database, SqlDatabase):
+        return statistics.median(full) * 1000, None
+    summary: list[float] = []
+    for _ in range(5):
+        session = database.session()
+        before = time.perf_counter()
+        rows = session.fetch(
+            "SELECT id, number, status, customer_id, created_at FROM orders "
+            "WHERE shop_id = ? AND status = ? ORDER BY created_at DESC, number DESC",
+            (shop.id, OrderStatus.PLACED.value),
+        )
+        summary.append(time.perf_counter() - before)
+        session.close()
+        assert len(rows) == LISTED
+    return statistics.median(full) * 1000, statistics.median(summary) * 1000
+
+
+def measure(kind: str, orders: int, runs: int, server_url: str | None) -> Result:
+    """Everything for one adapter (run in a child process)."""
+    with tempfile.TemporaryDirectory(prefix="fabcore-bench-") as tmp:
+        databases = Databases(kind, Path(tmp), server_url)
+        placing: list[float] = []
+        changing: list[float] = []
+        latencies: list[float] = []
+        for _ in range(runs):
+            database = databases.fresh()
+            place_s, change_s, each = one_run(database, orders)
+            _close(database)
+            placing.append(orders / place_s)
+            changing.append(orders * len(STEPS) / change_s)
+            latencies.extend(each)
+        database = databases.fresh()
+        list_ms, summary_ms = listing(database)
+        _close(database)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return Result(kind, statistics.median(placing), statistics.median(changing),
+                  statistics.median(latencies) * 1000, list_ms, summary_ms, peak_kib / 1024)
+
+
+def _close(database: UnitOfWorkFactory) -> None:
+    if isinstance(database, SqlDatabase):
+        database.close()
+
+
+def _table(results: Sequence[Result], orders: int, runs: int) -> str:
+    def number(value: float | None, digits: int = 0) -> str:
+        return "-" if value is None else f"{value:,.{digits}f}"
+
+    lines = [
+        f"{orders:,} orders, {len(STEPS)} status changes each, median of {runs} run(s); "
+        f"listing {LISTED:,} orders by status, median of 5",
+        "",
+        "| adapter | orders/s | status changes/s | median change (ms) | list 10,000 (ms) "
+        "| indexed columns only (ms) | peak RSS (MiB) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.adapter} | {number(r.orders_per_s)} | {number(r.changes_per_s)} "
+            f"| {number(r.change_ms, 2)} | {number(r.list_ms, 1)} | {number(r.summary_ms, 1)} "
+            f"| {number(r.peak_mib)} |"
+        )
+    lines.append("")
+    for r in results:
+        target = TARGETS.get(r.adapter)
+        if target is not None:
+            verdict = "met" if r.changes_per_s >= target else "MISSED"
+            lines.append(f"{r.adapter}: status changes/s >= {target:g}: {verdict}")
+        verdict = "met" if r.list_ms < LIST_TARGET_MS else "MISSED"
+        lines.append(f"{r.adapter}: list 10,000 < {LIST_TARGET_MS:g} ms: {verdict}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--orders", type=int, default=1000, help="orders per run (1000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per adapter (3)")
+    parser.add_argument("--adapters", nargs="+", choices=ADAPTERS, default=list(ADAPTERS))
+    parser.add_argument("--skip-postgres", action="store_true", help="leave PostgreSQL out")
+    parser.add_argument("--postgres-url", default=os.environ.get("FABCORE_BENCH_POSTGRES_URL"),
+                        help="server to create the bench database on "
+                             "(default: $FABCORE_BENCH_POSTGRES_URL, else a throwaway cluster)")
+    parser.add_argument("--child", choices=ADAPTERS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.orders < 1 or args.runs < 1:
+        parser.error("--orders and --runs must be at least 1")
+
+    if args.child:
+        result = measure(args.child, args.orders, args.runs, args.postgres_url)
+        print(json.dumps(asdict(result)))
+        return 0
+
+    adapters = [a for a in args.adapters if not (a == "postgres" and args.skip_postgres)]
+    cluster = None
+    server_url = args.postgres_url
+    if "postgres" in adapters and not server_url:
+        from postgres_server import Cluster
+
+        cluster = Cluster(durable=True)
+        server_url = cluster.url
+    results: list[Result] = []
+    try:
+        for kind in adapters:
+            print(f"... {kind}", file=sys.stderr, flush=True)
+            command = [sys.executable, __file__, "--child", kind, "--orders", str(args.orders),
+                       "--runs", str(args.runs)]
+            if server_url:
+                command += ["--postgres-url", server_url]
+            done = subprocess.run(command, check=False, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(done.stderr, file=sys.stderr)
+                return done.returncode
+            results.append(Result(**json.loads(done.stdout.strip().splitlines()[-1])))
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    print(_table(results, args.orders, args.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

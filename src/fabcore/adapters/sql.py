@@ -1,0 +1,562 @@
+"""What the SQL adapters share: the repositories, the unit of work, migrations.
+
+:mod:`fabcore.adapters.sqlite` and :mod:`fabcore.adapters.postgres` each
+provide a :class:`Session` (one connection with its driver's errors
+translated in one place, plus the few things the dialects do differently)
+and a database object that opens sessions; the repositories are written
+once, here, in SQL both dialects accept. Statements use ``?`` placeholders.
+
+Every aggregate is stored as a JSON document made by the adapters' cattrs
+converter, beside copies of the fields that queries filter and sort on
+(see ``migrations/<dialect>/*.sql``). Reads build fresh objects, so they are
+copies; an order's ``version`` lives in its own column only.
+
+Locking: a unit of work reads without taking write locks. ``orders.save``
+updates only where the version is still the one loaded (optimistic
+concurrency); when no row matches, the transaction is rolled back at once
+and ``commit`` raises ``ConcurrencyConflict`` too, so nothing of the unit of
+work is written.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import re
+import threading
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from importlib import resources
+from types import TracebackType
+from typing import Any, ClassVar, Literal, Self, TypeVar
+
+import attrs
+
+from fabcore.adapters.serialization import converter, dumps
+from fabcore.domain.catalog import Catalog
+from fabcore.domain.customer import Customer
+from fabcore.domain.errors import (
+    AlreadyExists,
+    ConcurrencyConflict,
+    FabcoreError,
+    NotFound,
+    StorageError,
+)
+from fabcore.domain.order import Order
+from fabcore.domain.shop import Shop
+from fabcore.domain.status import OrderStatus
+from fabcore.ports.outbox import OutboxMessage, OutboxStatus
+
+_T = TypeVar("_T")
+
+Row = tuple[Any, ...]
+
+
+# -- documents ------------------------------------------------------------------
+
+
+def _parse(text: str | bytes, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise StorageError(f"stored {what} is not JSON: {exc}") from exc
+
+
+def _build(data: Any, cls: type[_T], what: str) -> _T:
+    try:
+        return converter.structure(data, cls)
+    except FabcoreError as exc:
+        raise StorageError(f"stored {what} cannot be read: {exc}") from exc
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise StorageError(f"stored {what} cannot be read: {exc!r}") from exc
+
+
+def load(text: str | bytes, cls: type[_T], what: str) -> _T:
+    """Build a ``cls`` from a stored JSON document; ``StorageError`` when it cannot be read."""
+    return _build(_parse(text, what), cls, what)
+
+
+def _order_document(order: Order) -> str:
+    data = converter.unstructure(order)
+    del data["version"]
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _load_order(version: int, text: str | bytes, order_id: str) -> Order:
+    what = f"order {order_id!r}"
+    data = _parse(text, what)
+    if not isinstance(data, dict):
+        raise StorageError(f"stored {what} is not a JSON object")
+    data["version"] = version
+    return _build(data, Order, what)
+
+
+class CatalogCache:
+    """Catalogs by their stored text, shared by every unit of work of a database.
+
+    Catalogs are immutable (frozen classes, read-only mappings), so one
+    loaded catalog can be handed to every caller, as the memory adapter does.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._items: dict[str, Catalog] = {}
+        self._lock = threading.Lock()
+
+    def load(self, text: str, shop_id: str) -> Catalog:
+        with self._lock:
+            found = self._items.get(text)
+        if found is None:
+            found = load(text, Catalog, f"catalog of shop {shop_id!r}")
+            with self._lock:
+                self._items[text] = found
+                while len(self._items) > self._size:
+                    del self._items[next(iter(self._items))]
+        return found
+
+
+# -- sessions -------------------------------------------------------------------
+
+
+class Session(abc.ABC):
+    """One unit of work's connection, as the shared repositories use it.
+
+    Subclasses run statements through their driver, translating its errors
+    into fabcore's in one place, and say how the dialect stores times.
+    """
+
+    #: Appended to the query that claims due outbox rows.
+    claim_clause: ClassVar[str] = ""
+
+    def __init__(self, catalogs: CatalogCache) -> None:
+        self.catalogs = catalogs
+        # Orders added in the open transaction: saving them again is still an insert.
+        self.added_orders: set[str] = set()
+        self.conflict: str | None = None
+        # Shop documents read in the open transaction: use cases read a shop
+        # and its catalog several times in one unit of work.
+        self.shop_documents: dict[tuple[str, str], str] = {}
+
+    @abc.abstractmethod
+    def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """Rows of a query."""
+
+    @abc.abstractmethod
+    def write(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Run a write in the unit of work's transaction; the number of rows it changed."""
+
+    @abc.abstractmethod
+    def claim(self) -> None:
+        """Prepare to select rows that only this unit of work may take (outbox ``due``)."""
+
+    @abc.abstractmethod
+    def next_number(self, shop_id: str) -> int:
+        """The shop's next order number, never handed out again (even after a rollback)."""
+
+    @abc.abstractmethod
+    def timestamp(self, value: datetime) -> object:
+        """A timezone-aware datetime as a statement parameter."""
+
+    @abc.abstractmethod
+    def day(self, value: date) -> object:
+        """A date as a statement parameter."""
+
+    @abc.abstractmethod
+    def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Roll back what is open and give the connection back."""
+
+    def forget(self) -> None:
+        """Drop what belonged to the transaction that just ended."""
+        self.added_orders.clear()
+        self.conflict = None
+        self.shop_documents.clear()
+
+
+# -- repositories ----------------------------------------------------------------
+
+
+class _Repository:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _s(self) -> Session:
+        return self._uow.session
+
+
+class SqlShopRepository(_Repository):
+    def _document(self, column: Literal["data", "catalog"], shop_id: str) -> str:
+        documents = self._s.shop_documents
+        found = documents.get((column, shop_id))
+        if found is None:
+            rows = self._s.fetch(f"SELECT {column} FROM shops WHERE id = ?", (shop_id,))
+            if not rows:
+                raise NotFound(f"no shop {shop_id!r}")
+            found = documents[column, shop_id] = rows[0][0]
+        return found
+
+    def add(self, shop: Shop, catalog: Catalog) -> None:
+        added = self._s.write(
+            "INSERT INTO shops (id, data, catalog) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (shop.id, dumps(shop), dumps(catalog)),
+        )
+        if not added:
+            raise AlreadyExists(f"shop {shop.id!r} already exists")
+
+    def get(self, shop_id: str) -> Shop:
+        return load(self._document("data", shop_id), Shop, f"shop {shop_id!r}")
+
+    def catalog(self, shop_id: str) -> Catalog:
+        return self._s.catalogs.load(self._document("catalog", shop_id), shop_id)
+
+    def save(self, shop: Shop, catalog: Catalog | None = None) -> None:
+        documents = self._s.shop_documents
+        documents.pop(("data", shop.id), None)
+        documents.pop(("catalog", shop.id), None)
+        if catalog is None:
+            changed = self._s.write(
+                "UPDATE shops SET data = ? WHERE id = ?", (dumps(shop), shop.id)
+            )
+        else:
+            changed = self._s.write(
+                "UPDATE shops SET data = ?, catalog = ? WHERE id = ?",
+                (dumps(shop), dumps(catalog), shop.id),
+            )
+        if not changed:
+            raise NotFound(f"no shop {shop.id!r}")
+
+
+class SqlCustomerRepository(_Repository):
+    def add(self, customer: Customer) -> None:
+        added = self._s.write(
+            "INSERT INTO customers (id, shop_id, email_lower, data) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (customer.id, customer.shop_id, customer.email.lower(), dumps(customer)),
+        )
+        if added:
+            return
+        if self._s.fetch("SELECT 1 FROM customers WHERE id = ?", (customer.id,)):
+            raise AlreadyExists(f"customer {customer.id!r} already exists")
+        raise AlreadyExists(f"a customer with e-mail {customer.email} already exists")
+
+    def get(self, customer_id: str) -> Customer:
+        rows = self._s.fetch("SELECT data FROM customers WHERE id = ?", (customer_id,))
+        if not rows:
+            raise NotFound(f"no customer {customer_id!r}")
+        return load(rows[0][0], Customer, f"customer {customer_id!r}")
+
+    def find_by_email(self, shop_id: str, email: str) -> Customer | None:
+        rows = self._s.fetch(
+            "SELECT id, data FROM customers WHERE shop_id = ? AND email_lower = ?",
+            (shop_id, email.strip().lower()),
+        )
+        return load(rows[0][1], Customer, f"customer {rows[0][0]!r}") if rows else None
+
+    def save(self, customer: Customer) -> None:
+        changed = self._s.write(
+            "UPDATE customers SET email_lower = ?, data = ? WHERE id = ?",
+            (customer.email.lower(), dumps(customer), customer.id),
+        )
+        if not changed:
+            raise NotFound(f"no customer {customer.id!r}")
+
+    def list(self, shop_id: str) -> list[Customer]:
+        rows = self._s.fetch(
+            "SELECT id, data FROM customers WHERE shop_id = ? ORDER BY id", (shop_id,)
+        )
+        return [load(data, Customer, f"customer {key!r}") for key, data in rows]
+
+
+class SqlOrderRepository(_Repository):
+    def _index(self, order: Order) -> tuple[object, ...]:
+        """The queried columns that can change: customer, status, PO due date."""
+        due = order.po.due_date if order.po is not None else None
+        return (
+            order.customer_id,
+            order.status.value,
+            None if due is None else self._s.day(due),
+        )
+
+    def add(self, order: Order) -> None:
+        s = self._s
+        added = s.write(
+            "INSERT INTO orders (customer_id, status, po_due_date, id, shop_id, number, "
+            "created_at, version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (*self._index(order), order.id, order.shop_id, order.number,
+             s.timestamp(order.created_at), order.version, _order_document(order)),
+        )
+        if not added:
+            raise AlreadyExists(f"order {order.id!r} / {order.number} already exists")
+        s.added_orders.add(order.id)
+
+    def get(self, order_id: str) -> Order:
+        rows = self._s.fetch("SELECT version, data FROM orders WHERE id = ?", (order_id,))
+        if not rows:
+            raise NotFound(f"no order {order_id!r}")
+        return _load_order(rows[0][0], rows[0][1], order_id)
+
+    def get_by_number(self, shop_id: str, number: str) -> Order:
+        rows = self._s.fetch(
+            "SELECT id, version, data FROM orders WHERE shop_id = ? AND number = ?",
+            (shop_id, number),
+        )
+        if not rows:
+            raise NotFound(f"no order number {number!r} in shop {shop_id!r}")
+        return _load_order(rows[0][1], rows[0][2], rows[0][0])
+
+    def save(self, order: Order) -> None:
+        s = self._s
+        inserted_here = order.id in s.added_orders
+        bump = 0 if inserted_here else 1
+        changed = s.write(
+            "UPDATE orders SET customer_id = ?, status = ?, po_due_date = ?, "
+            "version = version + ?, data = ? WHERE id = ? AND version = ?",
+            (*self._index(order), bump, _order_document(order), order.id, order.version),
+        )
+        if changed:
+            order.version += bump
+            return
+        rows = s.fetch("SELECT version FROM orders WHERE id = ?", (order.id,))
+        if not rows:
+            raise NotFound(f"no order {order.id!r}")
+        message = (
+            f"order {order.number} changed since it was loaded "
+            f"(version {order.version}, now {rows[0][0]}); nothing was written"
+        )
+        s.rollback()
+        s.forget()
+        s.conflict = message
+        raise ConcurrencyConflict(message)
+
+    def list(
+        self,
+        shop_id: str,
+        status: OrderStatus | None = None,
+        customer_id: str | None = None,
+    ) -> list[Order]:
+        where, params = ["shop_id = ?"], [shop_id]
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        if customer_id is not None:
+            where.append("customer_id = ?")
+            params.append(customer_id)
+        rows = self._s.fetch(
+            f"SELECT id, version, data FROM orders WHERE {' AND '.join(where)} "
+            "ORDER BY created_at DESC, number DESC",
+            params,
+        )
+        return [_load_order(version, data, key) for key, version, data in rows]
+
+    def next_number(self, shop_id: str) -> str:
+        return f"{self._s.next_number(shop_id):05d}"
+
+    def po_payments_due_by(self, day: date) -> Sequence[Order]:
+        rows = self._s.fetch(
+            "SELECT id, version, data FROM orders WHERE status = ? AND po_due_date <= ? "
+            "ORDER BY po_due_date, created_at",
+            (OrderStatus.PO_PAYMENT_DUE.value, self._s.day(day)),
+        )
+        return [_load_order(version, data, key) for key, version, data in rows]
+
+
+_OUTBOX_ORDER = "ORDER BY created_at, seq"
+
+
+class SqlOutbox(_Repository):
+    def _load(self, rows: list[Row]) -> list[OutboxMessage]:
+        return [load(data, OutboxMessage, f"outbox message {key!r}") for key, data in rows]
+
+    def _next_attempt(self, message: OutboxMessage) -> object:
+        when = message.next_attempt_at
+        return None if when is None else self._s.timestamp(when)
+
+    def add(self, message: OutboxMessage) -> None:
+        s = self._s
+        added = s.write(
+            "INSERT INTO outbox (id, shop_id, order_id, status, next_attempt_at, created_at, "
+            "attempts, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (message.id, message.shop_id, message.order_id, message.status.value,
+             self._next_attempt(message), s.timestamp(message.created_at), message.attempts,
+             dumps(message)),
+        )
+        if not added:
+            raise AlreadyExists(f"outbox message {message.id!r} already exists")
+
+    def get(self, message_id: str) -> OutboxMessage:
+        found = self._load(
+            self._s.fetch("SELECT id, data FROM outbox WHERE id = ?", (message_id,))
+        )
+        if not found:
+            raise NotFound(f"no outbox message {message_id!r}")
+        return found[0]
+
+    def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        s = self._s
+        s.claim()
+        rows = s.fetch(
+            "SELECT id, data FROM outbox WHERE status = ? "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+            f"{_OUTBOX_ORDER} LIMIT ? {s.claim_clause}",
+            (OutboxStatus.PENDING.value, s.timestamp(now), limit),
+        )
+        return self._load(rows)
+
+    def update(self, message: OutboxMessage) -> None:
+        changed = self._s.write(
+            "UPDATE outbox SET status = ?, next_attempt_at = ?, attempts = ?, data = ? "
+            "WHERE id = ?",
+            (message.status.value, self._next_attempt(message), message.attempts,
+             dumps(message), message.id),
+        )
+        if not changed:
+            raise NotFound(f"no outbox message {message.id!r}")
+
+    def list(
+        self, status: OutboxStatus | None = None, order_id: str | None = None
+    ) -> list[OutboxMessage]:
+        where: list[str] = []
+        params: list[object] = []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        if order_id is not None:
+            where.append("order_id = ?")
+            params.append(order_id)
+        condition = f"WHERE {' AND '.join(where)} " if where else ""
+        return self._load(
+            self._s.fetch(f"SELECT id, data FROM outbox {condition}{_OUTBOX_ORDER}", params)
+        )
+
+
+# -- unit of work --------------------------------------------------------------------
+
+
+class SqlUnitOfWork:
+    """A unit of work on one connection, taken when first needed and given back on exit."""
+
+    def __init__(self, open_session: Callable[[], Session]) -> None:
+        self._open = open_session
+        self._session: Session | None = None
+        self.shops = SqlShopRepository(self)
+        self.customers = SqlCustomerRepository(self)
+        self.orders = SqlOrderRepository(self)
+        self.outbox = SqlOutbox(self)
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = self._open()
+        return self._session
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+    def commit(self) -> None:
+        s = self.session
+        if s.conflict is not None:
+            conflict = s.conflict
+            s.rollback()
+            s.forget()
+            raise ConcurrencyConflict(conflict)
+        s.commit()
+        s.forget()
+
+    def rollback(self) -> None:
+        if self._session is not None:
+            self._session.rollback()
+            self._session.forget()
+
+
+# -- migrations ------------------------------------------------------------------------
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+SCHEMA_TABLE = "schema_migrations"
+
+
+@attrs.frozen
+class Migration:
+    """One numbered SQL file of a dialect, e.g. ``0002_lookup_indexes``."""
+
+    version: int
+    name: str
+    sql: str
+
+
+def migrations(dialect: str) -> list[Migration]:
+    """The migrations shipped for ``dialect``, in order (numbered 1, 2, ... without gaps)."""
+    folder = resources.files("fabcore.adapters").joinpath("migrations").joinpath(dialect)
+    found: list[Migration] = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), entry.name[:-4], entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    if [m.version for m in found] != list(range(1, len(found) + 1)):
+        raise StorageError(f"{dialect} migrations are not numbered 1..n: {found}")
+    return found
+
+
+def pending(dialect: str, applied: set[int]) -> list[Migration]:
+    """What is left to apply; refuses a database made by a newer fabcore."""
+    known = migrations(dialect)
+    newer = sorted(applied - {m.version for m in known})
+    if newer:
+        raise StorageError(
+            f"the database has schema version {newer[-1]}, newer than this fabcore knows "
+            f"({len(known)}); upgrade fabcore"
+        )
+    return [m for m in known if m.version not in applied]
+
+
+class SqlDatabase(abc.ABC):
+    """Base of the SQL database classes: the ``UnitOfWorkFactory`` over :meth:`session`."""
+
+    @abc.abstractmethod
+    def session(self) -> Session:
+        """A session on a connection of its own, until :meth:`Session.close`."""
+
+    @abc.abstractmethod
+    def upgrade(self, target: int | None = None) -> list[str]:
+        """Apply pending migrations (up to ``target``); the names of those applied."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int:
+        """The highest migration applied (0 for an empty database)."""
+
+    def __call__(self) -> SqlUnitOfWork:
+        """A fresh unit of work (the ``UnitOfWorkFactory``)."""
+        return SqlUnitOfWork(self.session)
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close idle connections."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,301 @@
+"""SQLite storage, the embedded default (stdlib ``sqlite3``).
+
+``SqliteDatabase(path)`` is the ``UnitOfWorkFactory``; it applies the
+migrations in ``migrations/sqlite`` when it opens the file (see
+:meth:`SqliteDatabase.upgrade`). The file is in WAL mode, with foreign keys
+on. Connections are pooled: a unit of work takes one when it first touches
+the database and gives it back when its block ends, so threads never share
+a connection while it is in use.
+
+Transactions: reads run outside a transaction, each seeing the latest
+commit. The first write of a unit of work issues ``BEGIN IMMEDIATE``, which
+waits (up to ``timeout`` seconds) for the one writer SQLite allows and keeps
+the write lock until commit or rollback. Taking the lock at the first write
+rather than on entering the block keeps read-only units of work (listing,
+showing) from queueing behind writers, and avoids the deferred
+transaction's failure when upgrading a stale read snapshot to a write; what
+was read before the lock is guarded by the orders' version check. The
+outbox's ``due`` takes the write lock before it selects, so relays take
+turns, each holding the lock while it hands its mail over. A writer that
+waits longer than ``timeout`` gets ``StorageError``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Literal
+
+from fabcore.adapters.sql import (
+    SCHEMA_TABLE,
+    CatalogCache,
+    Row,
+    Session,
+    SqlDatabase,
+    pending,
+)
+from fabcore.domain.errors import (
+    AlreadyExists,
+    ConfigurationError,
+    FabcoreError,
+    InvalidInput,
+    NotFound,
+    StorageError,
+)
+
+__all__ = ["SqliteDatabase"]
+
+_NEXT_NUMBER = (
+    "INSERT INTO order_numbers (shop_id, last) VALUES (?, 1) "
+    "ON CONFLICT (shop_id) DO UPDATE SET last = order_numbers.last + 1 RETURNING last"
+)
+# Numbers handed out inside a rolled-back transaction stay used.
+_KEEP_NUMBER = (
+    "INSERT INTO order_numbers (shop_id, last) VALUES (?, ?) "
+    "ON CONFLICT (shop_id) DO UPDATE SET last = MAX(order_numbers.last, excluded.last)"
+)
+
+
+def utc_text(value: datetime) -> str:
+    """A fixed-width UTC text form of ``value`` that sorts like the times it stands for."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(f"naive datetime {value!r} cannot be stored; use UTC")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _translate(exc: sqlite3.Error, timeout: float) -> FabcoreError:
+    """The one place where ``sqlite3`` errors become fabcore's."""
+    message = str(exc)
+    if isinstance(exc, sqlite3.IntegrityError):
+        if "FOREIGN KEY" in message:
+            return NotFound(
+                f"{message}: it refers to a shop, customer or order that does not exist"
+            )
+        if "UNIQUE" in message or "PRIMARY KEY" in message:
+            return AlreadyExists(message)
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StorageError(
+            f"SQLite database is busy: another writer held it for more than {timeout:g} s "
+            f"({message})"
+        )
+    return StorageError(f"SQLite: {message}")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (``executescript`` would commit on its own)."""
+    found: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            found.append(buffer.strip())
+            buffer = ""
+    if any(line.strip() and not line.strip().startswith("--") for line in buffer.splitlines()):
+        raise StorageError(f"unterminated SQL statement in a migration: {buffer.strip()[:80]}")
+    return found
+
+
+class _SqliteSession(Session):
+    def __init__(self, db: SqliteDatabase, conn: sqlite3.Connection) -> None:
+        super().__init__(db.catalogs)
+        self._db = db
+        self._conn = conn
+        self._kept_numbers: dict[str, int] = {}
+
+    def _run(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise _translate(exc, self._db.timeout) from exc
+
+    def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self._db.timeout) from exc
+
+    def _begin(self) -> None:
+        if not self._conn.in_transaction:
+            self._run("BEGIN IMMEDIATE")
+
+    def write(self, sql: str, params: Sequence[object] = ()) -> int:
+        self._begin()
+        return self._run(sql, params).rowcount
+
+    def claim(self) -> None:
+        self._begin()
+
+    def next_number(self, shop_id: str) -> int:
+        # Outside a transaction the statement commits on its own at once.
+        writing = self._conn.in_transaction
+        number = int(self.fetch(_NEXT_NUMBER, (shop_id,))[0][0])
+        if writing:
+            self._kept_numbers[shop_id] = max(number, self._kept_numbers.get(shop_id, 0))
+        return number
+
+    def timestamp(self, value: datetime) -> str:
+        return utc_text(value)
+
+    def day(self, value: date) -> str:
+        return value.isoformat()
+
+    def commit(self) -> None:
+        if self._conn.in_transaction:
+            self._run("COMMIT")
+        self._kept_numbers.clear()
+
+    def rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._run("ROLLBACK")
+        kept, self._kept_numbers = self._kept_numbers, {}
+        for shop_id, number in kept.items():
+            self._run(_KEEP_NUMBER, (shop_id, number))
+
+    def close(self) -> None:
+        try:
+            self.rollback()
+        except FabcoreError:
+            self._db.discard(self._conn)
+            raise
+        self._db.release(self._conn)
+
+
+class SqliteDatabase(SqlDatabase):
+    """Orders, customers, shops and the outbox in one SQLite file (see the module docs).
+
+    ``synchronous`` is SQLite's setting. ``"normal"`` (the default, SQLite's
+    advice for WAL mode) never corrupts the file and loses nothing when the
+    process crashes, but a power cut or operating-system crash may lose the
+    last commits. ``"full"`` syncs the log to disk at every commit, so those
+    survive too, at the price of one disk sync per commit. With
+    ``migrate=False`` the file is used as it is and :meth:`upgrade` is left
+    to the caller.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 30.0,
+        synchronous: Literal["full", "normal"] = "normal",
+        migrate: bool = True,
+    ) -> None:
+        text = os.fspath(path)
+        if not text or text == ":memory:" or text.startswith("file:"):
+            raise ConfigurationError(
+                f"SQLite needs a file path, got {text!r} (use memory:// for an in-memory store)"
+            )
+        if synchronous not in ("full", "normal"):
+            raise ConfigurationError(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
+        self.path = Path(text)
+        self.timeout = timeout
+        self._synchronous = synchronous
+        self.catalogs = CatalogCache()
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        conn = self._connect()
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _translate(exc, timeout) from exc
+        if mode is None or str(mode[0]).lower() != "wal":
+            conn.close()
+            raise StorageError(f"{self.path}: cannot switch the database to WAL mode")
+        self._idle.append(conn)
+        if migrate:
+            self.upgrade()
+
+    def __repr__(self) -> str:
+        return f"SqliteDatabase({str(self.path)!r})"
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open SQLite database {self.path}: {exc}") from exc
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _translate(exc, self.timeout) from exc
+        return conn
+
+    def session(self) -> Session:
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        return _SqliteSession(self, conn if conn is not None else self._connect())
+
+    def release(self, conn: sqlite3.Connection) -> None:
+        """Take back a connection whose transaction has ended."""
+        with self._lock:
+            self._idle.append(conn)
+
+    def discard(self, conn: sqlite3.Connection) -> None:
+        """Close a connection left in an unknown state."""
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def upgrade(self, target: int | None = None) -> list[str]:
+        """Apply the migrations not yet recorded in the file, in order, in one transaction.
+
+        Returns the names of those applied (empty when up to date); ``target``
+        stops at that version. Several processes may start at once:
+        ``BEGIN IMMEDIATE`` lets one apply them while the others wait, then
+        find nothing left to do.
+        """
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            applied = {row[0] for row in conn.execute(f"SELECT version FROM {SCHEMA_TABLE}")}
+            todo = [m for m in pending("sqlite", applied) if target is None or m.version <= target]
+            for migration in todo:
+                for statement in _statements(migration.sql):
+                    conn.execute(statement)
+                conn.execute(
+                    f"INSERT INTO {SCHEMA_TABLE} (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, utc_text(datetime.now(UTC))),
+                )
+            conn.execute("COMMIT")
+            return [m.name for m in todo]
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise _translate(exc, self.timeout) from exc
+        finally:
+            conn.close()
+
+    def schema_version(self) -> int:
+        """The highest migration recorded in the file (0 for a new file)."""
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        conn = conn or self._connect()
+        try:
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SCHEMA_TABLE,)
+            ).fetchone()
+            if not exists:
+                return 0
+            row = conn.execute(f"SELECT MAX(version) FROM {SCHEMA_TABLE}").fetchone()
+            return int(row[0] or 0) if row else 0
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.timeout) from exc
+        finally:
+            self.release(conn)

@@ -1,0 +1,173 @@
+"""Contract tests for the outbox of every storage adapter.
+
+Subclass :class:`OutboxContract` and provide a ``database`` fixture
+returning an empty ``UnitOfWorkFactory`` (see :mod:`fabcore.testing.repositories`).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from fabcore.domain.errors import AlreadyExists, NotFound
+from fabcore.ports.outbox import OutboxMessage, OutboxStatus
+from fabcore.ports.repositories import UnitOfWorkFactory
+from fabcore.testing import aggregates as a
+from fabcore.testing.repositories import run_threads, seed, store
+
+NOW = a.T0 + timedelta(hours=1)
+
+
+def queue(database: UnitOfWorkFactory, *messages: OutboxMessage) -> None:
+    with database() as uow:
+        for message in messages:
+            uow.outbox.add(message)
+        uow.commit()
+
+
+class OutboxContract:
+    """The outbox: queued with the change that caused it, claimed by one relay at a time."""
+
+    @pytest.fixture
+    def database(self) -> UnitOfWorkFactory:
+        raise NotImplementedError("an OutboxContract subclass must provide a `database` fixture")
+
+    @pytest.fixture(autouse=True)
+    def _order(self, database: UnitOfWorkFactory) -> None:
+        seed(database, "shop-1", "shop-2")
+        store(database, a.order(), a.order("ord-2", number="00043"))
+
+    def test_round_trip(self, database: UnitOfWorkFactory) -> None:
+        queue(database, a.message(), a.sent_message())
+        with database() as uow:
+            assert uow.outbox.get("msg-1") == a.message()
+            assert uow.outbox.get("msg-sent") == a.sent_message()
+
+    def test_message_without_order(self, database: UnitOfWorkFactory) -> None:
+        queue(database, a.message("m", shop_id="shop-2", order_id=None))
+        with database() as uow:
+            assert uow.outbox.get("m") == a.message("m", shop_id="shop-2", order_id=None)
+
+    def test_duplicate_raises_already_exists(self, database: UnitOfWorkFactory) -> None:
+        queue(database, a.message())
+        with database() as uow, pytest.raises(AlreadyExists):
+            uow.outbox.add(a.message(subject="another"))
+        with database() as uow:
+            assert uow.outbox.get("msg-1") == a.message()
+
+    def test_unknown_raises_not_found(self, database: UnitOfWorkFactory) -> None:
+        with database() as uow:
+            with pytest.raises(NotFound):
+                uow.outbox.get("nope")
+            with pytest.raises(NotFound):
+                uow.outbox.update(a.message("nope"))
+
+    def test_due_oldest_first_then_in_queueing_order(
+        self, database: UnitOfWorkFactory
+    ) -> None:
+        later = a.T0 + timedelta(minutes=5)
+        queue(database, a.message("c", created_at=later), a.message("b"), a.message("a"),
+              a.message("z", created_at=NOW + timedelta(seconds=1)))
+        with database() as uow:
+            assert [m.id for m in uow.outbox.due(NOW, 10)] == ["b", "a", "c", "z"]
+            assert [m.id for m in uow.outbox.due(NOW, 2)] == ["b", "a"]
+
+    def test_due_skips_sent_failed_and_not_yet_due(self, database: UnitOfWorkFactory) -> None:
+        waiting = a.message("waiting")
+        waiting.next_attempt_at = NOW + timedelta(seconds=1)
+        retry_now = a.message("retry-now")
+        retry_now.next_attempt_at = NOW
+        failed = a.message("failed")
+        failed.status = OutboxStatus.FAILED
+        queue(database, waiting, retry_now, failed, a.sent_message(), a.message("fresh"))
+        with database() as uow:
+            assert [m.id for m in uow.outbox.due(NOW, 10)] == ["retry-now", "fresh"]
+        with database() as uow:
+            assert [m.id for m in uow.outbox.due(NOW + timedelta(seconds=1), 10)] == [
+                "waiting", "retry-now", "fresh"
+            ]
+
+    def test_update_records_delivery(self, database: UnitOfWorkFactory) -> None:
+        queue(database, a.message())
+        with database() as uow:
+            message = uow.outbox.due(NOW, 1)[0]
+            message.attempts = 1
+            message.last_error = "421 busy"
+            message.next_attempt_at = NOW + timedelta(minutes=1)
+            uow.outbox.update(message)
+            uow.commit()
+        with database() as uow:
+            assert uow.outbox.due(NOW, 10) == []
+            assert uow.outbox.get("msg-1") == message
+            again = uow.outbox.due(NOW + timedelta(minutes=1), 10)[0]
+            again.status = OutboxStatus.SENT
+            again.sent_at = NOW + timedelta(minutes=1)
+            again.attempts = 2
+            uow.outbox.update(again)
+            uow.commit()
+        with database() as uow:
+            assert uow.outbox.due(NOW + timedelta(days=1), 10) == []
+            assert uow.outbox.get("msg-1") == again
+
+    def test_update_without_commit_changes_nothing(self, database: UnitOfWorkFactory) -> None:
+        queue(database, a.message())
+        with database() as uow:
+            message = uow.outbox.due(NOW, 1)[0]
+            message.status = OutboxStatus.SENT
+            uow.outbox.update(message)
+        with database() as uow:
+            assert [m.id for m in uow.outbox.due(NOW, 1)] == ["msg-1"]
+
+    def test_list_by_status_and_order(self, database: UnitOfWorkFactory) -> None:
+        other = a.message("other-order", order_id="ord-2")
+        queue(database, a.message("m2"), a.sent_message("m1"), other, a.message("m3"))
+        with database() as uow:
+            assert [m.id for m in uow.outbox.list()] == ["m2", "m1", "other-order", "m3"]
+            assert [m.id for m in uow.outbox.list(OutboxStatus.PENDING)] == [
+                "m2", "other-order", "m3"
+            ]
+            assert [m.id for m in uow.outbox.list(order_id="ord-2")] == ["other-order"]
+            assert [m.id for m in uow.outbox.list(OutboxStatus.SENT, "ord-1")] == ["m1"]
+            assert uow.outbox.list(OutboxStatus.FAILED) == []
+
+    def test_reads_are_copies(self, database: UnitOfWorkFactory) -> None:
+        queue(database, a.message())
+        with database() as uow:
+            uow.outbox.get("msg-1").attempts = 7
+            uow.outbox.list()[0].status = OutboxStatus.SENT
+            uow.outbox.due(NOW, 1)[0].last_error = "x"
+            assert uow.outbox.get("msg-1") == a.message()
+
+    def test_claimed_messages_are_not_handed_to_another_relay(
+        self, database: UnitOfWorkFactory
+    ) -> None:
+        """Two relays at once take disjoint messages; each is sent exactly once."""
+        queue(database, *(a.message(f"m{i}", created_at=a.T0 + timedelta(seconds=i))
+                          for i in range(6)))
+        taken: dict[int, list[str]] = {0: [], 1: []}
+        first_claimed = threading.Event()
+
+        def relay(i: int) -> None:
+            if i == 1:
+                first_claimed.wait()
+            with database() as uow:
+                for message in uow.outbox.due(NOW, 3):
+                    taken[i].append(message.id)
+                    message.status = OutboxStatus.SENT
+                    uow.outbox.update(message)
+                if i == 0:
+                    first_claimed.set()
+                uow.commit()
+
+        assert run_threads(2, relay) == []
+        assert set(taken[0]).isdisjoint(taken[1])
+        assert sorted(taken[0] + taken[1]) == [f"m{i}" for i in range(6)]
+
+    def test_rollback_releases_claims(self, database: UnitOfWorkFactory) -> None:
+        queue(database, a.message())
+        with database() as uow:
+            assert [m.id for m in uow.outbox.due(NOW, 1)] == ["msg-1"]
+        with database() as uow:
+            assert [m.id for m in uow.outbox.due(NOW, 1)] == ["msg-1"]

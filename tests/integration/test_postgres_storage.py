@@ -1,0 +1,116 @@
+"""PostgreSQL specifics: migrations and in-place upgrades, errors, the pool, URLs.
+
+Needs a server (see ``tests/postgres_server.py``); each test that changes
+the schema works in a database of its own.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from fabcore.adapters.postgres import PostgresDatabase
+from fabcore.app.bootstrap import make_database
+from fabcore.domain.errors import AlreadyExists, NotFound, StorageError
+from fabcore.testing import aggregates as a
+from fabcore.testing.repositories import run_threads, seed
+from postgres_server import recreate_database
+
+ALL_MIGRATIONS = ["0001_initial", "0002_lookup_indexes"]
+
+
+@pytest.fixture
+def empty_url(postgres_server: str) -> str:
+    return recreate_database(postgres_server, "fabcore_schema_tests")
+
+
+def _names(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [row[0] for row in conn.execute(
+            "SELECT name FROM schema_migrations ORDER BY version"
+        )]
+
+
+def test_old_database_upgrades_in_place_and_keeps_its_rows(empty_url: str) -> None:
+    with PostgresDatabase(empty_url, migrate=False) as old:
+        assert old.upgrade(target=1) == ["0001_initial"]
+        seed(old)
+        with old() as uow:
+            uow.orders.add(a.order())
+            uow.outbox.add(a.message())
+            uow.commit()
+    with PostgresDatabase(empty_url) as database:
+        assert database.schema_version() == 2
+        with database() as uow:
+            assert uow.orders.get("ord-1") == a.order()
+            assert uow.shops.catalog("shop-1") == a.catalog()
+            assert uow.outbox.list(order_id="ord-1") == [a.message()]
+    assert _names(empty_url) == ALL_MIGRATIONS
+    with psycopg.connect(empty_url) as conn:
+        indexes = {row[0] for row in conn.execute("SELECT indexname FROM pg_indexes")}
+    assert {"orders_shop_customer_created", "outbox_order", "orders_po_due"} <= indexes
+
+
+def test_upgrade_reports_what_it_applied(empty_url: str) -> None:
+    with PostgresDatabase(empty_url, migrate=False) as database:
+        assert database.schema_version() == 0
+        assert database.upgrade() == ALL_MIGRATIONS
+        assert database.upgrade() == []
+
+
+def test_processes_starting_at_once_migrate_once(empty_url: str) -> None:
+    opened: list[PostgresDatabase] = []
+    assert run_threads(4, lambda _: opened.append(PostgresDatabase(empty_url))) == []
+    assert _names(empty_url) == ALL_MIGRATIONS
+    for database in opened:
+        database.close()
+
+
+def test_database_from_a_newer_fabcore_is_refused(empty_url: str) -> None:
+    PostgresDatabase(empty_url).close()
+    with psycopg.connect(empty_url) as conn:
+        conn.execute("INSERT INTO schema_migrations (version, name) VALUES (99, '0099_future')")
+    with pytest.raises(StorageError, match="newer"):
+        PostgresDatabase(empty_url)
+
+
+def test_taking_another_customers_email_is_already_exists(postgres_url: str) -> None:
+    with PostgresDatabase(postgres_url) as database:
+        seed(database)
+        with database() as uow:
+            uow.customers.add(a.customer("cust-2", email="grace@example.com"))
+            uow.commit()
+        with database() as uow:
+            grace = uow.customers.get("cust-2")
+            grace.email = "ADA@example.com"
+            with pytest.raises(AlreadyExists) as caught:
+                uow.customers.save(grace)
+        assert isinstance(caught.value.__cause__, psycopg.errors.UniqueViolation)
+
+
+def test_reference_to_a_missing_shop_is_not_found(postgres_url: str) -> None:
+    with PostgresDatabase(postgres_url) as database, database() as uow, \
+            pytest.raises(NotFound):
+        uow.orders.add(a.draft("o1", "1", shop_id="ghost", customer_id=None))
+
+
+def test_exhausted_pool_is_storage_error(postgres_url: str) -> None:
+    with PostgresDatabase(postgres_url, max_connections=1, pool_timeout=0.05) as database:
+        with database() as first:
+            first.shops.add(a.shop(), a.catalog())
+            with database() as second, pytest.raises(StorageError, match="no free"):
+                second.shops.get("shop-1")
+            first.commit()
+        with database() as again:
+            assert again.shops.get("shop-1") == a.shop()
+
+
+def test_unreachable_server_is_storage_error() -> None:
+    with pytest.raises(StorageError, match="unavailable"):
+        PostgresDatabase("postgresql://postgres@127.0.0.1:1/none", connect_timeout=1)
+
+
+def test_database_url(postgres_url: str) -> None:
+    database = make_database(postgres_url)
+    assert isinstance(database, PostgresDatabase)
+    database.close()

@@ -1,0 +1,191 @@
+"""SQLite specifics: migrations and in-place upgrades, file settings, errors, URLs.
+
+``tests/data/fabcore-v1.sqlite`` was made by schema version 1 (migration
+``0001_initial`` only, through ``SqliteDatabase(path, migrate=False).upgrade(target=1)``)
+holding the :mod:`fabcore.testing.aggregates` shop, customer, two orders and
+two outbox messages. It must never be regenerated with a newer schema.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from fabcore.adapters.sqlite import SqliteDatabase
+from fabcore.app.bootstrap import make_database
+from fabcore.domain.errors import ConfigurationError, NotFound, StorageError
+from fabcore.domain.status import OrderStatus
+from fabcore.testing import aggregates as a
+from fabcore.testing.repositories import run_threads, seed
+
+V1_FIXTURE = Path(__file__).parent.parent / "data" / "fabcore-v1.sqlite"
+ALL_MIGRATIONS = ["0001_initial", "0002_lookup_indexes"]
+
+
+def _query(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+@pytest.fixture
+def v1_copy(tmp_path: Path) -> Path:
+    path = tmp_path / "old.sqlite"
+    shutil.copyfile(V1_FIXTURE, path)
+    return path
+
+
+def test_fixture_is_at_version_1(v1_copy: Path) -> None:
+    assert _query(v1_copy, "SELECT version, name FROM schema_migrations") == [(1, "0001_initial")]
+
+
+def test_old_database_upgrades_in_place_and_keeps_its_rows(v1_copy: Path) -> None:
+    with SqliteDatabase(v1_copy) as database:
+        assert database.schema_version() == 2
+        with database() as uow:
+            assert uow.shops.get("shop-1") == a.shop()
+            assert uow.shops.catalog("shop-1") == a.catalog()
+            assert uow.customers.get("cust-1") == a.customer()
+            assert uow.orders.get("ord-1") == a.order()
+            assert uow.orders.get("ord-2") == a.draft(
+                "ord-2", "00001", created_at=a.T0 + timedelta(hours=1)
+            )
+            assert [o.id for o in uow.orders.list("shop-1", customer_id="cust-1")] == [
+                "ord-2", "ord-1"
+            ]
+            assert uow.outbox.list() == [a.message(), a.sent_message()]
+            assert uow.orders.next_number("shop-1") == "00002"
+            order = uow.orders.get("ord-1")
+            order.status = OrderStatus.ON_HOLD
+            uow.orders.save(order)
+            uow.commit()
+    names = [row[0] for row in _query(v1_copy, "SELECT name FROM schema_migrations")]
+    assert names == ALL_MIGRATIONS
+    assert _query(v1_copy, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_upgrade_reports_what_it_applied(v1_copy: Path) -> None:
+    database = SqliteDatabase(v1_copy, migrate=False)
+    assert database.schema_version() == 1
+    assert database.upgrade() == ["0002_lookup_indexes"]
+    assert database.upgrade() == []
+    database.close()
+
+
+def test_upgraded_schema_serves_customer_listing_from_its_index(v1_copy: Path) -> None:
+    sql = ("EXPLAIN QUERY PLAN SELECT id FROM orders WHERE shop_id = ? AND customer_id = ? "
+           "ORDER BY created_at DESC")
+    before = " ".join(str(row) for row in _query(v1_copy, sql, ("shop-1", "cust-1")))
+    SqliteDatabase(v1_copy).close()
+    after = " ".join(str(row) for row in _query(v1_copy, sql, ("shop-1", "cust-1")))
+    assert "orders_shop_customer_created" not in before
+    assert "orders_shop_customer_created" in after
+
+
+def test_new_file_gets_every_migration(tmp_path: Path) -> None:
+    database = SqliteDatabase(tmp_path / "new.db", migrate=False)
+    assert database.schema_version() == 0
+    assert database.upgrade(target=1) == ["0001_initial"]
+    assert database.upgrade() == ["0002_lookup_indexes"]
+    assert database.upgrade() == []
+    database.close()
+
+
+def test_processes_starting_at_once_migrate_once(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    opened: list[SqliteDatabase] = []
+    assert run_threads(6, lambda _: opened.append(SqliteDatabase(path))) == []
+    assert _query(path, "SELECT name FROM schema_migrations ORDER BY version") == [
+        (name,) for name in ALL_MIGRATIONS
+    ]
+    for database in opened:
+        database.close()
+
+
+def test_database_from_a_newer_fabcore_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    SqliteDatabase(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (99, '0099_future', 'x')")
+    with pytest.raises(StorageError, match="newer"):
+        SqliteDatabase(path)
+
+
+def test_data_survives_a_new_instance(tmp_path: Path) -> None:
+    path = tmp_path / "fabcore.db"
+    with SqliteDatabase(path) as first:
+        seed(first)
+    with SqliteDatabase(path) as second, second() as uow:
+        assert uow.customers.get("cust-1") == a.customer()
+
+
+@pytest.mark.parametrize(("synchronous", "level"), [("normal", 1), ("full", 2)])
+def test_connections_use_wal_and_foreign_keys(
+    tmp_path: Path, synchronous: Literal["normal", "full"], level: int
+) -> None:
+    with SqliteDatabase(tmp_path / "fabcore.db", synchronous=synchronous) as database:
+        session = database.session()
+        assert session.fetch("PRAGMA journal_mode") == [("wal",)]
+        assert session.fetch("PRAGMA foreign_keys") == [(1,)]
+        assert session.fetch("PRAGMA synchronous") == [(level,)]
+        session.close()
+
+
+def test_a_writer_waiting_too_long_gets_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "fabcore.db"
+    with SqliteDatabase(path) as holder, SqliteDatabase(path, timeout=0.05) as impatient:
+        seed(holder)
+        with holder() as writing:
+            writing.orders.add(a.order())
+            with impatient() as uow, pytest.raises(StorageError, match="busy") as caught:
+                uow.orders.add(a.order("ord-2", number="2"))
+            assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+            with impatient() as reader:
+                assert reader.orders.list("shop-1") == []
+
+
+def test_reference_to_a_missing_shop_is_not_found(tmp_path: Path) -> None:
+    with SqliteDatabase(tmp_path / "fabcore.db") as database, database() as uow:
+        with pytest.raises(NotFound) as caught:
+            uow.orders.add(a.draft("o1", "1", shop_id="ghost", customer_id=None))
+        assert isinstance(caught.value.__cause__, sqlite3.IntegrityError)
+
+
+def test_unreadable_document_is_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "fabcore.db"
+    with SqliteDatabase(path) as database:
+        seed(database)
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE customers SET data = '{\"id\": 1}'")
+        with database() as uow, pytest.raises(StorageError, match="cust-1"):
+            uow.customers.get("cust-1")
+
+
+@pytest.mark.parametrize("path", ["", ":memory:", "file::memory:?cache=shared"])
+def test_in_memory_paths_are_refused(path: str) -> None:
+    with pytest.raises(ConfigurationError):
+        SqliteDatabase(path)
+
+
+def test_unopenable_file_is_storage_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError):
+        SqliteDatabase(tmp_path / "missing-dir" / "fabcore.db")
+
+
+def test_database_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = make_database("sqlite:///shop%20data.db")
+    assert isinstance(relative, SqliteDatabase)
+    assert relative.path == Path("shop data.db")
+    assert (tmp_path / "shop data.db").exists()
+    absolute = make_database(f"sqlite:///{tmp_path}/abs.db")
+    assert isinstance(absolute, SqliteDatabase)
+    assert absolute.path == tmp_path / "abs.db"
+    for database in (relative, absolute):
+        database.close()
+    with pytest.raises(ConfigurationError):
+        make_database("sqlite://somehost/fabcore.db")
