@@ -107,3 +107,15 @@ def test_unknown_database_scheme_is_a_clear_error(env: dict[str, str]) -> None:
     result = fabcore(env, "orders", "list", "--database", "mongodb://x")
     assert result.returncode == 2
     assert "unsupported URL scheme 'mongodb'" in result.stderr
+
+
+def test_db_upgrade_migrates_an_older_database_in_place(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    old = tmp_path / "old.db"
+    old.write_bytes((Path(__file__).parents[1] / "data" / "fabcore-v1.sqlite").read_bytes())
+    result = fabcore(env, "db", "upgrade", "--database", f"sqlite:///{old}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("applied: 0002_lookup_indexes")
+    again = fabcore(env, "db", "upgrade", "--database", f"sqlite:///{old}")
+    assert again.stdout.strip() == "database is up to date"

@@ -8,19 +8,22 @@ The same URLs serve Python, the CLI and the tests:
 =================  ==========================================================
 setting            values
 =================  ==========================================================
-``database``       ``memory://``
+``database``       ``memory://``, ``sqlite:///path.db``, ``postgresql://...``
 ``models``         ``memory://``, or a directory path for the file store
-``mail``           ``memory://`` (recorded in ``app.mailer.sent``)
-``payments``       ``memory://`` (a signed-event test double)
+``mail``           ``memory://`` (recorded in ``app.mailer.sent``),
+                   ``maildir://dir``, ``smtp://...``, ``smtps://...``
+``payments``       ``memory://`` (a signed-event test double), ``stripe://...``
+``secret_key``     signs customer links; see :func:`make_signer`
 =================  ==========================================================
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from fabcore.adapters.clock import SystemClock
 from fabcore.adapters.memory import (
@@ -50,7 +53,7 @@ def _scheme(url: str, setting: str) -> str:
     return scheme
 
 
-def make_database(url: str) -> UnitOfWorkFactory:
+def make_database(url: str, *, migrate: bool = True) -> UnitOfWorkFactory:
     """The unit-of-work factory for a database URL.
 
     - ``memory://``: nothing survives the process;
@@ -58,14 +61,13 @@ def make_database(url: str) -> UnitOfWorkFactory:
     - ``postgresql://user:password@host:port/dbname`` (or ``postgres://``):
       PostgreSQL, with the ``fabcore[postgres]`` extra installed.
 
-    SQL databases are migrated to the current schema when opened.
+    SQL databases are migrated to the current schema when opened, unless
+    ``migrate`` is false (``fabcore db upgrade`` migrates them itself).
     """
     scheme = _scheme(url, "database")
     if scheme == "memory":
         return MemoryDatabase()
     if scheme == "sqlite":
-        from urllib.parse import unquote
-
         from fabcore.adapters.sqlite import SqliteDatabase
 
         parts = urlsplit(url)
@@ -74,11 +76,11 @@ def make_database(url: str) -> UnitOfWorkFactory:
                 f"database: expected sqlite:///relative/path or sqlite:////absolute/path, "
                 f"got {url!r}"
             )
-        return SqliteDatabase(unquote(parts.path[1:]))
+        return SqliteDatabase(unquote(parts.path[1:]), migrate=migrate)
     if scheme in ("postgresql", "postgres"):
         from fabcore.adapters.postgres import PostgresDatabase
 
-        return PostgresDatabase(url)
+        return PostgresDatabase(url, migrate=migrate)
     raise ConfigurationError(
         f"database: unsupported URL scheme {scheme!r} (supported: memory, sqlite, postgresql)"
     )
@@ -113,8 +115,6 @@ def make_mailer(url: str) -> Mailer:
 
         return SmtpMailer.from_url(url)
     if scheme == "maildir":
-        from urllib.parse import unquote
-
         from fabcore.adapters.maildir import MaildirMailer
 
         parts = urlsplit(url)
@@ -196,13 +196,64 @@ def make_payments(url: str) -> PaymentGateway:
     )
 
 
-def _signer(secret: str | bytes | None) -> LinkSigner:
+def _key_id(key: bytes) -> str:
+    # Derived from the key, so every process names the same key the same way.
+    return hashlib.sha256(b"fabcore-link-key:" + key).hexdigest()[:8]
+
+
+def _sqlite_key_file(database: str) -> Path | None:
+    parts = urlsplit(database)
+    if parts.scheme != "sqlite":
+        return None
+    return Path(unquote(parts.path[1:]) + ".key")
+
+
+def _read_or_create_key(path: Path) -> bytes:
+    """The link-signing key kept beside a SQLite file (created once, owner-only)."""
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    except ValueError:
+        raise ConfigurationError(f"{path}: not a hex-encoded link-signing key") from None
+    key = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.hex() + "\n")
+    return key
+
+
+def make_signer(database: str, secret: str | bytes | None = None) -> LinkSigner:
+    """The signer of customer links (firm offers, payment pages).
+
+    The key comes from ``secret``, else ``FABCORE_SECRET_KEY``; older keys in
+    ``FABCORE_OLD_SECRET_KEYS`` (comma-separated) still verify the links they
+    signed, so keys can be rotated without breaking mails already sent. With
+    neither, a SQLite database keeps a generated key in ``<file>.key`` and
+    ``memory://`` uses a key that lives as long as the process; PostgreSQL,
+    shared by several app instances, needs the key configured.
+    """
     key = secret if secret is not None else os.environ.get("FABCORE_SECRET_KEY")
     if key is None:
-        # Fine for memory: links live no longer than the process that signs them.
-        key = secrets.token_bytes(32)
-    raw = key.encode() if isinstance(key, str) else key
-    return LinkSigner({"k1": raw}, current="k1")
+        key_file = _sqlite_key_file(database)
+        if key_file is not None:
+            key = _read_or_create_key(key_file)
+        elif _scheme(database, "database") == "memory":
+            key = secrets.token_bytes(32)
+        else:
+            raise ConfigurationError(
+                "set FABCORE_SECRET_KEY: the key that signs customer links must be the same "
+                "for every app instance sharing this database"
+            )
+    current = key.encode() if isinstance(key, str) else key
+    keys = {_key_id(current): current}
+    for old in filter(None, os.environ.get("FABCORE_OLD_SECRET_KEYS", "").split(",")):
+        raw = old.strip().encode()
+        keys.setdefault(_key_id(raw), raw)
+    return LinkSigner(keys, current=_key_id(current))
 
 
 def bootstrap(
@@ -229,7 +280,7 @@ def bootstrap(
         mailer=make_mailer(mail),
         payments=make_payments(payments),
         clock=clock or SystemClock(),
-        links=_signer(secret_key),
+        links=make_signer(database, secret_key),
         urls=LinkBuilder(base_url),
         renderer=renderer or MailRenderer(),
     )

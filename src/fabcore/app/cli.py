@@ -244,7 +244,7 @@ def cmd_reminders_run(args: argparse.Namespace) -> int:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from fabcore.app.bootstrap import make_database
 
-    database = make_database(args.database)
+    database = make_database(args.database, migrate=False)
     upgrade = getattr(database, "upgrade", None)
     if upgrade is None:
         print(f"{args.database}: nothing to upgrade")

@@ -1,0 +1,71 @@
+"""Wiring from URLs: the link-signing key and unknown settings."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fabcore.app.bootstrap import make_database, make_model_store, make_signer
+from fabcore.domain.errors import ConfigurationError, OfferLinkInvalid
+from fabcore.domain.notifications import LinkPurpose
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _no_key_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FABCORE_SECRET_KEY", raising=False)
+    monkeypatch.delenv("FABCORE_OLD_SECRET_KEYS", raising=False)
+
+
+def test_sqlite_keeps_its_link_key_beside_the_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    token = make_signer(url).issue("o1", LinkPurpose.OFFER, 1, NOW + timedelta(days=1))
+    key_file = tmp_path / "shop.db.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    # Another process (a new signer) verifies what the first one signed.
+    claims = make_signer(url).verify(token, purpose=LinkPurpose.OFFER, now=NOW)
+    assert (claims.order_id, claims.revision) == ("o1", 1)
+
+
+def test_rotated_keys_still_verify_old_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FABCORE_SECRET_KEY", "old-secret-old-secret")
+    token = make_signer("memory://").issue("o1", LinkPurpose.PAY, 0, NOW + timedelta(days=1))
+    monkeypatch.setenv("FABCORE_SECRET_KEY", "new-secret-new-secret")
+    with pytest.raises(OfferLinkInvalid):
+        make_signer("memory://").verify(token, purpose=LinkPurpose.PAY, now=NOW)
+    monkeypatch.setenv("FABCORE_OLD_SECRET_KEYS", "old-secret-old-secret")
+    claims = make_signer("memory://").verify(token, purpose=LinkPurpose.PAY, now=NOW)
+    assert claims.order_id == "o1"
+
+
+def test_postgres_needs_a_configured_key() -> None:
+    with pytest.raises(ConfigurationError, match="FABCORE_SECRET_KEY"):
+        make_signer("postgresql://localhost/shop")
+
+
+def test_memory_keys_differ_per_process_start() -> None:
+    token = make_signer("memory://").issue("o1", LinkPurpose.OFFER, 1, NOW + timedelta(days=1))
+    with pytest.raises(OfferLinkInvalid):
+        make_signer("memory://").verify(token, purpose=LinkPurpose.OFFER, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://x", "unsupported URL scheme 'mysql'"),
+        ("shop.db", "is not a URL"),
+        ("sqlite://host/shop.db", "expected sqlite:///"),
+    ],
+)
+def test_bad_database_urls(url: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        make_database(url)
+
+
+def test_model_store_needs_memory_or_a_directory() -> None:
+    with pytest.raises(ConfigurationError, match="memory:// or a directory"):
+        make_model_store("s3://bucket")
