@@ -340,3 +340,39 @@ def test_firm_price_must_be_in_shop_currency(
     order = app.submit_for_review(as_ada, _draft(app, as_ada, bracket).id)
     with pytest.raises(InvalidInput):
         app.set_firm_price(staff, order.id, order.lines[0].id, Money(Decimal(3), "USD"))
+
+
+def test_offer_and_pay_links_refuse_misuse(
+    app: Fabcore, mailer: RecordingMailer, clock: ManualClock, staff: Actor, as_ada: Actor,
+    ada: Customer, bracket: UploadedModel,
+) -> None:
+    order_a = app.submit_for_review(as_ada, _draft(app, as_ada, bracket).id)
+    order_b = app.submit_for_review(as_ada, _draft(app, as_ada, bracket).id)
+    app.send_firm_offer(staff, order_a.id)
+    app.relay_outbox()
+    offer = OFFER_LINK.search(
+        next(m for m in reversed(mailer.sent) if m.to == (ada.email,)).text
+    )
+    assert offer is not None
+    token = offer.group(1)
+
+    with pytest.raises(OfferLinkInvalid, match="another order"):
+        app.accept_offer_link(token, order_id=order_b.id)  # A's link on B's page
+    with pytest.raises(OfferLinkInvalid, match="is for 'offer', not 'pay'"):
+        app.open_pay_link(token)  # an offer link is no payment link
+    assert app.open_offer_link(token, order_id=order_a.id).id == order_a.id
+    for order in (order_a, order_b):
+        assert app.get_order(as_ada, order.id).status is not OrderStatus.PLACED
+
+    placed = app.accept_offer_link(token, order_id=order_a.id)
+    app.provide_po(as_ada, placed.id, "PO-9")
+    app.accept_po(staff, placed.id, net_days=14)
+    app.relay_outbox()
+    pay = PAY_LINK.search(next(m for m in reversed(mailer.sent) if m.to == (ada.email,)).text)
+    assert pay is not None
+    page = app.open_pay_link(pay.group(1))
+    assert page.order_id == order_a.id
+    assert page.state is PaymentPageState.READY_FOR_PAYMENT
+    assert page.total == app.quote(as_ada, order_a.id).total
+    with pytest.raises(OfferLinkInvalid):
+        app.accept_offer_link(pay.group(1))  # a payment link accepts no offer

@@ -429,23 +429,34 @@ class Fabcore:
             actor, order_id, lambda _, o: o.accept_offer(actor, self.clock.now(), revision)
         )
 
-    def open_offer_link(self, token: str) -> Order:
-        """The order a firm-offer link points at (the link is checked, nothing changes)."""
-        with self.uow() as uow:
-            return self._order_from_link(uow, token, LinkPurpose.OFFER)[0]
+    def open_offer_link(self, token: str, order_id: str | None = None) -> Order:
+        """The order a firm-offer link points at (the link is checked, nothing changes).
 
-    def accept_offer_link(self, token: str) -> Order:
+        ``order_id``, where the link's URL names the order too, must be the
+        order the link was issued for.
+        """
+        with self.uow() as uow:
+            return self._order_from_link(uow, token, LinkPurpose.OFFER, order_id)[0]
+
+    def accept_offer_link(self, token: str, order_id: str | None = None) -> Order:
         """The customer accepts the offer from the link in their mail.
 
         The link accepts only the revision it was issued for: after a newer
         offer, or once accepted, it is refused with ``OfferLinkInvalid``.
         """
         with self.uow() as uow:
-            order, revision = self._order_from_link(uow, token, LinkPurpose.OFFER)
+            order, revision = self._order_from_link(uow, token, LinkPurpose.OFFER, order_id)
         if order.customer_id is None:
             raise OfferLinkInvalid("the offer has no customer")
         actor = Actor.customer(order.customer_id, order.shop_id)
         return self.accept_offer(actor, order.id, revision)
+
+    def open_pay_link(self, token: str, order_id: str | None = None) -> PaymentPage:
+        """The payment page a "review and pay" link (PO payment due) points at."""
+        with self.uow() as uow:
+            order, _ = self._order_from_link(uow, token, LinkPurpose.PAY, order_id)
+            return PaymentPage(order.id, order.number, order.payment_page_state,
+                               self._quote(uow, order).total)
 
     def request_changes(self, actor: Actor, order_id: str, message: str) -> Order:
         return self._transition(
@@ -682,9 +693,9 @@ class Fabcore:
         return review_required(shop.settings.review, quote, [line.analysis for line in order.lines])
 
     def _order_from_link(
-        self, uow: UnitOfWork, token: str, purpose: LinkPurpose
+        self, uow: UnitOfWork, token: str, purpose: LinkPurpose, order_id: str | None = None
     ) -> tuple[Order, int]:
-        claims = self.links.verify(token, purpose=purpose, now=self.clock.now())
+        claims = self.links.verify(token, order_id=order_id, purpose=purpose, now=self.clock.now())
         try:
             order = uow.orders.get(claims.order_id)
         except NotFound:
