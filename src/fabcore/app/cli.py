@@ -34,6 +34,7 @@ DEFAULT_DATABASE = "sqlite:///fabcore.db"
 DEFAULT_MAIL = "maildir://outbox"
 DEFAULT_MODELS = "models"
 DEFAULT_SHOP = "acme"
+DEFAULT_BASE_URL = "http://localhost:8000"
 
 
 class CliError(Exception):
@@ -126,7 +127,8 @@ def cmd_quote(args: argparse.Namespace) -> int:
 def _app(args: argparse.Namespace) -> Fabcore:
     from fabcore.app.bootstrap import bootstrap
 
-    return bootstrap(args.database, models=args.models, mail=args.mail)
+    return bootstrap(args.database, models=args.models, mail=args.mail,
+                     payments=args.payments, base_url=args.base_url)
 
 
 def _staff(args: argparse.Namespace) -> Actor:
@@ -276,6 +278,15 @@ def _add_store_options(parser: argparse.ArgumentParser) -> None:
         f"default {DEFAULT_MODELS})",
     )
     g.add_argument(
+        "--payments", metavar="URL", default=_env("FABCORE_PAYMENTS_URL", "memory://"),
+        help="memory:// or stripe://?success_url=...&cancel_url=... with STRIPE_API_KEY and "
+        "STRIPE_WEBHOOK_SECRETS set (env FABCORE_PAYMENTS_URL; default memory://)",
+    )
+    g.add_argument(
+        "--base-url", metavar="URL", default=_env("FABCORE_BASE_URL", DEFAULT_BASE_URL),
+        help=f"where customer links point (env FABCORE_BASE_URL; default {DEFAULT_BASE_URL})",
+    )
+    g.add_argument(
         "--shop", metavar="ID", default=_env("FABCORE_SHOP", DEFAULT_SHOP),
         help=f"shop id (env FABCORE_SHOP; default {DEFAULT_SHOP})",
     )
@@ -345,7 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     o = sub.add_parser("orders", help="list, show and move orders (back office)")
     osub = o.add_subparsers(dest="orders_command", required=True, metavar="ACTION")
     ol = osub.add_parser("list", help="the shop's orders, newest first")
-    ol.add_argument("--status", choices=[s.value for s in OrderStatus], help="only this status")
+    ol.add_argument("--status", choices=[s.value for s in OrderStatus], metavar="STATUS",
+                    help="only this status: " + ", ".join(s.value for s in OrderStatus))
     ol.add_argument("--customer", metavar="ID", help="only this customer's orders")
     ol.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_store_options(ol)
