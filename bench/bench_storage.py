@@ -12,10 +12,12 @@ For each adapter, in a process of its own, through the real use cases:
 Rates are the median of ``--runs`` runs, each on a fresh database; the change
 latency is the median over every change of every run. Peak memory is the
 child process's maximum resident set size. Listing: 10,000 orders in one
-status are stored, then ``orders.list(shop, status)`` (full orders, as the
-port returns them) is timed, median of 5; for the SQL adapters the same
-query reading only the indexed columns is timed too, as the cost of a
-lighter listing port.
+status are stored, then ``orders.summaries(shop, status)`` (the list view a
+back office shows) is timed, median of 5, and for comparison
+``orders.list(shop, status)``, which loads the 10,000 full orders. After
+the bulk load PostgreSQL's table is vacuumed and analysed, as autovacuum
+does on a live database: without statistics, right after the load, the
+planner sorts instead of reading the listing's index in order.
 
 SQLite runs with its defaults (WAL, ``synchronous=NORMAL``), and as
 ``sqlite-full`` with ``synchronous=FULL`` (a disk sync per commit). PostgreSQL uses
@@ -35,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -83,7 +85,7 @@ class Result:
     changes_per_s: float
     change_ms: float
     list_ms: float
-    summary_ms: float | None
+    full_list_ms: float
     peak_mib: float
 
 
@@ -95,6 +97,7 @@ class Databases:
         self.workdir = workdir
         self.server_url = server_url
         self.count = 0
+        self.url: str | None = None
 
     def fresh(self) -> UnitOfWorkFactory:
         self.count += 1
@@ -109,7 +112,16 @@ class Databases:
         from postgres_server import recreate_database
 
         assert self.server_url is not None
-        return PostgresDatabase(recreate_database(self.server_url, "fabcore_bench"))
+        self.url = recreate_database(self.server_url, "fabcore_bench")
+        return PostgresDatabase(self.url)
+
+    def settle(self) -> None:
+        """After a bulk load: statistics and visibility map, as autovacuum would make them."""
+        if self.kind == "postgres" and self.url is not None:
+            import psycopg
+
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE orders")
 
 
 def make_app(database: UnitOfWorkFactory) -> Fabcore:
@@ -155,8 +167,8 @@ def one_run(database: UnitOfWorkFactory, orders: int) -> tuple[float, float, lis
     return placing, changing, latencies
 
 
-def listing(database: UnitOfWorkFactory) -> tuple[float, float | None]:
-    """Milliseconds to list ``LISTED`` placed orders: full orders, and indexed columns only."""
+def listing(database: UnitOfWorkFactory, settle: Callable[[], None]) -> tuple[float, float]:
+    """Milliseconds to list ``LISTED`` placed orders: their summaries, and the full orders."""
     app = make_app(database)
     shop = app.create_shop(sample_shop(), load_sample_catalog())
     customer = app.register_customer(shop.id, name="Ada", email="ada@example.com",
@@ -167,12 +179,22 @@ def listing(database: UnitOfWorkFactory) -> tuple[float, float | None]:
     app.add_line(buyer, order.id, model, LineSpec("fdm", "pla", quantity=2))
     app.set_shipping(buyer, order.id, "standard", ADDRESS)
     template = app.place(buyer, order.id)
+    total = template.agreed_quote.total if template.agreed_quote is not None else None
     for start in range(0, LISTED - 1, 1000):
         with database() as uow:
             for i in range(start, min(start + 1000, LISTED - 1)):
                 uow.orders.add(attrs.evolve(template, id=f"bulk-{i}", number=f"B{i:06d}",
                                             version=0))
             uow.commit()
+    settle()
+    summary: list[float] = []
+    for _ in range(5):
+        with database() as uow:
+            before = time.perf_counter()
+            summaries = uow.orders.summaries(shop.id, OrderStatus.PLACED)
+            summary.append(time.perf_counter() - before)
+        assert len(summaries) == LISTED
+        assert (summaries[-1].total, summaries[-1].lines) == (total, 1)
     full: list[float] = []
     for _ in range(5):
         with database() as uow:
@@ -180,21 +202,7 @@ def listing(database: UnitOfWorkFactory) -> tuple[float, float | None]:
             found = uow.orders.list(shop.id, OrderStatus.PLACED)
             full.append(time.perf_counter() - before)
         assert len(found) == LISTED
-    if not isinstance(database, SqlDatabase):
-        return statistics.median(full) * 1000, None
-    summary: list[float] = []
-    for _ in range(5):
-        session = database.session()
-        before = time.perf_counter()
-        rows = session.fetch(
-            "SELECT id, number, status, customer_id, created_at FROM orders "
-            "WHERE shop_id = ? AND status = ? ORDER BY created_at DESC, number DESC",
-            (shop.id, OrderStatus.PLACED.value),
-        )
-        summary.append(time.perf_counter() - before)
-        session.close()
-        assert len(rows) == LISTED
-    return statistics.median(full) * 1000, statistics.median(summary) * 1000
+    return statistics.median(summary) * 1000, statistics.median(full) * 1000
 
 
 def measure(kind: str, orders: int, runs: int, server_url: str | None) -> Result:
@@ -212,11 +220,11 @@ def measure(kind: str, orders: int, runs: int, server_url: str | None) -> Result
             changing.append(orders * len(STEPS) / change_s)
             latencies.extend(each)
         database = databases.fresh()
-        list_ms, summary_ms = listing(database)
+        list_ms, full_list_ms = listing(database, databases.settle)
         _close(database)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return Result(kind, statistics.median(placing), statistics.median(changing),
-                  statistics.median(latencies) * 1000, list_ms, summary_ms, peak_kib / 1024)
+                  statistics.median(latencies) * 1000, list_ms, full_list_ms, peak_kib / 1024)
 
 
 def _close(database: UnitOfWorkFactory) -> None:
@@ -232,14 +240,14 @@ def _table(results: Sequence[Result], orders: int, runs: int) -> str:
         f"{orders:,} orders, {len(STEPS)} status changes each, median of {runs} run(s); "
         f"listing {LISTED:,} orders by status, median of 5",
         "",
-        "| adapter | orders/s | status changes/s | median change (ms) | list 10,000 (ms) "
-        "| indexed columns only (ms) | peak RSS (MiB) |",
+        "| adapter | orders/s | status changes/s | median change (ms) "
+        "| list 10,000 summaries (ms) | list 10,000 full orders (ms) | peak RSS (MiB) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r.adapter} | {number(r.orders_per_s)} | {number(r.changes_per_s)} "
-            f"| {number(r.change_ms, 2)} | {number(r.list_ms, 1)} | {number(r.summary_ms, 1)} "
+            f"| {number(r.change_ms, 2)} | {number(r.list_ms, 1)} | {number(r.full_list_ms, 1)} "
             f"| {number(r.peak_mib)} |"
         )
     lines.append("")
@@ -249,7 +257,7 @@ def _table(results: Sequence[Result], orders: int, runs: int) -> str:
             verdict = "met" if r.changes_per_s >= target else "MISSED"
             lines.append(f"{r.adapter}: status changes/s >= {target:g}: {verdict}")
         verdict = "met" if r.list_ms < LIST_TARGET_MS else "MISSED"
-        lines.append(f"{r.adapter}: list 10,000 < {LIST_TARGET_MS:g} ms: {verdict}")
+        lines.append(f"{r.adapter}: list 10,000 summaries < {LIST_TARGET_MS:g} ms: {verdict}")
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -142,7 +143,7 @@ class _CrashingRenderer(MailRenderer):
         raise RuntimeError("the process died while rendering the mail")
 
 
-def test_crash_after_the_status_write_leaves_nothing(storage: UnitOfWorkFactory) -> None:
+def test_crash_while_rendering_the_mails_leaves_nothing(storage: UnitOfWorkFactory) -> None:
     front = Shopfront(make_app(storage))
     order = front.placed()
     mails_before = _mails(front, order.id)
@@ -160,16 +161,16 @@ def test_crash_between_two_mails_leaves_nothing(
     order = front.placed()
     mails_before = _mails(front, order.id)
     outbox_class = type(storage().outbox)
-    add = outbox_class.add
+    add_all = outbox_class.add_all
     calls: list[str] = []
 
-    def add_then_crash(self: Any, message: OutboxMessage) -> None:
-        calls.append(message.id)
-        if len(calls) == 2:
-            raise RuntimeError("the process died after the first mail")
-        add(self, message)
+    def add_then_crash(self: Any, messages: Sequence[OutboxMessage]) -> None:
+        """The status is written; the first mail is queued, then the process dies."""
+        calls.extend(message.id for message in messages)
+        add_all(self, messages[:1])
+        raise RuntimeError("the process died after the first mail")
 
-    monkeypatch.setattr(outbox_class, "add", add_then_crash)
+    monkeypatch.setattr(outbox_class, "add_all", add_then_crash)
     with pytest.raises(RuntimeError, match="died"):
         front.app.change_status(front.staff, order.id, OrderStatus.MANUFACTURING)
     monkeypatch.undo()

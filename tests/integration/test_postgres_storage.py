@@ -6,17 +6,22 @@ the schema works in a database of its own.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
+
 import psycopg
 import pytest
 
 from fabcore.adapters.postgres import PostgresDatabase
+from fabcore.adapters.serialization import dumps
 from fabcore.app.bootstrap import make_database
 from fabcore.domain.errors import AlreadyExists, NotFound, StorageError
+from fabcore.domain.order_summary import OrderSummary
 from fabcore.testing import aggregates as a
 from fabcore.testing.repositories import run_threads, seed
 from postgres_server import recreate_database
 
-ALL_MIGRATIONS = ["0001_initial", "0002_lookup_indexes"]
+ALL_MIGRATIONS = ["0001_initial", "0002_lookup_indexes", "0003_order_summary"]
 
 
 @pytest.fixture
@@ -35,20 +40,43 @@ def test_old_database_upgrades_in_place_and_keeps_its_rows(empty_url: str) -> No
     with PostgresDatabase(empty_url, migrate=False) as old:
         assert old.upgrade(target=1) == ["0001_initial"]
         seed(old)
+        with psycopg.connect(empty_url) as conn:
+            # Orders as fabcore wrote them at schema version 1.
+            for order in (a.order(), a.draft("ord-2", "00001",
+                                             created_at=a.T0 + timedelta(hours=1))):
+                conn.execute(
+                    "INSERT INTO orders (id, shop_id, number, customer_id, status, po_due_date, "
+                    "created_at, version, data) VALUES (%s, %s, %s, %s, %s, %s, %s, 0, %s)",
+                    (order.id, order.shop_id, order.number, order.customer_id,
+                     order.status.value, order.po.due_date if order.po else None,
+                     order.created_at, dumps(order)),
+                )
         with old() as uow:
-            uow.orders.add(a.order())
             uow.outbox.add(a.message())
             uow.commit()
     with PostgresDatabase(empty_url) as database:
-        assert database.schema_version() == 2
+        assert database.schema_version() == 3
         with database() as uow:
             assert uow.orders.get("ord-1") == a.order()
             assert uow.shops.catalog("shop-1") == a.catalog()
             assert uow.outbox.list(order_id="ord-1") == [a.message()]
+            assert uow.orders.summaries("shop-1") == [
+                OrderSummary.of(a.draft("ord-2", "00001", created_at=a.T0 + timedelta(hours=1))),
+                OrderSummary.of(a.order()),
+            ]
     assert _names(empty_url) == ALL_MIGRATIONS
     with psycopg.connect(empty_url) as conn:
         indexes = {row[0] for row in conn.execute("SELECT indexname FROM pg_indexes")}
-    assert {"orders_shop_customer_created", "outbox_order", "orders_po_due"} <= indexes
+        rows = conn.execute(
+            "SELECT id, payment_status, total_amount, total_currency, line_count FROM orders "
+            "ORDER BY id"
+        ).fetchall()
+    assert {"orders_shop_customer_created", "outbox_order", "orders_po_due",
+            "orders_shop_status_summary"} <= indexes
+    assert "orders_shop_status_created" not in indexes
+    assert rows == [("ord-1", "unpaid", Decimal("396.75"), "EUR", 2),
+                    ("ord-2", "unpaid", None, None, 0)]
+    assert str(rows[0][2]) == "396.75"
 
 
 def test_upgrade_reports_what_it_applied(empty_url: str) -> None:

@@ -19,12 +19,13 @@ import pytest
 from fabcore.adapters.sqlite import SqliteDatabase
 from fabcore.app.bootstrap import make_database
 from fabcore.domain.errors import ConfigurationError, NotFound, StorageError
+from fabcore.domain.order_summary import OrderSummary
 from fabcore.domain.status import OrderStatus
 from fabcore.testing import aggregates as a
 from fabcore.testing.repositories import run_threads, seed
 
 V1_FIXTURE = Path(__file__).parent.parent / "data" / "fabcore-v1.sqlite"
-ALL_MIGRATIONS = ["0001_initial", "0002_lookup_indexes"]
+ALL_MIGRATIONS = ["0001_initial", "0002_lookup_indexes", "0003_order_summary"]
 
 
 def _query(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
@@ -45,7 +46,7 @@ def test_fixture_is_at_version_1(v1_copy: Path) -> None:
 
 def test_old_database_upgrades_in_place_and_keeps_its_rows(v1_copy: Path) -> None:
     with SqliteDatabase(v1_copy) as database:
-        assert database.schema_version() == 2
+        assert database.schema_version() == 3
         with database() as uow:
             assert uow.shops.get("shop-1") == a.shop()
             assert uow.shops.catalog("shop-1") == a.catalog()
@@ -71,9 +72,36 @@ def test_old_database_upgrades_in_place_and_keeps_its_rows(v1_copy: Path) -> Non
 def test_upgrade_reports_what_it_applied(v1_copy: Path) -> None:
     database = SqliteDatabase(v1_copy, migrate=False)
     assert database.schema_version() == 1
-    assert database.upgrade() == ["0002_lookup_indexes"]
+    assert database.upgrade() == ["0002_lookup_indexes", "0003_order_summary"]
     assert database.upgrade() == []
     database.close()
+
+
+def test_upgrade_fills_the_summary_columns_of_old_orders(v1_copy: Path) -> None:
+    SqliteDatabase(v1_copy).close()
+    rows = _query(v1_copy, "SELECT id, payment_status, total_amount, total_currency, line_count "
+                           "FROM orders ORDER BY id")
+    assert rows == [("ord-1", "unpaid", "396.75", "EUR", 2), ("ord-2", "unpaid", None, None, 0)]
+    with SqliteDatabase(v1_copy) as database, database() as uow:
+        assert uow.orders.summaries("shop-1") == [
+            OrderSummary.of(a.draft("ord-2", "00001", created_at=a.T0 + timedelta(hours=1))),
+            OrderSummary.of(a.order()),
+        ]
+        assert uow.orders.summaries("shop-1", OrderStatus.PO_PAYMENT_DUE)[0].total == a.eur(
+            "396.75"
+        )
+
+
+def test_summaries_by_status_are_read_from_one_index(tmp_path: Path) -> None:
+    path = tmp_path / "fabcore.db"
+    SqliteDatabase(path).close()
+    plan = " ".join(str(row) for row in _query(
+        path, "EXPLAIN QUERY PLAN SELECT id, number, payment_status, customer_id, created_at, "
+              "total_amount, total_currency, line_count FROM orders WHERE shop_id = ? "
+              "AND status = ? ORDER BY created_at DESC, number DESC", ("shop-1", "placed"),
+    ))
+    assert "COVERING INDEX orders_shop_status_summary" in plan
+    assert "TEMP B-TREE" not in plan
 
 
 def test_upgraded_schema_serves_customer_listing_from_its_index(v1_copy: Path) -> None:
@@ -90,7 +118,7 @@ def test_new_file_gets_every_migration(tmp_path: Path) -> None:
     database = SqliteDatabase(tmp_path / "new.db", migrate=False)
     assert database.schema_version() == 0
     assert database.upgrade(target=1) == ["0001_initial"]
-    assert database.upgrade() == ["0002_lookup_indexes"]
+    assert database.upgrade() == ["0002_lookup_indexes", "0003_order_summary"]
     assert database.upgrade() == []
     database.close()
 

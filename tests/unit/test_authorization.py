@@ -124,6 +124,8 @@ def test_customer_cannot_create_orders_for_others(
     with pytest.raises(PermissionDenied):
         app.list_orders(as_ada, customer_id=eve.id)
     with pytest.raises(PermissionDenied):
+        app.list_order_summaries(as_ada, customer_id=eve.id)
+    with pytest.raises(PermissionDenied):
         app.get_customer(as_ada, eve.id)
     with pytest.raises(PermissionDenied):
         app.list_customers(as_ada)
@@ -140,6 +142,20 @@ def test_other_shops_staff_cannot_use_customers_or_register_here(
     with pytest.raises(PermissionDenied):
         app.register_customer(shop.id, name="X", email="x@example.com", actor=mallory)
     assert app.list_orders(mallory) == []
+    assert app.list_order_summaries(mallory) == []
+
+
+def test_a_customer_lists_only_their_own_orders(
+    app: Fabcore, shop: Shop, as_ada: Actor, staff: Actor, order: Order
+) -> None:
+    eve = app.register_customer(shop.id, name="Eve", email="eve@example.com")
+    theirs = app.create_order(Actor.customer(eve.id, shop.id))
+    everyone = [s.id for s in app.list_order_summaries(staff)]
+    assert set(everyone) == {order.id, theirs.id}
+    assert [s.id for s in app.list_order_summaries(as_ada)] == [order.id]
+    assert [s.id for s in app.list_order_summaries(as_ada, customer_id=as_ada.id)] == [order.id]
+    assert [s.id for s in app.list_order_summaries(staff, customer_id=eve.id)] == [theirs.id]
+    assert len(app.list_order_summaries(staff, limit=1)) == 1
 
 
 def test_customer_cannot_edit_once_submitted(

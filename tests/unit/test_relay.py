@@ -38,6 +38,10 @@ class FakeOutbox:
     def add(self, message: OutboxMessage) -> None:
         self.rows[message.id] = attrs.evolve(message)
 
+    def add_all(self, messages: Sequence[OutboxMessage]) -> None:
+        for message in messages:
+            self.add(message)
+
     def get(self, message_id: str) -> OutboxMessage:
         if message_id not in self.rows:
             raise NotFound(f"no outbox message {message_id}")

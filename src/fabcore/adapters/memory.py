@@ -9,6 +9,7 @@ notebooks on them. Nothing here survives the process.
 from __future__ import annotations
 
 import copy
+import enum
 import hashlib
 import hmac
 import json
@@ -17,8 +18,11 @@ import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
+
+import attrs
 
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.customer import Customer
@@ -33,6 +37,7 @@ from fabcore.domain.errors import (
 )
 from fabcore.domain.money import Money
 from fabcore.domain.order import Order
+from fabcore.domain.order_summary import OrderSummary
 from fabcore.domain.shop import Shop
 from fabcore.domain.status import OrderStatus
 from fabcore.ports.mailer import Mail
@@ -227,7 +232,67 @@ class MemoryDatabase:
         return MemoryUnitOfWork(self)
 
 
+_SHARED_TYPES = (str, int, float, bool, type(None), bytes, Decimal, datetime, date, enum.Enum)
+
+# Per attrs class: whether it is frozen, and its field names.
+_plans: dict[type, tuple[bool, tuple[str, ...]]] = {}
+
+
+def _plan(cls: type) -> tuple[bool, tuple[str, ...]]:
+    found = _plans.get(cls)
+    if found is None:
+        names = tuple(f.name for f in attrs.fields(cls))
+        found = _plans[cls] = (_is_frozen(cls, names), names)
+    return found
+
+
+def _is_frozen(cls: type, names: tuple[str, ...]) -> bool:
+    """Whether the attrs class refuses assignments (``attrs.frozen``)."""
+    if not names:
+        return True
+    probe: Any = object.__new__(cls)
+    try:
+        setattr(probe, names[0], None)
+    except attrs.exceptions.FrozenInstanceError:
+        return True
+    except Exception:  # a validator refusing None: the class takes assignments
+        return False
+    return False
+
+
 def _copy(value: _T) -> _T:
+    """A deep copy of ``value`` that shares every part nothing can change.
+
+    Immutable values (strings, numbers, times, enums, and frozen attrs
+    objects and tuples made only of such values) are shared; lists, dicts and
+    mutable attrs objects are copied, so callers never see each other's
+    changes. It is what ``copy.deepcopy`` gives, at a fraction of its cost.
+    """
+    result: _T = _copy_any(value)
+    return result
+
+
+def _copy_any(value: Any) -> Any:
+    if isinstance(value, _SHARED_TYPES):
+        return value
+    cls = type(value)
+    if cls is list:
+        return [_copy_any(item) for item in value]
+    if cls is tuple:
+        items = tuple([_copy_any(item) for item in value])
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if cls is dict:
+        return {key: _copy_any(item) for key, item in value.items()}
+    if attrs.has(cls):
+        frozen, names = _plan(cls)
+        old = [getattr(value, name) for name in names]
+        new = [_copy_any(item) for item in old]
+        if frozen and all(a is b for a, b in zip(new, old, strict=True)):
+            return value
+        made = object.__new__(cls)
+        for name, item in zip(names, new, strict=True):
+            object.__setattr__(made, name, item)
+        return made
     return copy.deepcopy(value)
 
 
@@ -396,6 +461,23 @@ class MemoryOrderRepository:
         orders.sort(key=lambda o: (o.created_at, o.number), reverse=True)
         return [_copy(o) for o in orders]
 
+    def summaries(
+        self,
+        shop_id: str,
+        status: OrderStatus | None = None,
+        customer_id: str | None = None,
+        limit: int | None = None,
+    ) -> Sequence[OrderSummary]:
+        if limit is not None and limit < 0:
+            raise InvalidInput(f"limit must not be negative, got {limit}")
+        orders = [
+            o for o in self._visible(shop_id)
+            if (status is None or o.status is status)
+            and (customer_id is None or o.customer_id == customer_id)
+        ]
+        orders.sort(key=lambda o: (o.created_at, o.number), reverse=True)
+        return [OrderSummary.of(o) for o in orders[:limit]]
+
     def next_number(self, shop_id: str) -> str:
         with self._db.lock:
             n = self._db.numbers.get(shop_id, 0) + 1
@@ -417,11 +499,21 @@ class MemoryOutbox:
         self._db, self._staged, self._owner = db, staged, owner
 
     def add(self, message: OutboxMessage) -> None:
+        self.add_all([message])
+
+    def add_all(self, messages: Sequence[OutboxMessage]) -> None:
+        seen: set[str] = set()
         with self._db.lock:
-            if message.id in self._db.outbox or message.id in self._staged.outbox:
-                raise AlreadyExists(f"outbox message {message.id!r} already exists")
-        self._staged.outbox[message.id] = _copy(message)
-        self._staged.new_outbox.add(message.id)
+            for message in messages:
+                key = message.id
+                if key in seen:
+                    raise AlreadyExists(f"outbox message {key!r} is given twice")
+                if key in self._db.outbox or key in self._staged.outbox:
+                    raise AlreadyExists(f"outbox message {key!r} already exists")
+                seen.add(key)
+        for message in messages:
+            self._staged.outbox[message.id] = _copy(message)
+            self._staged.new_outbox.add(message.id)
 
     def get(self, message_id: str) -> OutboxMessage:
         if message_id in self._staged.outbox:

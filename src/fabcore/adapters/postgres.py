@@ -20,7 +20,8 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from fabcore.adapters.sql import (
@@ -155,6 +156,12 @@ class _PostgresSession(Session):
     def write(self, sql: str, params: Sequence[object] = ()) -> int:
         return self._run(sql, params).rowcount
 
+    def write_rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        try:
+            return self._run(sql, params).fetchall()
+        except psycopg.Error as exc:
+            raise _translate(exc) from exc
+
     def claim(self) -> None:
         """Rows are claimed by the lock clause of the query itself."""
 
@@ -168,6 +175,13 @@ class _PostgresSession(Session):
 
     def day(self, value: date) -> date:
         return value
+
+    def amount(self, value: Decimal) -> Decimal:
+        return value
+
+    def moment(self, value: Any) -> datetime:
+        moment: datetime = value if value.tzinfo is UTC else value.astimezone(UTC)
+        return moment
 
     def _end(self, action: Callable[[], None]) -> None:
         try:
@@ -230,6 +244,14 @@ class PostgresDatabase(SqlDatabase):
                 connect_timeout=max(1, round(self._connect_timeout)),
             )
         except psycopg.Error as exc:
+            raise _translate(exc) from exc
+        try:
+            # Timestamps come back in UTC, without a conversion per value.
+            conn.execute("SET TIME ZONE 'UTC'")
+            if not autocommit:
+                conn.commit()
+        except psycopg.Error as exc:
+            conn.close()
             raise _translate(exc) from exc
         # JSON documents come back as text: the converter parses them once.
         conn.adapters.register_loader("jsonb", TextLoader)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from types import MappingProxyType
-from typing import Any, TypeVar, get_args
+from types import MappingProxyType, NoneType, UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import cattrs
 
@@ -53,10 +53,63 @@ def _structure_decimal(value: object, _: type) -> Decimal:
     return Decimal(str(value))
 
 
-def _structure_money(value: object, _: type) -> Money:
-    if not isinstance(value, dict):
-        raise InvalidInput(f"expected an object with amount and currency, got {value!r}")
-    return Money(_structure_decimal(value["amount"], Decimal), str(value["currency"]))
+def _money_structure(size: int = 4096) -> Callable[[object, type], Money]:
+    """Structures Money; equal stored amounts share one (immutable) Money, up to ``size`` of them.
+
+    Orders repeat the same few amounts (fees, zeros, catalog prices), and
+    building a Money checks and quantizes its amount.
+    """
+    known: dict[tuple[str, str], Money] = {}
+
+    def structure(value: object, _: type) -> Money:
+        if not isinstance(value, dict):
+            raise InvalidInput(f"expected an object with amount and currency, got {value!r}")
+        amount, currency = value["amount"], value["currency"]
+        if not (isinstance(amount, str) and isinstance(currency, str)):
+            return Money(_structure_decimal(amount, Decimal), str(currency))
+        found = known.get((amount, currency))
+        if found is None:
+            found = Money(_structure_decimal(amount, Decimal), currency)
+            if len(known) >= size:
+                known.clear()
+            known[amount, currency] = found
+        return found
+
+    return structure
+
+
+def _is_optional(cls: Any) -> bool:
+    args = get_args(cls)
+    return (
+        get_origin(cls) in (Union, UnionType) and len(args) == 2 and NoneType in args
+    )
+
+
+def _optional_structure_factory(cls: Any, conv: cattrs.Converter) -> Any:
+    """``X | None`` with the hook of ``X`` looked up once, not on every value."""
+    inner = next(arg for arg in get_args(cls) if arg is not NoneType)
+    structure_inner = conv.get_structure_hook(inner)
+
+    def structure(value: Any, _: Any) -> Any:
+        return None if value is None else structure_inner(value, inner)
+
+    return structure
+
+
+def _is_homogeneous_tuple(cls: Any) -> bool:
+    args = get_args(cls)
+    return get_origin(cls) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _tuple_structure_factory(cls: Any, conv: cattrs.Converter) -> Any:
+    """``tuple[X, ...]`` with the hook of ``X`` looked up once, not on every value."""
+    item = get_args(cls)[0]
+    structure_item = conv.get_structure_hook(item)
+
+    def structure(value: Any, _: Any) -> tuple[Any, ...]:
+        return tuple([structure_item(v, item) for v in value])
+
+    return structure
 
 
 def _is_mapping(cls: Any) -> bool:
@@ -92,12 +145,18 @@ def make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(
         Money, lambda m: {"amount": str(m.amount), "currency": m.currency}
     )
-    conv.register_structure_hook(Money, _structure_money)
+    conv.register_structure_hook(Money, _money_structure())
     conv.register_unstructure_hook(enum.Enum, lambda e: e.value)
     conv.register_unstructure_hook(MappingProxyType, lambda m: conv.unstructure(dict(m)))
     conv.register_structure_hook_factory(_is_mapping, lambda cls: _mapping_structure_factory(
         cls, conv
     ))
+    conv.register_structure_hook_factory(
+        _is_optional, lambda cls: _optional_structure_factory(cls, conv)
+    )
+    conv.register_structure_hook_factory(
+        _is_homogeneous_tuple, lambda cls: _tuple_structure_factory(cls, conv)
+    )
     return conv
 
 

@@ -26,6 +26,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from importlib import resources
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self, TypeVar
@@ -39,12 +40,15 @@ from fabcore.domain.errors import (
     AlreadyExists,
     ConcurrencyConflict,
     FabcoreError,
+    InvalidInput,
     NotFound,
     StorageError,
 )
+from fabcore.domain.money import Money
 from fabcore.domain.order import Order
+from fabcore.domain.order_summary import OrderSummary
 from fabcore.domain.shop import Shop
-from fabcore.domain.status import OrderStatus
+from fabcore.domain.status import OrderStatus, PaymentStatus
 from fabcore.ports.outbox import OutboxMessage, OutboxStatus
 
 _T = TypeVar("_T")
@@ -62,9 +66,17 @@ def _parse(text: str | bytes, what: str) -> Any:
         raise StorageError(f"stored {what} is not JSON: {exc}") from exc
 
 
+# The converter's function per class, looked up once rather than on every load.
+_structure_hooks: dict[type, Callable[[Any, Any], Any]] = {}
+
+
 def _build(data: Any, cls: type[_T], what: str) -> _T:
+    hook = _structure_hooks.get(cls)
+    if hook is None:
+        hook = _structure_hooks[cls] = converter.get_structure_hook(cls)
     try:
-        return converter.structure(data, cls)
+        built: _T = hook(data, cls)
+        return built
     except FabcoreError as exc:
         raise StorageError(f"stored {what} cannot be read: {exc}") from exc
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -76,8 +88,11 @@ def load(text: str | bytes, cls: type[_T], what: str) -> _T:
     return _build(_parse(text, what), cls, what)
 
 
+_unstructure_order = converter.get_unstructure_hook(Order)
+
+
 def _order_document(order: Order) -> str:
-    data = converter.unstructure(order)
+    data = _unstructure_order(order)
     del data["version"]
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
@@ -89,6 +104,10 @@ def _load_order(version: int, text: str | bytes, order_id: str) -> Order:
         raise StorageError(f"stored {what} is not a JSON object")
     data["version"] = version
     return _build(data, Order, what)
+
+
+def _load_customer(text: str | bytes, customer_id: str) -> Customer:
+    return load(text, Customer, f"customer {customer_id!r}")
 
 
 class CatalogCache:
@@ -136,6 +155,8 @@ class Session(abc.ABC):
         # Shop documents read in the open transaction: use cases read a shop
         # and its catalog several times in one unit of work.
         self.shop_documents: dict[tuple[str, str], str] = {}
+        # Customer documents read with an order (see ``SqlOrderRepository.get``).
+        self.customer_documents: dict[str, str] = {}
 
     @abc.abstractmethod
     def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
@@ -144,6 +165,10 @@ class Session(abc.ABC):
     @abc.abstractmethod
     def write(self, sql: str, params: Sequence[object] = ()) -> int:
         """Run a write in the unit of work's transaction; the number of rows it changed."""
+
+    @abc.abstractmethod
+    def write_rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """Run a write with a ``RETURNING`` clause in the transaction; the rows it returned."""
 
     @abc.abstractmethod
     def claim(self) -> None:
@@ -162,6 +187,14 @@ class Session(abc.ABC):
         """A date as a statement parameter."""
 
     @abc.abstractmethod
+    def amount(self, value: Decimal) -> object:
+        """An exact decimal amount as a statement parameter."""
+
+    @abc.abstractmethod
+    def moment(self, value: Any) -> datetime:
+        """A timestamp column's value as a UTC datetime."""
+
+    @abc.abstractmethod
     def commit(self) -> None: ...
 
     @abc.abstractmethod
@@ -176,6 +209,7 @@ class Session(abc.ABC):
         self.added_orders.clear()
         self.conflict = None
         self.shop_documents.clear()
+        self.customer_documents.clear()
 
 
 # -- repositories ----------------------------------------------------------------
@@ -246,19 +280,23 @@ class SqlCustomerRepository(_Repository):
         raise AlreadyExists(f"a customer with e-mail {customer.email} already exists")
 
     def get(self, customer_id: str) -> Customer:
-        rows = self._s.fetch("SELECT data FROM customers WHERE id = ?", (customer_id,))
-        if not rows:
-            raise NotFound(f"no customer {customer_id!r}")
-        return load(rows[0][0], Customer, f"customer {customer_id!r}")
+        found = self._s.customer_documents.get(customer_id)
+        if found is None:
+            rows = self._s.fetch("SELECT data FROM customers WHERE id = ?", (customer_id,))
+            if not rows:
+                raise NotFound(f"no customer {customer_id!r}")
+            found = rows[0][0]
+        return _load_customer(found, customer_id)
 
     def find_by_email(self, shop_id: str, email: str) -> Customer | None:
         rows = self._s.fetch(
             "SELECT id, data FROM customers WHERE shop_id = ? AND email_lower = ?",
             (shop_id, email.strip().lower()),
         )
-        return load(rows[0][1], Customer, f"customer {rows[0][0]!r}") if rows else None
+        return _load_customer(rows[0][1], rows[0][0]) if rows else None
 
     def save(self, customer: Customer) -> None:
+        self._s.customer_documents.pop(customer.id, None)
         changed = self._s.write(
             "UPDATE customers SET email_lower = ?, data = ? WHERE id = ?",
             (customer.email.lower(), dumps(customer), customer.id),
@@ -270,25 +308,80 @@ class SqlCustomerRepository(_Repository):
         rows = self._s.fetch(
             "SELECT id, data FROM customers WHERE shop_id = ? ORDER BY id", (shop_id,)
         )
-        return [load(data, Customer, f"customer {key!r}") for key, data in rows]
+        return [_load_customer(data, key) for key, data in rows]
+
+
+# Copies of document fields that queries filter, sort or list by; they change with the order.
+_INDEX_COLUMNS = (
+    "customer_id, status, po_due_date, payment_status, total_amount, total_currency, line_count"
+)
+_INDEX_ASSIGNMENTS = ", ".join(f"{c.strip()} = ?" for c in _INDEX_COLUMNS.split(","))
+_NEWEST_FIRST = "ORDER BY created_at DESC, number DESC"
+
+_STATUSES = {s.value: s for s in OrderStatus}
+_PAYMENT_STATUSES = {s.value: s for s in PaymentStatus}
+
+# The status comes last: it is left out when the listing is filtered by it.
+_SUMMARY_COLUMNS = (
+    "id, number, payment_status, customer_id, created_at, total_amount, total_currency, "
+    "line_count"
+)
+
+
+def _summaries(
+    shop_id: str,
+    rows: list[Row],
+    moment: Callable[[Any], datetime],
+    status: OrderStatus | None,
+) -> list[OrderSummary]:
+    """Summaries from rows of ``_SUMMARY_COLUMNS`` (and ``status`` when not given)."""
+    statuses, payment_statuses = _STATUSES, _PAYMENT_STATUSES
+    # One Money per distinct total, by currency and amount.
+    totals: dict[str, dict[object, Money]] = {}
+    found: list[OrderSummary] = []
+    add = found.append
+    try:
+        for row in rows:
+            amount, total = row[5], None
+            if amount is not None:
+                currency = row[6]
+                same = totals.get(currency)
+                if same is None:
+                    same = totals[currency] = {}
+                total = same.get(amount)
+                if total is None:
+                    total = same[amount] = Money(amount, currency)
+            add(OrderSummary(row[0], shop_id, row[1], status or statuses[row[8]],
+                             payment_statuses[row[2]], row[3], moment(row[4]), total, row[7]))
+    except (FabcoreError, ValueError, TypeError, KeyError, IndexError) as exc:
+        raise StorageError(
+            f"stored summary of an order of shop {shop_id!r} cannot be read: {exc!r}"
+        ) from exc
+    return found
 
 
 class SqlOrderRepository(_Repository):
     def _index(self, order: Order) -> tuple[object, ...]:
-        """The queried columns that can change: customer, status, PO due date."""
+        """The values of ``_INDEX_COLUMNS``."""
+        s = self._s
         due = order.po.due_date if order.po is not None else None
+        quote = order.agreed_quote
+        total = quote.total if quote is not None else None
         return (
             order.customer_id,
             order.status.value,
-            None if due is None else self._s.day(due),
+            None if due is None else s.day(due),
+            order.payment_status.value,
+            None if total is None else s.amount(total.amount),
+            None if total is None else total.currency,
+            len(order.lines),
         )
 
     def add(self, order: Order) -> None:
         s = self._s
         added = s.write(
-            "INSERT INTO orders (customer_id, status, po_due_date, id, shop_id, number, "
-            "created_at, version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
+            f"INSERT INTO orders ({_INDEX_COLUMNS}, id, shop_id, number, created_at, version, "
+            "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (*self._index(order), order.id, order.shop_id, order.number,
              s.timestamp(order.created_at), order.version, _order_document(order)),
         )
@@ -296,28 +389,46 @@ class SqlOrderRepository(_Repository):
             raise AlreadyExists(f"order {order.id!r} / {order.number} already exists")
         s.added_orders.add(order.id)
 
-    def get(self, order_id: str) -> Order:
-        rows = self._s.fetch("SELECT version, data FROM orders WHERE id = ?", (order_id,))
-        if not rows:
-            raise NotFound(f"no order {order_id!r}")
-        return _load_order(rows[0][0], rows[0][1], order_id)
+    def _one(self, where: str, params: Sequence[object]) -> Order | None:
+        """The order matching ``where``, reading its shop's and customer's documents along.
 
-    def get_by_number(self, shop_id: str, number: str) -> Order:
-        rows = self._s.fetch(
-            "SELECT id, version, data FROM orders WHERE shop_id = ? AND number = ?",
-            (shop_id, number),
+        Use cases go on to read those; having them from the same query saves
+        a round trip each (they are kept for the rest of the transaction).
+        """
+        s = self._s
+        rows = s.fetch(
+            "SELECT o.id, o.version, o.data, o.shop_id, s.data, o.customer_id, c.data "
+            "FROM orders o JOIN shops s ON s.id = o.shop_id "
+            f"LEFT JOIN customers c ON c.id = o.customer_id WHERE {where}",
+            params,
         )
         if not rows:
+            return None
+        key, version, data, shop_id, shop, customer_id, customer = rows[0]
+        s.shop_documents["data", shop_id] = shop
+        if customer is not None:
+            s.customer_documents[customer_id] = customer
+        return _load_order(version, data, key)
+
+    def get(self, order_id: str) -> Order:
+        found = self._one("o.id = ?", (order_id,))
+        if found is None:
+            raise NotFound(f"no order {order_id!r}")
+        return found
+
+    def get_by_number(self, shop_id: str, number: str) -> Order:
+        found = self._one("o.shop_id = ? AND o.number = ?", (shop_id, number))
+        if found is None:
             raise NotFound(f"no order number {number!r} in shop {shop_id!r}")
-        return _load_order(rows[0][1], rows[0][2], rows[0][0])
+        return found
 
     def save(self, order: Order) -> None:
         s = self._s
         inserted_here = order.id in s.added_orders
         bump = 0 if inserted_here else 1
         changed = s.write(
-            "UPDATE orders SET customer_id = ?, status = ?, po_due_date = ?, "
-            "version = version + ?, data = ? WHERE id = ? AND version = ?",
+            f"UPDATE orders SET {_INDEX_ASSIGNMENTS}, version = version + ?, data = ? "
+            "WHERE id = ? AND version = ?",
             (*self._index(order), bump, _order_document(order), order.id, order.version),
         )
         if changed:
@@ -335,25 +446,48 @@ class SqlOrderRepository(_Repository):
         s.conflict = message
         raise ConcurrencyConflict(message)
 
-    def list(
-        self,
-        shop_id: str,
-        status: OrderStatus | None = None,
-        customer_id: str | None = None,
-    ) -> list[Order]:
-        where, params = ["shop_id = ?"], [shop_id]
+    @staticmethod
+    def _where(
+        shop_id: str, status: OrderStatus | None, customer_id: str | None
+    ) -> tuple[str, list[object]]:
+        where: list[str] = ["shop_id = ?"]
+        params: list[object] = [shop_id]
         if status is not None:
             where.append("status = ?")
             params.append(status.value)
         if customer_id is not None:
             where.append("customer_id = ?")
             params.append(customer_id)
+        return " AND ".join(where), params
+
+    def list(
+        self,
+        shop_id: str,
+        status: OrderStatus | None = None,
+        customer_id: str | None = None,
+    ) -> list[Order]:
+        where, params = self._where(shop_id, status, customer_id)
         rows = self._s.fetch(
-            f"SELECT id, version, data FROM orders WHERE {' AND '.join(where)} "
-            "ORDER BY created_at DESC, number DESC",
-            params,
+            f"SELECT id, version, data FROM orders WHERE {where} {_NEWEST_FIRST}", params
         )
         return [_load_order(version, data, key) for key, version, data in rows]
+
+    def summaries(
+        self,
+        shop_id: str,
+        status: OrderStatus | None = None,
+        customer_id: str | None = None,
+        limit: int | None = None,
+    ) -> Sequence[OrderSummary]:
+        if limit is not None and limit < 0:
+            raise InvalidInput(f"limit must not be negative, got {limit}")
+        where, params = self._where(shop_id, status, customer_id)
+        columns = _SUMMARY_COLUMNS if status is not None else f"{_SUMMARY_COLUMNS}, status"
+        sql = f"SELECT {columns} FROM orders WHERE {where} {_NEWEST_FIRST}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return _summaries(shop_id, self._s.fetch(sql, params), self._s.moment, status)
 
     def next_number(self, shop_id: str) -> str:
         return f"{self._s.next_number(shop_id):05d}"
@@ -368,6 +502,8 @@ class SqlOrderRepository(_Repository):
 
 
 _OUTBOX_ORDER = "ORDER BY created_at, seq"
+# Messages per INSERT statement: 8 parameters each, well within every driver's limit.
+_OUTBOX_BATCH = 500
 
 
 class SqlOutbox(_Repository):
@@ -379,16 +515,36 @@ class SqlOutbox(_Repository):
         return None if when is None else self._s.timestamp(when)
 
     def add(self, message: OutboxMessage) -> None:
+        self.add_all([message])
+
+    def add_all(self, messages: Sequence[OutboxMessage]) -> None:
+        """One multi-row INSERT per ``_OUTBOX_BATCH`` messages; ``seq`` keeps their order."""
         s = self._s
-        added = s.write(
-            "INSERT INTO outbox (id, shop_id, order_id, status, next_attempt_at, created_at, "
-            "attempts, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (message.id, message.shop_id, message.order_id, message.status.value,
-             self._next_attempt(message), s.timestamp(message.created_at), message.attempts,
-             dumps(message)),
-        )
-        if not added:
-            raise AlreadyExists(f"outbox message {message.id!r} already exists")
+        seen: set[str] = set()
+        for m in messages:
+            if m.id in seen:
+                raise AlreadyExists(f"outbox message {m.id!r} is given twice")
+            seen.add(m.id)
+        for start in range(0, len(messages), _OUTBOX_BATCH):
+            batch = messages[start:start + _OUTBOX_BATCH]
+            params: list[object] = []
+            for m in batch:
+                params += (m.id, m.shop_id, m.order_id, m.status.value, self._next_attempt(m),
+                           s.timestamp(m.created_at), m.attempts, dumps(m))
+            rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(batch))
+            added = [row[0] for row in s.write_rows(
+                "INSERT INTO outbox (id, shop_id, order_id, status, next_attempt_at, created_at, "
+                f"attempts, data) VALUES {rows} ON CONFLICT DO NOTHING RETURNING id",
+                params,
+            )]
+            if len(added) < len(batch):
+                taken = next(m.id for m in batch if m.id not in added)
+                kept = [m.id for m in messages[:start]] + added
+                for first in range(0, len(kept), _OUTBOX_BATCH):
+                    some = kept[first:first + _OUTBOX_BATCH]
+                    s.write(f"DELETE FROM outbox WHERE id IN ({', '.join('?' * len(some))})",
+                            some)
+                raise AlreadyExists(f"outbox message {taken!r} already exists")
 
     def get(self, message_id: str) -> OutboxMessage:
         found = self._load(

@@ -27,8 +27,9 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fabcore.adapters.sql import (
     SCHEMA_TABLE,
@@ -127,6 +128,13 @@ class _SqliteSession(Session):
         self._begin()
         return self._run(sql, params).rowcount
 
+    def write_rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        self._begin()
+        try:
+            return self._run(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self._db.timeout) from exc
+
     def claim(self) -> None:
         self._begin()
 
@@ -143,6 +151,12 @@ class _SqliteSession(Session):
 
     def day(self, value: date) -> str:
         return value.isoformat()
+
+    def amount(self, value: Decimal) -> str:
+        return str(value)
+
+    def moment(self, value: Any) -> datetime:
+        return datetime.fromisoformat(value)
 
     def commit(self) -> None:
         if self._conn.in_transaction:

@@ -23,10 +23,16 @@ def percent(rate: Decimal) -> str:
     return f"{(rate * 100).normalize():f}%"
 
 
-def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
-    """Autoescaping for ``.html`` only, loud on undefined names, tidy whitespace."""
+def make_environment(loader: jinja2.BaseLoader, *, auto_reload: bool = True) -> jinja2.Environment:
+    """Autoescaping for ``.html`` only, loud on undefined names, tidy whitespace.
+
+    ``auto_reload=False`` for templates that cannot change while running
+    (those in the package): jinja2 then stops checking their files' times
+    on every use.
+    """
     env = jinja2.Environment(
         loader=loader,
+        auto_reload=auto_reload,
         autoescape=jinja2.select_autoescape(["html"], default_for_string=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

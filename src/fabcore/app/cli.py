@@ -155,11 +155,13 @@ def cmd_orders_list(args: argparse.Namespace) -> int:
     from fabcore.app import report
 
     status = OrderStatus(args.status) if args.status else None
-    orders = _app(args).list_orders(_staff(args), status=status, customer_id=args.customer)
+    summaries = _app(args).list_order_summaries(
+        _staff(args), status=status, customer_id=args.customer
+    )
     if args.json:
-        print(to_json([report.order_summary(o) for o in orders]))
+        print(to_json([report.order_summary(s) for s in summaries]))
     else:
-        print(report.orders_table(orders) if orders else "no orders")
+        print(report.orders_table(summaries) if summaries else "no orders")
     return EXIT_OK
 
 

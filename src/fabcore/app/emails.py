@@ -136,7 +136,7 @@ class MailRenderer:
 
     def __init__(self, overrides: Mapping[str, str | Path] | None = None) -> None:
         package = jinja2.PackageLoader(*PACKAGE_TEMPLATES)
-        self._default = make_environment(package)
+        self._default = make_environment(package, auto_reload=False)
         self._shops: dict[str, jinja2.Environment] = {}
         for shop_id, folder in (overrides or {}).items():
             path = Path(folder)

@@ -136,7 +136,7 @@ class Invoice:
         return self.issued_at.astimezone(UTC).date()
 
 
-_env = make_environment(jinja2.PackageLoader("fabcore", "templates/invoice"))
+_env = make_environment(jinja2.PackageLoader("fabcore", "templates/invoice"), auto_reload=False)
 
 
 def render_invoice(

@@ -8,6 +8,7 @@ from fabcore.app.tables import render_table
 from fabcore.domain.analysis import ModelAnalysis
 from fabcore.domain.money import Money
 from fabcore.domain.order import Order
+from fabcore.domain.order_summary import OrderSummary
 from fabcore.domain.quote import LineQuote, OrderQuote
 from fabcore.ports.outbox import OutboxMessage
 
@@ -120,31 +121,30 @@ def order_breakdown(o: OrderQuote) -> str:
     return "\n\n".join(parts)
 
 
-def order_summary(order: Order) -> dict[str, object]:
-    """The fields of an order a list shows (also its JSON form in ``orders list``)."""
-    total = order.agreed_quote.total if order.agreed_quote is not None else order.total
+def order_summary(summary: OrderSummary) -> dict[str, object]:
+    """The fields of an order a list shows (also its JSON form in ``orders list``).
+
+    ``total`` is the agreed total, ``None`` until the order is placed or offered.
+    """
     return {
-        "number": order.number,
-        "id": order.id,
-        "status": order.status.value,
-        "payment_status": order.payment_status.value,
-        "customer_id": order.customer_id,
-        "lines": len(order.lines),
-        "total": total,
-        "created_at": order.created_at,
+        "number": summary.number,
+        "id": summary.id,
+        "status": summary.status.value,
+        "payment_status": summary.payment_status.value,
+        "customer_id": summary.customer_id,
+        "lines": summary.lines,
+        "total": summary.total,
+        "created_at": summary.created_at,
     }
 
 
-def orders_table(orders: Sequence[Order]) -> str:
+def orders_table(summaries: Sequence[OrderSummary]) -> str:
     """One row per order, newest first as given."""
-    rows = []
-    for order in orders:
-        s = order_summary(order)
-        rows.append((
-            order.number, order.status.label, order.payment_status.value,
-            order.customer_id or "-", len(order.lines), s["total"] or "-",
-            order.created_at.strftime("%Y-%m-%d %H:%M"),
-        ))
+    rows = [
+        (s.number, s.status.label, s.payment_status.value, s.customer_id or "-", s.lines,
+         s.total or "-", s.created_at.strftime("%Y-%m-%d %H:%M"))
+        for s in summaries
+    ]
     return render_table(
         ("number", "status", "payment", "customer", "lines", "total", "created (UTC)"),
         rows, right=frozenset({4, 5}),

@@ -10,6 +10,7 @@ in that same unit of work, and commits. Mails leave later, through
 
 from __future__ import annotations
 
+import functools
 import inspect
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -46,11 +47,12 @@ from fabcore.domain.order import (
     Shipping,
 )
 from fabcore.domain.order_quote import quote_order
+from fabcore.domain.order_summary import OrderSummary
 from fabcore.domain.pricing import price_line
 from fabcore.domain.quote import Fee, LineSpec, OrderQuote
 from fabcore.domain.review import review_required
 from fabcore.domain.shop import Shop
-from fabcore.domain.status import OrderStatus
+from fabcore.domain.status import OrderStatus, Trigger
 from fabcore.ports.clock import Clock
 from fabcore.ports.mailer import Mailer
 from fabcore.ports.mesh import MeshAnalyser
@@ -340,12 +342,24 @@ class Fabcore:
         customer_id: str | None = None,
     ) -> list[Order]:
         """Staff see the shop's orders; a customer sees their own."""
-        if actor.is_customer:
-            if customer_id not in (None, actor.id):
-                raise PermissionDenied(f"{actor} cannot list another customer's orders")
-            customer_id = actor.id
+        customer_id = _listed_customer(actor, customer_id)
         with self.uow() as uow:
             return list(uow.orders.list(actor.shop_id, status, customer_id))
+
+    def list_order_summaries(
+        self,
+        actor: Actor,
+        status: OrderStatus | None = None,
+        customer_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[OrderSummary]:
+        """What a list of orders shows, newest first, without loading the orders.
+
+        Who sees what is as for :meth:`list_orders`; ``limit`` keeps the newest.
+        """
+        customer_id = _listed_customer(actor, customer_id)
+        with self.uow() as uow:
+            return list(uow.orders.summaries(actor.shop_id, status, customer_id, limit))
 
     def quote(self, actor: Actor, order_id: str) -> OrderQuote:
         """The order's price breakdown as it stands."""
@@ -531,16 +545,21 @@ class Fabcore:
         _require_staff(actor, "change the status")
         status = _status(target)
 
-        def change(uow: UnitOfWork, order: Order) -> OrderEvent:
-            if "settings" not in data:
-                data["settings"] = uow.shops.get(order.shop_id).settings
-            method_data = dict(data)
-            moves = [t for t, dest in order.reachable() if dest is status]
-            if moves and "settings" not in _params(order, moves[0].value):
-                method_data.pop("settings")
-            return order.change_status(actor, self.clock.now(), status, note, **method_data)
+        def work() -> Order:
+            with self.uow() as uow:
+                order = self._order_for(uow, actor, order_id)
+                shop = uow.shops.get(order.shop_id)
+                method_data = dict(data)
+                method_data.setdefault("settings", shop.settings)
+                trigger = _trigger_to(order, status)
+                if trigger is not None and "settings" not in _parameters(trigger):
+                    del method_data["settings"]
+                event = order.change_status(actor, self.clock.now(), status, note,
+                                            **method_data)
+                self._save_with_mails(uow, order, [event], shop)
+                return order
 
-        return self._transition(actor, order_id, change)
+        return self._retrying(work)
 
     # -- payments ---------------------------------------------------------------
 
@@ -610,9 +629,7 @@ class Fabcore:
                     event_id=event.id,
                 )
                 outcome = PaymentOutcome(order.id, False, change.reason, flagged=True)
-            uow.orders.save(order)
-            self._queue(uow, order, [change])
-            uow.commit()
+            self._save_with_mails(uow, order, [change])
             return outcome
 
     def record_payment(
@@ -652,9 +669,7 @@ class Fabcore:
                         event = order.claim_po_payment_reminder(now)
                         if event is None:
                             break
-                        uow.orders.save(order)
-                        self._queue(uow, order, [event])
-                        uow.commit()
+                        self._save_with_mails(uow, order, [event])
                         sent += 1
                         break
                 except ConcurrencyConflict:
@@ -746,17 +761,36 @@ class Fabcore:
             with self.uow() as uow:
                 order = self._order_for(uow, actor, order_id)
                 event = change(uow, order)
-                uow.orders.save(order)
-                self._queue(uow, order, [event])
-                uow.commit()
+                self._save_with_mails(uow, order, [event])
                 return order
 
         return self._retrying(work)
 
-    def _queue(self, uow: UnitOfWork, order: Order, events: Sequence[OrderEvent]) -> None:
-        shop = uow.shops.get(order.shop_id)
+    def _save_with_mails(
+        self, uow: UnitOfWork, order: Order, events: Sequence[OrderEvent],
+        shop: Shop | None = None,
+    ) -> None:
+        """Save the changed order with the mails its events cause, and commit.
+
+        The mails are rendered before the first write, so the write lock
+        (SQLite's, or the order's row) is held for the writes alone.
+        ``shop`` is the order's shop when the caller has it already.
+        """
+        messages = self._queue(uow, order, events, shop)
+        uow.orders.save(order)
+        uow.outbox.add_all(messages)
+        uow.commit()
+
+    def _queue(
+        self, uow: UnitOfWork, order: Order, events: Sequence[OrderEvent],
+        shop: Shop | None = None,
+    ) -> list[OutboxMessage]:
+        """The outbox messages of the mails ``events`` cause, rendered."""
+        if shop is None:
+            shop = uow.shops.get(order.shop_id)
         customer = uow.customers.get(order.customer_id) if order.customer_id else None
         now = self.clock.now()
+        messages: list[OutboxMessage] = []
         for event in events:
             for intent in mails_for(event, order, customer, shop):
                 link_url = None
@@ -774,10 +808,11 @@ class Fabcore:
                     intent, order=order, customer=customer, shop=shop,
                     link_url=link_url, message_id=f"<{message_id}@fabcore>",
                 )
-                uow.outbox.add(
+                messages.append(
                     OutboxMessage(id=message_id, shop_id=shop.id, order_id=order.id,
                                   mail=mail, created_at=now)
                 )
+        return messages
 
 
 def _require_staff(actor: Actor, action: str) -> None:
@@ -797,6 +832,15 @@ def _check_access(actor: Actor, order: Order) -> None:
         raise PermissionDenied(f"{actor} cannot see {order}: it belongs to another customer")
 
 
+def _listed_customer(actor: Actor, customer_id: str | None) -> str | None:
+    """The customer filter a listing runs with: a customer lists their own orders only."""
+    if actor.is_customer:
+        if customer_id not in (None, actor.id):
+            raise PermissionDenied(f"{actor} cannot list another customer's orders")
+        return actor.id
+    return customer_id
+
+
 def _status(target: OrderStatus | str) -> OrderStatus:
     if isinstance(target, OrderStatus):
         return target
@@ -807,8 +851,26 @@ def _status(target: OrderStatus | str) -> OrderStatus:
         raise InvalidInput(f"unknown status {target!r}; statuses are: {choices}") from None
 
 
-def _params(order: Order, method: str) -> Sequence[str]:
-    return list(inspect.signature(getattr(order, method)).parameters)
+@functools.cache
+def _parameters(trigger: Trigger) -> frozenset[str]:
+    """The parameter names of the order's method for ``trigger``."""
+    return frozenset(inspect.signature(getattr(Order, trigger.value)).parameters)
+
+
+_moves: dict[tuple[OrderStatus, OrderStatus | None, OrderStatus], Trigger | None] = {}
+
+
+def _trigger_to(order: Order, target: OrderStatus) -> Trigger | None:
+    """The trigger ``Order.change_status`` takes to ``target``, if any.
+
+    The moves out of an order depend on its status and, on hold, on the
+    status it was held from (see ``Order.reachable``), so they are worked
+    out once per such pair.
+    """
+    key = (order.status, order.held_from, target)
+    if key not in _moves:
+        _moves[key] = next((t for t, dest in order.reachable() if dest is target), None)
+    return _moves[key]
 
 
 def _default_terms(order: Order) -> str:

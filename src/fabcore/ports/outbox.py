@@ -45,6 +45,14 @@ class Outbox(Protocol):
         """Queue a message; ``AlreadyExists`` if its id is taken."""
         ...
 
+    def add_all(self, messages: Sequence[OutboxMessage]) -> None:
+        """Queue several messages in this order, in one go where the backend allows.
+
+        ``AlreadyExists`` if an id is taken or given twice; then none of them
+        is queued.
+        """
+        ...
+
     def get(self, message_id: str) -> OutboxMessage:
         """One message by id; ``NotFound`` when unknown."""
         ...

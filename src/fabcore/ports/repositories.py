@@ -17,6 +17,7 @@ from typing import Protocol, Self
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.customer import Customer
 from fabcore.domain.order import Order
+from fabcore.domain.order_summary import OrderSummary
 from fabcore.domain.shop import Shop
 from fabcore.domain.status import OrderStatus
 from fabcore.ports.outbox import Outbox
@@ -85,6 +86,22 @@ class OrderRepository(Protocol):
         customer_id: str | None = None,
     ) -> Sequence[Order]:
         """Orders of a shop, newest first, optionally filtered."""
+        ...
+
+    def summaries(
+        self,
+        shop_id: str,
+        status: OrderStatus | None = None,
+        customer_id: str | None = None,
+        limit: int | None = None,
+    ) -> Sequence[OrderSummary]:
+        """The :class:`OrderSummary` of a shop's orders, filtered and ordered like ``list``.
+
+        At most ``limit`` of them (the newest; ``InvalidInput`` when
+        negative). Adapters keep what a summary needs beside each order, so
+        listing thousands of orders does not load them; a summary always
+        matches the order as last added or saved, in this unit of work too.
+        """
         ...
 
     def next_number(self, shop_id: str) -> str:

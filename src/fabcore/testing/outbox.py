@@ -57,6 +57,30 @@ class OutboxContract:
         with database() as uow:
             assert uow.outbox.get("msg-1") == a.message()
 
+    def test_add_all_keeps_the_order_given(self, database: UnitOfWorkFactory) -> None:
+        batch = [a.message(f"m{i}", subject=f"mail {i}") for i in (3, 1, 2)]
+        with database() as uow:
+            uow.outbox.add_all(batch)
+            uow.outbox.add_all([])
+            uow.commit()
+        with database() as uow:
+            assert uow.outbox.list() == batch
+            assert [m.id for m in uow.outbox.due(NOW, 10)] == ["m3", "m1", "m2"]
+
+    def test_add_all_with_a_taken_id_queues_none(self, database: UnitOfWorkFactory) -> None:
+        queue(database, a.message())
+        with database() as uow:
+            with pytest.raises(AlreadyExists):
+                uow.outbox.add_all([a.message("new-1"), a.message(), a.message("new-2")])
+            with pytest.raises(AlreadyExists):
+                uow.outbox.add_all([a.message("new-3"), a.message("new-3")])
+            assert [m.id for m in uow.outbox.list()] == ["msg-1"]
+            uow.outbox.add_all([a.message("new-4")])
+            uow.commit()
+        with database() as uow:
+            assert [m.id for m in uow.outbox.list()] == ["msg-1", "new-4"]
+            assert uow.outbox.get("msg-1") == a.message()
+
     def test_unknown_raises_not_found(self, database: UnitOfWorkFactory) -> None:
         with database() as uow:
             with pytest.raises(NotFound):

@@ -23,9 +23,12 @@ from decimal import Decimal
 import attrs
 import pytest
 
-from fabcore.domain.errors import AlreadyExists, ConcurrencyConflict, NotFound
+from fabcore.domain.actor import Actor
+from fabcore.domain.errors import AlreadyExists, ConcurrencyConflict, InvalidInput, NotFound
+from fabcore.domain.money import Money
 from fabcore.domain.order import Order
-from fabcore.domain.status import OrderStatus
+from fabcore.domain.order_summary import OrderSummary
+from fabcore.domain.status import OrderStatus, PaymentStatus
 from fabcore.ports.repositories import UnitOfWorkFactory
 from fabcore.testing import aggregates as a
 
@@ -485,6 +488,116 @@ class OrderRepositoryContract(_DatabaseFixture):
             assert [o.id for o in uow.orders.list("shop-1", OrderStatus.DRAFT)] == []
             assert [o.id for o in uow.orders.list("shop-1", customer_id="cust-2")] == ["o1"]
             assert [o.id for o in uow.orders.po_payments_due_by(date(2026, 4, 1))] == ["o1"]
+
+    def test_summaries_are_filtered_and_ordered_like_the_list(
+        self, database: UnitOfWorkFactory
+    ) -> None:
+        seed(database, "shop-1", "shop-2")
+        with database() as uow:
+            uow.customers.add(a.customer("cust-2", email="grace@example.com"))
+            uow.commit()
+        hour = timedelta(hours=1)
+        store(
+            database,
+            a.draft("o1", "00001", created_at=a.T0),
+            a.order("o2", number="00002", created_at=a.T0 + hour),
+            a.draft("o3", "00003", customer_id="cust-2", created_at=a.T0 + 2 * hour),
+            a.order("o4", number="00004", customer_id="cust-2", created_at=a.T0 + 3 * hour),
+            a.draft("o5", "00005", customer_id=None, created_at=a.T0 + 3 * hour),
+            a.draft("x1", "00001", shop_id="shop-2", customer_id="cust-1-shop-2",
+                    created_at=a.T0 + 9 * hour),
+        )
+        due = OrderStatus.PO_PAYMENT_DUE
+        filters: list[tuple[OrderStatus | None, str | None]] = [
+            (None, None), (OrderStatus.DRAFT, None), (due, None), (None, "cust-2"),
+            (due, "cust-1"), (OrderStatus.SHIPPED, None),
+        ]
+        with database() as uow:
+            for status, customer in filters:
+                orders = uow.orders.list("shop-1", status, customer)
+                summaries = uow.orders.summaries("shop-1", status, customer)
+                assert list(summaries) == [OrderSummary.of(o) for o in orders], (status, customer)
+            assert [s.id for s in uow.orders.summaries("shop-1")] == ["o5", "o4", "o3", "o2", "o1"]
+            assert [s.id for s in uow.orders.summaries("shop-2")] == ["x1"]
+            assert uow.orders.summaries("shop-3") == []
+
+    def test_summaries_limit_keeps_the_newest(self, database: UnitOfWorkFactory) -> None:
+        seed(database)
+        store(database, *(a.draft(f"o{i}", f"0000{i}", created_at=a.T0 + timedelta(minutes=i))
+                          for i in range(1, 6)))
+        with database() as uow:
+            assert [s.id for s in uow.orders.summaries("shop-1", limit=2)] == ["o5", "o4"]
+            assert [s.id for s in uow.orders.summaries(
+                "shop-1", OrderStatus.DRAFT, "cust-1", limit=10)] == ["o5", "o4", "o3", "o2", "o1"]
+            assert uow.orders.summaries("shop-1", limit=0) == []
+            with pytest.raises(InvalidInput):
+                uow.orders.summaries("shop-1", limit=-1)
+
+    def test_summary_fields(self, database: UnitOfWorkFactory) -> None:
+        seed(database)
+        unpriced = a.order("o3", number="00003")
+        assert unpriced.agreed_quote is not None
+        unpriced.agreed_quote = attrs.evolve(unpriced.agreed_quote, total=None)
+        store(database, a.order(), a.draft("o2", "00002"), unpriced)
+        with database() as uow:
+            found = {s.id: s for s in uow.orders.summaries("shop-1")}
+        assert found["ord-1"] == OrderSummary(
+            id="ord-1", shop_id="shop-1", number="00042", status=OrderStatus.PO_PAYMENT_DUE,
+            payment_status=PaymentStatus.UNPAID, customer_id="cust-1", created_at=a.T0,
+            total=a.eur("396.75"), lines=2,
+        )
+        assert found["ord-1"].created_at.utcoffset() == timedelta(0)
+        assert str(found["ord-1"].total) == "396.75 EUR"
+        assert found["o2"].total is None
+        assert found["o2"].lines == 0
+        assert found["o2"].status is OrderStatus.DRAFT
+        assert found["o3"].total is None
+        assert found["o3"].lines == 2
+
+    def test_summaries_follow_every_save(self, database: UnitOfWorkFactory) -> None:
+        seed(database)
+        with database() as uow:
+            uow.customers.add(a.customer("cust-2", email="grace@example.com"))
+            uow.commit()
+        store(database, a.order(), a.draft("o2", "00002"))
+        staff = Actor.staff("sam", "shop-1")
+        with database() as uow:
+            order = uow.orders.get("ord-1")
+            order.mark_paid(staff, a.T0 + timedelta(days=2), "pay_2", a.eur("396.75"))
+            uow.orders.save(order)
+            draft = uow.orders.get("o2")
+            draft.set_line(a.order().lines[0])
+            draft.set_customer("cust-2")
+            uow.orders.save(draft)
+            # The unit of work reads its own writes.
+            assert uow.orders.summaries("shop-1", customer_id="cust-2")[0].lines == 1
+            uow.commit()
+        with database() as uow:
+            paid = uow.orders.summaries("shop-1", OrderStatus.PO_PAYMENT_DUE)
+            assert [(s.id, s.payment_status) for s in paid] == [("ord-1", PaymentStatus.PAID)]
+            assert paid[0].total == a.eur("396.75")
+            moved = uow.orders.summaries("shop-1", customer_id="cust-2")
+            assert [(s.id, s.lines, s.total) for s in moved] == [("o2", 1, None)]
+            agreed = a.order().agreed_quote
+            assert agreed is not None
+            order = uow.orders.get("ord-1")
+            order.agreed_quote = attrs.evolve(agreed, total=Money("1234.50", "EUR"))
+            order.lines.pop()
+            uow.orders.save(order)
+            uow.commit()
+        with database() as uow:
+            summary = uow.orders.summaries("shop-1", customer_id="cust-1")[0]
+            assert (summary.total, summary.lines) == (a.eur("1234.50"), 1)
+
+    def test_summaries_of_uncommitted_orders_stay_private(
+        self, database: UnitOfWorkFactory
+    ) -> None:
+        seed(database)
+        with database() as writer:
+            writer.orders.add(a.draft("o1", "00001"))
+            assert [s.id for s in writer.orders.summaries("shop-1")] == ["o1"]
+            with database() as reader:
+                assert reader.orders.summaries("shop-1") == []
 
     def test_next_number_counts_per_shop(self, database: UnitOfWorkFactory) -> None:
         seed(database, "shop-1", "shop-2")
