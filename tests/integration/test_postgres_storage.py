@@ -21,7 +21,9 @@ from fabcore.testing import aggregates as a
 from fabcore.testing.repositories import run_threads, seed
 from postgres_server import recreate_database
 
-ALL_MIGRATIONS = ["0001_initial", "0002_lookup_indexes", "0003_order_summary"]
+ALL_MIGRATIONS = [
+    "0001_initial", "0002_lookup_indexes", "0003_order_summary", "0004_order_documents_json",
+]
 
 
 @pytest.fixture
@@ -55,7 +57,7 @@ def test_old_database_upgrades_in_place_and_keeps_its_rows(empty_url: str) -> No
             uow.outbox.add(a.message())
             uow.commit()
     with PostgresDatabase(empty_url) as database:
-        assert database.schema_version() == 3
+        assert database.schema_version() == 4
         with database() as uow:
             assert uow.orders.get("ord-1") == a.order()
             assert uow.shops.catalog("shop-1") == a.catalog()
@@ -71,12 +73,17 @@ def test_old_database_upgrades_in_place_and_keeps_its_rows(empty_url: str) -> No
             "SELECT id, payment_status, total_amount, total_currency, line_count FROM orders "
             "ORDER BY id"
         ).fetchall()
+        document_type = conn.execute(
+            "SELECT data_type FROM information_schema.columns "
+            "WHERE table_name = 'orders' AND column_name = 'data'"
+        ).fetchone()
     assert {"orders_shop_customer_created", "outbox_order", "orders_po_due",
             "orders_shop_status_summary"} <= indexes
     assert "orders_shop_status_created" not in indexes
     assert rows == [("ord-1", "unpaid", Decimal("396.75"), "EUR", 2),
                     ("ord-2", "unpaid", None, None, 0)]
     assert str(rows[0][2]) == "396.75"
+    assert document_type == ("json",)
 
 
 def test_upgrade_reports_what_it_applied(empty_url: str) -> None:

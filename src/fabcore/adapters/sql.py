@@ -7,9 +7,11 @@ and a database object that opens sessions; the repositories are written
 once, here, in SQL both dialects accept. Statements use ``?`` placeholders.
 
 Every aggregate is stored as a JSON document made by the adapters' cattrs
-converter, beside copies of the fields that queries filter and sort on
-(see ``migrations/<dialect>/*.sql``). Reads build fresh objects, so they are
-copies; an order's ``version`` lives in its own column only.
+converter, beside copies of the fields that queries filter and sort on and
+that order summaries show (see ``migrations/<dialect>/*.sql``). Reads build
+fresh objects, so they are copies; an order's ``version`` lives in its own
+column only. Reading an order reads its shop's and customer's documents in
+the same query, for the rest of the transaction.
 
 Locking: a unit of work reads without taking write locks. ``orders.save``
 updates only where the version is still the one loaded (optimistic
