@@ -453,13 +453,7 @@ class MemoryOrderRepository:
         status: OrderStatus | None = None,
         customer_id: str | None = None,
     ) -> list[Order]:
-        orders = [
-            o for o in self._visible(shop_id)
-            if (status is None or o.status is status)
-            and (customer_id is None or o.customer_id == customer_id)
-        ]
-        orders.sort(key=lambda o: (o.created_at, o.number), reverse=True)
-        return [_copy(o) for o in orders]
+        return [_copy(o) for o in self._matching(shop_id, status, customer_id)]
 
     def summaries(
         self,
@@ -470,13 +464,20 @@ class MemoryOrderRepository:
     ) -> Sequence[OrderSummary]:
         if limit is not None and limit < 0:
             raise InvalidInput(f"limit must not be negative, got {limit}")
+        orders = self._matching(shop_id, status, customer_id)
+        return [OrderSummary.of(o) for o in orders[:limit]]
+
+    def _matching(
+        self, shop_id: str, status: OrderStatus | None, customer_id: str | None
+    ) -> Sequence[Order]:
+        """The shop's orders passing the filters, newest first (not copied)."""
         orders = [
             o for o in self._visible(shop_id)
             if (status is None or o.status is status)
             and (customer_id is None or o.customer_id == customer_id)
         ]
         orders.sort(key=lambda o: (o.created_at, o.number), reverse=True)
-        return [OrderSummary.of(o) for o in orders[:limit]]
+        return orders
 
     def next_number(self, shop_id: str) -> str:
         with self._db.lock:
