@@ -23,6 +23,7 @@ from postgres_server import recreate_database
 
 ALL_MIGRATIONS = [
     "0001_initial", "0002_lookup_indexes", "0003_order_summary", "0004_order_documents_json",
+    "0005_documents_lz4",
 ]
 
 
@@ -57,7 +58,7 @@ def test_old_database_upgrades_in_place_and_keeps_its_rows(empty_url: str) -> No
             uow.outbox.add(a.message())
             uow.commit()
     with PostgresDatabase(empty_url) as database:
-        assert database.schema_version() == 4
+        assert database.schema_version() == 5
         with database() as uow:
             assert uow.orders.get("ord-1") == a.order()
             assert uow.shops.catalog("shop-1") == a.catalog()
@@ -84,6 +85,28 @@ def test_old_database_upgrades_in_place_and_keeps_its_rows(empty_url: str) -> No
                     ("ord-2", "unpaid", None, None, 0)]
     assert str(rows[0][2]) == "396.75"
     assert document_type == ("json",)
+
+
+def test_documents_are_compressed_with_lz4(empty_url: str) -> None:
+    with PostgresDatabase(empty_url) as database:
+        seed(database)
+        with database() as uow:
+            # Over 2 kB of JSON: large enough for PostgreSQL to compress it.
+            uow.orders.add(a.order())
+            uow.commit()
+    with psycopg.connect(empty_url) as conn:
+        lz4 = conn.execute("SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
+                           "AND 'lz4' = ANY(enumvals)").fetchone()
+        if lz4 is None:
+            pytest.skip("this PostgreSQL server was built without LZ4")
+        settings = conn.execute(
+            "SELECT attrelid::regclass::text, attcompression FROM pg_attribute "
+            "WHERE attname = 'data' AND attrelid IN ('orders'::regclass, 'outbox'::regclass) "
+            "ORDER BY 1"
+        ).fetchall()
+        used = conn.execute("SELECT pg_column_compression(data) FROM orders").fetchone()
+    assert settings == [("orders", "l"), ("outbox", "l")]
+    assert used == ("lz4",)
 
 
 def test_upgrade_reports_what_it_applied(empty_url: str) -> None:

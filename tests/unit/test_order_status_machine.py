@@ -36,8 +36,10 @@ from fabcore.domain.status import (
     OrderStatus,
     PaymentStatus,
     Trigger,
+    allowed_triggers,
     mermaid_diagram,
     reachable,
+    targets,
 )
 
 ALLOWED = [(trigger, source) for trigger, (sources, _, _) in TABLE.items() for source in sources]
@@ -62,6 +64,22 @@ def test_machine_has_exactly_the_edges_of_the_design() -> None:
             else:
                 expected.add((trigger, source, dest))
     assert from_code == expected
+
+
+def test_answers_of_the_machine_are_fresh_lists() -> None:
+    edges = reachable(OrderStatus.PLACED)
+    moves = targets(Trigger.START_MANUFACTURING, OrderStatus.PLACED)
+    triggers = allowed_triggers(OrderStatus.PLACED)
+    edges.clear()
+    moves.clear()
+    triggers.clear()
+    assert (Trigger.START_MANUFACTURING, OrderStatus.MANUFACTURING) in reachable(
+        OrderStatus.PLACED
+    )
+    assert targets(Trigger.START_MANUFACTURING, OrderStatus.PLACED) == [
+        OrderStatus.MANUFACTURING
+    ]
+    assert Trigger.START_MANUFACTURING in allowed_triggers(OrderStatus.PLACED)
 
 
 @pytest.mark.parametrize(("trigger", "source"), ALLOWED)

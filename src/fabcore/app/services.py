@@ -857,20 +857,9 @@ def _parameters(trigger: Trigger) -> frozenset[str]:
     return frozenset(inspect.signature(getattr(Order, trigger.value)).parameters)
 
 
-_moves: dict[tuple[OrderStatus, OrderStatus | None, OrderStatus], Trigger | None] = {}
-
-
 def _trigger_to(order: Order, target: OrderStatus) -> Trigger | None:
-    """The trigger ``Order.change_status`` takes to ``target``, if any.
-
-    The moves out of an order depend on its status and, on hold, on the
-    status it was held from (see ``Order.reachable``), so they are worked
-    out once per such pair.
-    """
-    key = (order.status, order.held_from, target)
-    if key not in _moves:
-        _moves[key] = next((t for t, dest in order.reachable() if dest is target), None)
-    return _moves[key]
+    """The trigger ``Order.change_status`` takes to ``target``, if any."""
+    return next((t for t, dest in order.reachable() if dest is target), None)
 
 
 def _default_terms(order: Order) -> str:

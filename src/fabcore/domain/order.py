@@ -24,6 +24,7 @@ otherwise).
 from __future__ import annotations
 
 import enum
+import functools
 import inspect
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
@@ -677,7 +678,7 @@ class Order:
         self._authorize(actor, trigger.value, WHO[trigger])
         method = self._method(trigger)
         try:
-            inspect.signature(method).bind(actor, now, **data)
+            _signature(trigger).bind(self, actor, now, **data)
         except TypeError as exc:
             raise InvalidInput(f"{trigger.value} to {target.label}: {exc}") from None
         return method(actor, now, **data)
@@ -796,3 +797,9 @@ class Order:
             return None
         self.po = attrs.evolve(po, reminder_sent_at=now)
         return PaymentReminderDue(self.id, po.due_date, now)
+
+
+@functools.cache
+def _signature(trigger: Trigger) -> inspect.Signature:
+    """The signature of the order's method for ``trigger`` (``self`` first)."""
+    return inspect.signature(getattr(Order, trigger.value))

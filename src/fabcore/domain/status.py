@@ -16,6 +16,7 @@ string) back on ``order.status``, so the attribute stays typed.
 from __future__ import annotations
 
 import enum
+import functools
 from typing import Any
 
 import attrs
@@ -235,15 +236,33 @@ _CONFIG: dict[str, Any] = {
 machine = Machine(states=list(OrderStatus), **_CONFIG)
 
 
+# The machine never changes once built, so what it answers is worked out once
+# per question: asking transitions walks its event and state lists each time.
+@functools.cache
+def _targets(trigger: Trigger, source: OrderStatus) -> tuple[OrderStatus, ...]:
+    return tuple(OrderStatus[t.dest] for t in machine.get_transitions(trigger.value, source)
+                 if t.dest is not None)
+
+
+@functools.cache
+def _allowed(source: OrderStatus) -> tuple[Trigger, ...]:
+    return tuple(Trigger(name) for name in machine.get_triggers(source))
+
+
+@functools.cache
+def _edges(status: OrderStatus) -> tuple[tuple[Trigger, OrderStatus], ...]:
+    return tuple((trigger, target) for trigger in _allowed(status)
+                 for target in _targets(trigger, status))
+
+
 def targets(trigger: Trigger, source: OrderStatus) -> list[OrderStatus]:
     """Statuses ``trigger`` leads to from ``source`` (empty when it is not allowed)."""
-    return [OrderStatus[t.dest] for t in machine.get_transitions(trigger.value, source)
-            if t.dest is not None]
+    return list(_targets(trigger, source))
 
 
 def allowed_triggers(source: OrderStatus) -> list[Trigger]:
     """Triggers that have an edge out of ``source``, in table order."""
-    return [Trigger(name) for name in machine.get_triggers(source)]
+    return list(_allowed(source))
 
 
 def reachable(status: OrderStatus) -> list[tuple[Trigger, OrderStatus]]:
@@ -252,8 +271,7 @@ def reachable(status: OrderStatus) -> list[tuple[Trigger, OrderStatus]]:
     From ``on_hold`` this lists ``resume`` to every holdable status; an order
     narrows it to the one it was held from (``Order.reachable``).
     """
-    return [(trigger, target) for trigger in allowed_triggers(status)
-            for target in targets(trigger, status)]
+    return list(_edges(status))
 
 
 def perform(trigger: Trigger, order: object, target: OrderStatus) -> None:
