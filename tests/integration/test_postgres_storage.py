@@ -152,6 +152,18 @@ def test_reference_to_a_missing_shop_is_not_found(postgres_url: str) -> None:
         uow.orders.add(a.draft("o1", "1", shop_id="ghost", customer_id=None))
 
 
+def test_amount_that_is_not_a_number_is_storage_error(postgres_url: str) -> None:
+    with PostgresDatabase(postgres_url) as database:
+        seed(database)
+        with database() as uow:
+            uow.orders.add(a.order())
+            uow.commit()
+        with psycopg.connect(postgres_url) as conn:
+            conn.execute("UPDATE orders SET total_amount = 'NaN'")
+        with database() as uow, pytest.raises(StorageError, match="not a finite number"):
+            uow.orders.summaries("shop-1")
+
+
 def test_exhausted_pool_is_storage_error(postgres_url: str) -> None:
     with PostgresDatabase(postgres_url, max_connections=1, pool_timeout=0.05) as database:
         with database() as first:

@@ -193,6 +193,24 @@ def test_unreadable_document_is_storage_error(tmp_path: Path) -> None:
             uow.customers.get("cust-1")
 
 
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("total_amount", "twelve"), ("total_amount", "NaN"), ("status", "lost"),
+     ("payment_status", "maybe")],
+)
+def test_unreadable_summary_is_storage_error(tmp_path: Path, column: str, value: str) -> None:
+    path = tmp_path / "fabcore.db"
+    with SqliteDatabase(path) as database:
+        seed(database)
+        with database() as uow:
+            uow.orders.add(a.order())
+            uow.commit()
+        with sqlite3.connect(path) as conn:
+            conn.execute(f"UPDATE orders SET {column} = ?", (value,))
+        with database() as uow, pytest.raises(StorageError, match="shop 'shop-1'"):
+            uow.orders.summaries("shop-1")
+
+
 @pytest.mark.parametrize("path", ["", ":memory:", "file::memory:?cache=shared"])
 def test_in_memory_paths_are_refused(path: str) -> None:
     with pytest.raises(ConfigurationError):

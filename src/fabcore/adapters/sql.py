@@ -46,7 +46,6 @@ from fabcore.domain.errors import (
     NotFound,
     StorageError,
 )
-from fabcore.domain.money import Money
 from fabcore.domain.order import Order
 from fabcore.domain.order_summary import OrderSummary
 from fabcore.domain.shop import Shop
@@ -330,6 +329,16 @@ _SUMMARY_COLUMNS = (
 )
 
 
+def _amount(value: Any) -> Decimal | None:
+    """An amount column's value (a Decimal, or text in SQLite) as a finite Decimal."""
+    if value is None:
+        return None
+    amount = value if type(value) is Decimal else Decimal(value)
+    if not amount.is_finite():
+        raise ValueError(f"the amount {value!r} is not a finite number")
+    return amount
+
+
 def _summaries(
     shop_id: str,
     rows: list[Row],
@@ -338,28 +347,17 @@ def _summaries(
 ) -> list[OrderSummary]:
     """Summaries from rows of ``_SUMMARY_COLUMNS`` (and ``status`` when not given)."""
     statuses, payment_statuses = _STATUSES, _PAYMENT_STATUSES
-    # One Money per distinct total, by currency and amount.
-    totals: dict[str, dict[object, Money]] = {}
-    found: list[OrderSummary] = []
-    add = found.append
     try:
-        for row in rows:
-            amount, total = row[5], None
-            if amount is not None:
-                currency = row[6]
-                same = totals.get(currency)
-                if same is None:
-                    same = totals[currency] = {}
-                total = same.get(amount)
-                if total is None:
-                    total = same[amount] = Money(amount, currency)
-            add(OrderSummary(row[0], shop_id, row[1], status or statuses[row[8]],
-                             payment_statuses[row[2]], row[3], moment(row[4]), total, row[7]))
-    except (FabcoreError, ValueError, TypeError, KeyError, IndexError) as exc:
+        return [
+            OrderSummary(row[0], shop_id, row[1], status or statuses[row[8]],
+                         payment_statuses[row[2]], row[3], moment(row[4]), _amount(row[5]),
+                         row[6], row[7])
+            for row in rows
+        ]
+    except (FabcoreError, ValueError, TypeError, KeyError, IndexError, ArithmeticError) as exc:
         raise StorageError(
             f"stored summary of an order of shop {shop_id!r} cannot be read: {exc!r}"
         ) from exc
-    return found
 
 
 class SqlOrderRepository(_Repository):

