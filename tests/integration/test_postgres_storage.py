@@ -18,7 +18,7 @@ from fabcore.app.bootstrap import make_database
 from fabcore.domain.errors import AlreadyExists, NotFound, StorageError
 from fabcore.domain.order_summary import OrderSummary
 from fabcore.testing import aggregates as a
-from fabcore.testing.repositories import run_threads, seed
+from fabcore.testing.repositories import run_threads, seed, store
 from postgres_server import recreate_database
 
 ALL_MIGRATIONS = [
@@ -90,10 +90,8 @@ def test_old_database_upgrades_in_place_and_keeps_its_rows(empty_url: str) -> No
 def test_documents_are_compressed_with_lz4(empty_url: str) -> None:
     with PostgresDatabase(empty_url) as database:
         seed(database)
-        with database() as uow:
-            # Over 2 kB of JSON: large enough for PostgreSQL to compress it.
-            uow.orders.add(a.order())
-            uow.commit()
+        # Over 2 kB of JSON: large enough for PostgreSQL to compress it.
+        store(database, a.order())
     with psycopg.connect(empty_url) as conn:
         lz4 = conn.execute("SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
                            "AND 'lz4' = ANY(enumvals)").fetchone()
@@ -155,9 +153,7 @@ def test_reference_to_a_missing_shop_is_not_found(postgres_url: str) -> None:
 def test_amount_that_is_not_a_number_is_storage_error(postgres_url: str) -> None:
     with PostgresDatabase(postgres_url) as database:
         seed(database)
-        with database() as uow:
-            uow.orders.add(a.order())
-            uow.commit()
+        store(database, a.order())
         with psycopg.connect(postgres_url) as conn:
             conn.execute("UPDATE orders SET total_amount = 'NaN'")
         with database() as uow, pytest.raises(StorageError, match="not a finite number"):

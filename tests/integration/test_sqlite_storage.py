@@ -22,7 +22,7 @@ from fabcore.domain.errors import ConfigurationError, NotFound, StorageError
 from fabcore.domain.order_summary import OrderSummary
 from fabcore.domain.status import OrderStatus
 from fabcore.testing import aggregates as a
-from fabcore.testing.repositories import run_threads, seed
+from fabcore.testing.repositories import run_threads, seed, store
 
 V1_FIXTURE = Path(__file__).parent.parent / "data" / "fabcore-v1.sqlite"
 ALL_MIGRATIONS = ["0001_initial", "0002_lookup_indexes", "0003_order_summary"]
@@ -202,9 +202,7 @@ def test_unreadable_summary_is_storage_error(tmp_path: Path, column: str, value:
     path = tmp_path / "fabcore.db"
     with SqliteDatabase(path) as database:
         seed(database)
-        with database() as uow:
-            uow.orders.add(a.order())
-            uow.commit()
+        store(database, a.order())
         with sqlite3.connect(path) as conn:
             conn.execute(f"UPDATE orders SET {column} = ?", (value,))
         with database() as uow, pytest.raises(StorageError, match="shop 'shop-1'"):
