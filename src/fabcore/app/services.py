@@ -10,8 +10,6 @@ in that same unit of work, and commits. Mails leave later, through
 
 from __future__ import annotations
 
-import functools
-import inspect
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -45,6 +43,7 @@ from fabcore.domain.order import (
     OrderLine,
     PaymentPageState,
     Shipping,
+    trigger_parameters,
 )
 from fabcore.domain.order_quote import quote_order
 from fabcore.domain.order_summary import OrderSummary
@@ -552,7 +551,7 @@ class Fabcore:
                 method_data = dict(data)
                 method_data.setdefault("settings", shop.settings)
                 trigger = _trigger_to(order, status)
-                if trigger is not None and "settings" not in _parameters(trigger):
+                if trigger is not None and "settings" not in trigger_parameters(trigger):
                     del method_data["settings"]
                 event = order.change_status(actor, self.clock.now(), status, note,
                                             **method_data)
@@ -849,12 +848,6 @@ def _status(target: OrderStatus | str) -> OrderStatus:
     except ValueError:
         choices = ", ".join(s.value for s in OrderStatus)
         raise InvalidInput(f"unknown status {target!r}; statuses are: {choices}") from None
-
-
-@functools.cache
-def _parameters(trigger: Trigger) -> frozenset[str]:
-    """The parameter names of the order's method for ``trigger``."""
-    return frozenset(inspect.signature(getattr(Order, trigger.value)).parameters)
 
 
 def _trigger_to(order: Order, target: OrderStatus) -> Trigger | None:

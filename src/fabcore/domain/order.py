@@ -803,3 +803,9 @@ class Order:
 def _signature(trigger: Trigger) -> inspect.Signature:
     """The signature of the order's method for ``trigger`` (``self`` first)."""
     return inspect.signature(getattr(Order, trigger.value))
+
+
+@functools.cache
+def trigger_parameters(trigger: Trigger) -> frozenset[str]:
+    """The parameter names of the order's method for ``trigger``."""
+    return frozenset(_signature(trigger).parameters)

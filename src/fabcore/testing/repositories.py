@@ -50,6 +50,30 @@ def store(database: UnitOfWorkFactory, *orders: Order) -> None:
         uow.commit()
 
 
+def _add_second_customer(database: UnitOfWorkFactory) -> None:
+    """``cust-2`` (Grace) in ``shop-1``, beside the seeded ``cust-1``."""
+    with database() as uow:
+        uow.customers.add(a.customer("cust-2", email="grace@example.com"))
+        uow.commit()
+
+
+def _store_orders_to_list(database: UnitOfWorkFactory) -> None:
+    """Two shops; in ``shop-1`` five orders of two customers (and none) and two statuses."""
+    seed(database, "shop-1", "shop-2")
+    _add_second_customer(database)
+    hour = timedelta(hours=1)
+    store(
+        database,
+        a.draft("o1", "00001", created_at=a.T0),
+        a.order("o2", number="00002", created_at=a.T0 + hour),
+        a.draft("o3", "00003", customer_id="cust-2", created_at=a.T0 + 2 * hour),
+        a.order("o4", number="00004", customer_id="cust-2", created_at=a.T0 + 3 * hour),
+        a.draft("o5", "00005", customer_id=None, created_at=a.T0 + 3 * hour),
+        a.draft("x1", "00001", shop_id="shop-2", customer_id="cust-1-shop-2",
+                created_at=a.T0 + 9 * hour),
+    )
+
+
 def run_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
     """Run ``work(i)`` in ``count`` threads started together; the errors they raised."""
     errors: list[BaseException] = []
@@ -441,21 +465,7 @@ class OrderRepositoryContract(_DatabaseFixture):
             assert uow.orders.get("ord-3").number == "00042"
 
     def test_list_newest_first_and_filtered(self, database: UnitOfWorkFactory) -> None:
-        seed(database, "shop-1", "shop-2")
-        with database() as uow:
-            uow.customers.add(a.customer("cust-2", email="grace@example.com"))
-            uow.commit()
-        hour = timedelta(hours=1)
-        store(
-            database,
-            a.draft("o1", "00001", created_at=a.T0),
-            a.order("o2", number="00002", created_at=a.T0 + hour),
-            a.draft("o3", "00003", customer_id="cust-2", created_at=a.T0 + 2 * hour),
-            a.order("o4", number="00004", customer_id="cust-2", created_at=a.T0 + 3 * hour),
-            a.draft("o5", "00005", customer_id=None, created_at=a.T0 + 3 * hour),
-            a.draft("x1", "00001", shop_id="shop-2", customer_id="cust-1-shop-2",
-                    created_at=a.T0 + 9 * hour),
-        )
+        _store_orders_to_list(database)
         due = OrderStatus.PO_PAYMENT_DUE
         with database() as uow:
             def ids(status: OrderStatus | None = None, customer: str | None = None) -> list[str]:
@@ -469,13 +479,11 @@ class OrderRepositoryContract(_DatabaseFixture):
             assert ids(OrderStatus.SHIPPED) == []
             assert [o.id for o in uow.orders.list("shop-2")] == ["x1"]
             assert uow.orders.list("shop-1", due)[1] == a.order("o2", number="00002",
-                                                               created_at=a.T0 + hour)
+                                                               created_at=a.T0 + timedelta(hours=1))
 
     def test_save_updates_what_lists_filter_on(self, database: UnitOfWorkFactory) -> None:
         seed(database)
-        with database() as uow:
-            uow.customers.add(a.customer("cust-2", email="grace@example.com"))
-            uow.commit()
+        _add_second_customer(database)
         store(database, a.draft("o1", "00001"))
         with database() as uow:
             order = uow.orders.get("o1")
@@ -492,21 +500,7 @@ class OrderRepositoryContract(_DatabaseFixture):
     def test_summaries_are_filtered_and_ordered_like_the_list(
         self, database: UnitOfWorkFactory
     ) -> None:
-        seed(database, "shop-1", "shop-2")
-        with database() as uow:
-            uow.customers.add(a.customer("cust-2", email="grace@example.com"))
-            uow.commit()
-        hour = timedelta(hours=1)
-        store(
-            database,
-            a.draft("o1", "00001", created_at=a.T0),
-            a.order("o2", number="00002", created_at=a.T0 + hour),
-            a.draft("o3", "00003", customer_id="cust-2", created_at=a.T0 + 2 * hour),
-            a.order("o4", number="00004", customer_id="cust-2", created_at=a.T0 + 3 * hour),
-            a.draft("o5", "00005", customer_id=None, created_at=a.T0 + 3 * hour),
-            a.draft("x1", "00001", shop_id="shop-2", customer_id="cust-1-shop-2",
-                    created_at=a.T0 + 9 * hour),
-        )
+        _store_orders_to_list(database)
         due = OrderStatus.PO_PAYMENT_DUE
         filters: list[tuple[OrderStatus | None, str | None]] = [
             (None, None), (OrderStatus.DRAFT, None), (due, None), (None, "cust-2"),
@@ -558,9 +552,7 @@ class OrderRepositoryContract(_DatabaseFixture):
 
     def test_summaries_follow_every_save(self, database: UnitOfWorkFactory) -> None:
         seed(database)
-        with database() as uow:
-            uow.customers.add(a.customer("cust-2", email="grace@example.com"))
-            uow.commit()
+        _add_second_customer(database)
         store(database, a.order(), a.draft("o2", "00002"))
         staff = Actor.staff("sam", "shop-1")
         with database() as uow:
