@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import trimesh
 
-from fabcore.adapters.trimesh_analyser import TrimeshAnalyser
+from fabcore.adapters.mesh import TrimeshAnalyser
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000, "4M": 4_000_000}

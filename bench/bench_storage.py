@@ -56,8 +56,8 @@ from fabcore.adapters.memory import (
 )
 from fabcore.adapters.sql import SqlDatabase
 from fabcore.app.catalogs import load_sample_catalog
-from fabcore.app.emails import MailRenderer
 from fabcore.app.links import LinkBuilder, LinkSigner
+from fabcore.app.rendering.emails import MailRenderer
 from fabcore.app.samples import bracket_stl, sample_shop
 from fabcore.app.services import Fabcore
 from fabcore.domain.actor import Actor
@@ -128,7 +128,7 @@ class Databases:
 
 
 def make_app(database: UnitOfWorkFactory) -> Fabcore:
-    from fabcore.adapters.trimesh_analyser import TrimeshAnalyser
+    from fabcore.adapters.mesh import TrimeshAnalyser
 
     return Fabcore(
         uow=database, analyser=TrimeshAnalyser(), models=MemoryModelStore(),

@@ -26,8 +26,8 @@ from fabcore.adapters.memory import (
     RecordingMailer,
 )
 from fabcore.app.catalogs import load_sample_catalog
-from fabcore.app.emails import MailRenderer
 from fabcore.app.links import LinkBuilder, LinkSigner
+from fabcore.app.rendering.emails import MailRenderer
 from fabcore.app.samples import sample_shop
 from fabcore.app.services import Fabcore, UploadedModel
 from fabcore.domain.actor import Actor

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fabcore.app.cli import main
+from fabcore.entrypoints.cli import main
 
 DATA = Path(__file__).parents[1] / "data"
 CUBE = DATA / "20mm-xyz-cube.stl"
@@ -99,7 +99,7 @@ def test_console_script_reports_a_bad_file_without_traceback(tmp_path: Path) -> 
     bad = tmp_path / "broken.stl"
     bad.write_bytes(b"\x00" * 84 + b"\x01\x02")
     result = subprocess.run(
-        [sys.executable, "-m", "fabcore.app.cli", "analyse", str(bad)],
+        [sys.executable, "-m", "fabcore.entrypoints.cli", "analyse", str(bad)],
         capture_output=True, text=True, check=False,
     )
     assert result.returncode == 2

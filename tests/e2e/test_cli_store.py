@@ -23,7 +23,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def fabcore(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "fabcore.app.cli", *argv],
+        [sys.executable, "-m", "fabcore.entrypoints.cli", *argv],
         capture_output=True, text=True, env=env, check=False, timeout=300,
     )
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from fabcore.adapters.memory import RecordingMailer
-from fabcore.app.emails import MailRenderer
 from fabcore.app.relay import relay_outbox
+from fabcore.app.rendering.emails import MailRenderer
 from fabcore.domain.errors import InvalidTransition
 from fabcore.domain.order import Order
 from fabcore.domain.status import OrderStatus

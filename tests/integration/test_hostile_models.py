@@ -13,7 +13,7 @@ import trimesh
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fabcore.adapters.trimesh_analyser import TrimeshAnalyser
+from fabcore.adapters.mesh import TrimeshAnalyser
 from fabcore.domain.errors import ModelRejected
 
 ANALYSER = TrimeshAnalyser()

@@ -21,7 +21,12 @@ from fabcore.app.catalogs import load_sample_catalog
 from fabcore.app.samples import bracket_stl, sample_shop
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Address
-from fabcore.domain.errors import ConfigurationError, PaymentError
+from fabcore.domain.errors import (
+    ConfigurationError,
+    InvalidInput,
+    PaymentEventRejected,
+    PaymentGatewayError,
+)
 from fabcore.domain.money import Money
 from fabcore.domain.quote import LineSpec
 from fabcore.domain.status import PaymentStatus
@@ -108,13 +113,13 @@ def test_amounts_go_to_stripe_in_its_minor_units_exactly(amount: Money, units: i
     [(Money("12.345", "KWD"), "end in 0"), (Money("100.50", "XAF"), "0 decimals")],
 )
 def test_amounts_stripe_cannot_take_exactly_are_refused(amount: Money, reason: str) -> None:
-    with pytest.raises(PaymentError, match=reason):
+    with pytest.raises(InvalidInput, match=reason):
         to_minor_units(amount)
 
 
 @pytest.mark.parametrize("bad", [12.5, "1250", None, True])
 def test_a_stripe_amount_must_be_an_integer(bad: object) -> None:
-    with pytest.raises(PaymentError, match="malformed Stripe amount"):
+    with pytest.raises(PaymentEventRejected, match="malformed Stripe amount"):
         from_minor_units(bad, "eur")
 
 
@@ -173,7 +178,9 @@ def test_same_key_with_another_amount_is_refused_like_stripe_does(
     gateway: StripeGateway, stripe_server: StripeServer
 ) -> None:
     gateway.create_checkout(ORDER_ID, "00001", Money("143.43", "EUR"), "key-1")
-    with pytest.raises(PaymentError, match=r"IdempotencyError .*HTTP 400.*same parameters") as err:
+    with pytest.raises(
+        PaymentGatewayError, match=r"IdempotencyError .*HTTP 400.*same parameters"
+    ) as err:
         gateway.create_checkout(ORDER_ID, "00001", Money("150.00", "EUR"), "key-1")
     assert isinstance(err.value.__cause__, stripe.IdempotencyError)
     assert len(stripe_server.sessions) == 1
@@ -183,7 +190,9 @@ def test_a_declined_request_becomes_a_payment_error(
     gateway: StripeGateway, stripe_server: StripeServer
 ) -> None:
     stripe_server.fail_next(402, "card_error", "Your card was declined.", code="card_declined")
-    with pytest.raises(PaymentError, match=r"HTTP 402, code card_declined\): Your card") as err:
+    with pytest.raises(
+        PaymentGatewayError, match=r"HTTP 402, code card_declined\): Your card"
+    ) as err:
         gateway.create_checkout(ORDER_ID, "00001", Money("143.43", "EUR"), "key-1")
     assert isinstance(err.value.__cause__, stripe.CardError)
     assert "order 00001" in str(err.value)
@@ -193,7 +202,7 @@ def test_a_server_error_becomes_a_payment_error(
     gateway: StripeGateway, stripe_server: StripeServer
 ) -> None:
     stripe_server.fail_next(500, "api_error", "Something went wrong on Stripe's end.")
-    with pytest.raises(PaymentError, match=r"APIError .*HTTP 500") as err:
+    with pytest.raises(PaymentGatewayError, match=r"APIError .*HTTP 500") as err:
         gateway.create_checkout(ORDER_ID, "00001", Money("143.43", "EUR"), "key-1")
     assert isinstance(err.value.__cause__, stripe.APIError)
     assert stripe_server.sessions == {}
@@ -214,7 +223,7 @@ def test_a_wrong_api_key_becomes_a_payment_error(
     stripe_server: StripeServer, clock: ManualClock
 ) -> None:
     gateway = _gateway(stripe_server, clock, api_key="sk_test_wrong")
-    with pytest.raises(PaymentError, match=r"AuthenticationError .*HTTP 401") as err:
+    with pytest.raises(PaymentGatewayError, match=r"AuthenticationError .*HTTP 401") as err:
         gateway.create_checkout(ORDER_ID, "00001", Money("143.43", "EUR"), "key-1")
     assert isinstance(err.value.__cause__, stripe.AuthenticationError)
 
@@ -223,7 +232,7 @@ def test_an_unreachable_stripe_becomes_a_payment_error(clock: ManualClock) -> No
     with StripeServer() as server:
         base = server.url
     gateway = _gateway(None, clock, api_base=base)
-    with pytest.raises(PaymentError, match=r"APIConnectionError .*no response") as err:
+    with pytest.raises(PaymentGatewayError, match=r"APIConnectionError .*no response") as err:
         gateway.create_checkout(ORDER_ID, "00001", Money("143.43", "EUR"), "key-1")
     assert isinstance(err.value.__cause__, stripe.APIConnectionError)
 
@@ -289,7 +298,7 @@ def test_one_flipped_bit_in_the_body_is_refused(
     position = payload.index(b"14343") + 4
     tampered = payload[:position] + bytes([payload[position] ^ 0x01]) + payload[position + 1:]
     assert b"14342" in tampered
-    with pytest.raises(PaymentError, match="matches none of the webhook signing secrets"):
+    with pytest.raises(PaymentEventRejected, match="matches none of the webhook signing secrets"):
         gateway.verify_event(tampered, headers)
 
 
@@ -301,7 +310,7 @@ def test_one_flipped_bit_in_the_signature_is_refused(
     header = headers["Stripe-Signature"]
     last = header[-1]
     headers["Stripe-Signature"] = header[:-1] + ("0" if last != "0" else "1")
-    with pytest.raises(PaymentError, match="matches none"):
+    with pytest.raises(PaymentEventRejected, match="matches none"):
         gateway.verify_event(payload, headers)
 
 
@@ -310,7 +319,7 @@ def test_an_event_signed_with_another_secret_is_refused(
 ) -> None:
     payload, headers = webhook("checkout.session.completed", _paid_session(),
                                secret="whsec_attacker", timestamp=_stamp(clock))
-    with pytest.raises(PaymentError, match="matches none"):
+    with pytest.raises(PaymentEventRejected, match="matches none"):
         gateway.verify_event(payload, headers)
 
 
@@ -321,7 +330,7 @@ def test_a_moved_timestamp_breaks_the_signature(
                                timestamp=_stamp(clock) - 1000)
     signature = headers["Stripe-Signature"].split(",")[1]
     headers["Stripe-Signature"] = f"t={_stamp(clock)},{signature}"
-    with pytest.raises(PaymentError, match="matches none"):
+    with pytest.raises(PaymentEventRejected, match="matches none"):
         gateway.verify_event(payload, headers)
 
 
@@ -336,7 +345,7 @@ def test_during_rotation_both_secrets_verify(
     rotated = _gateway(stripe_server, clock, secrets=(SECRET,))
     payload, headers = webhook("checkout.session.completed", _paid_session(),
                                secret=OLD_SECRET, timestamp=_stamp(clock))
-    with pytest.raises(PaymentError, match="matches none"):
+    with pytest.raises(PaymentEventRejected, match="matches none"):
         rotated.verify_event(payload, headers)
 
 
@@ -371,14 +380,16 @@ def test_a_stale_event_is_refused_as_a_replay(gateway: StripeGateway, clock: Man
                                timestamp=_stamp(clock))
     assert gateway.verify_event(payload, headers) is not None
     clock.advance(timedelta(seconds=301))
-    with pytest.raises(PaymentError, match="more than 300 s from now: refused as a possible"):
+    with pytest.raises(
+        PaymentEventRejected, match="more than 300 s from now: refused as a possible"
+    ):
         gateway.verify_event(payload, headers)
 
 
 def test_an_event_from_the_future_is_refused(gateway: StripeGateway, clock: ManualClock) -> None:
     payload, headers = webhook("checkout.session.completed", _paid_session(), secret=SECRET,
                                timestamp=_stamp(clock) + 3600)
-    with pytest.raises(PaymentError, match="more than 300 s from now"):
+    with pytest.raises(PaymentEventRejected, match="more than 300 s from now"):
         gateway.verify_event(payload, headers)
 
 
@@ -396,7 +407,7 @@ def test_an_event_from_the_future_is_refused(gateway: StripeGateway, clock: Manu
 def test_missing_or_malformed_signature_header_is_refused(
     gateway: StripeGateway, headers: dict[str, str], reason: str
 ) -> None:
-    with pytest.raises(PaymentError, match=reason):
+    with pytest.raises(PaymentEventRejected, match=reason):
         gateway.verify_event(event_body("checkout.session.completed", _paid_session()), headers)
 
 
@@ -417,7 +428,7 @@ def test_an_authentic_but_malformed_event_is_refused(
     gateway: StripeGateway, clock: ManualClock, body: bytes, reason: str
 ) -> None:
     headers = {"Stripe-Signature": sign(body, SECRET, _stamp(clock))}
-    with pytest.raises(PaymentError, match=reason):
+    with pytest.raises(PaymentEventRejected, match=reason):
         gateway.verify_event(body, headers)
 
 
@@ -567,5 +578,5 @@ def test_a_stripe_payment_marks_the_order_paid_once(
     assert all(order.number in s for s in subjects)
 
     forged = (completed[0].replace(b"pi_3EndToEnd", b"pi_3Forged00"), completed[1])
-    with pytest.raises(PaymentError, match="matches none"):
+    with pytest.raises(PaymentEventRejected, match="matches none"):
         app.handle_payment_event(*forged)

@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pytest
 import trimesh
 
-from fabcore.adapters.trimesh_analyser import STEP_EXTRA_HINT, TrimeshAnalyser
+from fabcore.adapters.mesh.analyser import STEP_EXTRA_HINT, TrimeshAnalyser
 from fabcore.domain.analysis import ModelAnalysis, Units, WarningCode
 from fabcore.domain.errors import InvalidInput, ModelRejected
 

@@ -27,7 +27,7 @@ from document_builders import (
     status_changed,
 )
 
-from fabcore.app.emails import MailRenderer
+from fabcore.app.rendering.emails import MailRenderer
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Customer
 from fabcore.domain.errors import ConfigurationError, InvalidInput

@@ -21,7 +21,7 @@ from document_builders import (
 )
 
 from fabcore.app.catalogs import load_sample_catalog
-from fabcore.app.invoice import Invoice, order_totals, render_invoice
+from fabcore.app.rendering.invoice import Invoice, order_totals, render_invoice
 from fabcore.domain.errors import CurrencyMismatch, GuardFailed, InvalidInput
 from fabcore.domain.order import Order, OrderLine, Shipping
 from fabcore.domain.order_quote import quote_order

@@ -11,9 +11,9 @@ from document_builders import NOW, customer, order, quote, shop
 from PIL import Image
 
 from app_fixtures import ADDRESS
-from fabcore.app._templating import LineView
-from fabcore.app.invoice import Invoice, render_invoice
-from fabcore.app.invoice_pdf import render_invoice_pdf
+from fabcore.app.rendering.invoice import Invoice, render_invoice
+from fabcore.app.rendering.invoice_pdf import render_invoice_pdf
+from fabcore.app.rendering.templating import LineView
 from fabcore.app.services import Fabcore, UploadedModel
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Address, Customer

@@ -123,13 +123,13 @@ class OrderLifecycle(RuleBasedStateMachine):
             event = fire(self.order, trigger, ACTORS[actor], self.now, self.shop.settings)
         except PermissionDenied:
             assert not permitted
-        except InvalidTransition:
-            assert permitted
-            assert not edge
         except GuardFailed:
             assert permitted
             assert edge
             assert blocked
+        except InvalidTransition:
+            assert permitted
+            assert not edge
         else:
             assert permitted
             assert edge

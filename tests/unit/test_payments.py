@@ -18,7 +18,7 @@ from fabcore.adapters.memory import MemoryPaymentGateway, RecordingMailer
 from fabcore.app.services import Fabcore, PaymentOutcome, UploadedModel
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Customer
-from fabcore.domain.errors import GuardFailed, InvalidInput, PaymentError
+from fabcore.domain.errors import GuardFailed, InvalidInput, PaymentEventRejected
 from fabcore.domain.money import Money
 from fabcore.domain.order import Order
 from fabcore.domain.quote import LineSpec
@@ -296,7 +296,7 @@ def test_an_event_for_an_unknown_order_is_refused(
     order, total = placed
     before = _snapshot(app, staff, order.id)
     payload, headers = _gateway(app).paid_event("no-such-order", total, event_id="evt_x")
-    with pytest.raises(PaymentError, match=r"event evt_x.*unknown order 'no-such-order'"):
+    with pytest.raises(PaymentEventRejected, match=r"event evt_x.*unknown order 'no-such-order'"):
         app.handle_payment_event(payload, headers)
     assert _snapshot(app, staff, order.id) == before
 
@@ -310,7 +310,7 @@ def test_an_event_for_a_canceled_order_is_refused(
     before = _snapshot(app, staff, order.id)
     payload, headers = _gateway(app).paid_event(order.id, total)
     label = "Canceled by customer" if by == "customer" else "Canceled by admin"
-    with pytest.raises(PaymentError, match=f"refused: order {order.number} is {label}"):
+    with pytest.raises(PaymentEventRejected, match=f"refused: order {order.number} is {label}"):
         app.handle_payment_event(payload, headers)
     assert _snapshot(app, staff, order.id) == before
 
@@ -323,7 +323,7 @@ def test_an_event_for_an_order_in_review_is_refused(
     order = app.submit_for_review(as_ada, order.id)
     before = _snapshot(app, staff, order.id)
     payload, headers = _gateway(app).paid_event(order.id, Money("10.00", "EUR"))
-    with pytest.raises(PaymentError, match="Waiting for review; nothing was recorded"):
+    with pytest.raises(PaymentEventRejected, match="Waiting for review; nothing was recorded"):
         app.handle_payment_event(payload, headers)
     assert _snapshot(app, staff, order.id) == before
 
@@ -335,7 +335,7 @@ def test_a_forged_event_is_refused(
     before = _snapshot(app, staff, order.id)
     payload, headers = _gateway(app).paid_event(order.id, total)
     forged = payload.replace(str(total.amount).encode(), b"0.01")
-    with pytest.raises(PaymentError, match="signature"):
+    with pytest.raises(PaymentEventRejected, match="signature"):
         app.handle_payment_event(forged, headers)
     assert _snapshot(app, staff, order.id) == before
 

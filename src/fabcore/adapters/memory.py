@@ -31,7 +31,7 @@ from fabcore.domain.errors import (
     ConcurrencyConflict,
     InvalidInput,
     NotFound,
-    PaymentError,
+    PaymentEventRejected,
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
@@ -188,7 +188,7 @@ class MemoryPaymentGateway:
             self.SIGNATURE_HEADER.lower(), ""
         )
         if not hmac.compare_digest(signature, self._sign(payload)):
-            raise PaymentError("payment event signature does not match")
+            raise PaymentEventRejected("payment event signature does not match")
         try:
             body = json.loads(payload)
             if body["type"] != "payment.succeeded":
@@ -199,7 +199,7 @@ class MemoryPaymentGateway:
                 reference=str(body["reference"]),
             )
         except (ValueError, KeyError, TypeError) as exc:
-            raise PaymentError(f"malformed payment event: {exc}") from exc
+            raise PaymentEventRejected(f"malformed payment event: {exc}") from exc
 
 
 # -- repositories and unit of work ------------------------------------------

@@ -11,7 +11,7 @@ total. Amounts go to Stripe as integers in Stripe's minor unit of the
 currency, computed from the Decimal exactly: two decimals for most
 currencies, none for Stripe's zero-decimal ones (JPY, KRW, ...), three for
 BHD, JOD, KWD, OMR and TND (whose last digit Stripe requires to be 0). An
-amount Stripe cannot take exactly is refused with ``PaymentError``, never
+amount Stripe cannot take exactly is refused with ``InvalidInput``, never
 rounded. The order id travels as ``client_reference_id`` and, with the
 order number, in the metadata of the session and of its PaymentIntent. The
 idempotency key the app gives is sent as Stripe's ``Idempotency-Key``, so a
@@ -37,9 +37,9 @@ session has none), so the two events Stripe sends for one checkout name
 the same payment and count once. Authentic events of other types, unpaid
 sessions and payments that carry no order id (made outside fabcore) give
 ``None``. A missing or forged signature, a stale timestamp or a malformed
-body raise ``PaymentError`` naming the reason.
+body raise ``PaymentEventRejected`` naming the reason.
 
-Every error of the Stripe library is translated to ``PaymentError`` in one
+Every error of the Stripe library is translated to ``PaymentGatewayError`` in one
 place (:func:`_stripe_errors`), with the original as ``__cause__``.
 """
 
@@ -55,7 +55,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from fabcore.adapters.clock import SystemClock
-from fabcore.domain.errors import ConfigurationError, InvalidInput, PaymentError
+from fabcore.domain.errors import (
+    ConfigurationError,
+    InvalidInput,
+    PaymentEventRejected,
+    PaymentGatewayError,
+)
 from fabcore.domain.money import Money
 from fabcore.ports.clock import Clock
 from fabcore.ports.payments import Checkout, PaymentEvent
@@ -93,13 +98,13 @@ def to_minor_units(amount: Money) -> int:
     """``amount`` as the integer Stripe expects (``12.34 EUR`` -> 1234, ``500 JPY`` -> 500)."""
     minor = amount.amount.scaleb(_exponent(amount.currency))
     if minor != minor.to_integral_value():
-        raise PaymentError(
+        raise InvalidInput(
             f"{amount} cannot be charged exactly: Stripe takes {amount.currency} in "
             f"{_exponent(amount.currency)} decimals"
         )
     units = int(minor)
     if amount.currency in _THREE_DECIMAL and units % 10:
-        raise PaymentError(
+        raise InvalidInput(
             f"{amount} cannot be charged: Stripe requires {amount.currency} amounts to end in 0"
         )
     return units
@@ -108,17 +113,17 @@ def to_minor_units(amount: Money) -> int:
 def from_minor_units(units: object, currency: object) -> Money:
     """The Money of a Stripe amount (integer minor units) and currency (``"eur"``)."""
     if isinstance(units, bool) or not isinstance(units, int):
-        raise PaymentError(f"malformed Stripe amount {units!r}: expected an integer")
+        raise PaymentEventRejected(f"malformed Stripe amount {units!r}: expected an integer")
     if not isinstance(currency, str):
-        raise PaymentError(f"malformed Stripe currency {currency!r}")
+        raise PaymentEventRejected(f"malformed Stripe currency {currency!r}")
     code = currency.upper()
     value = Decimal(units).scaleb(-_exponent(code))
     try:
         money = Money(value, code)
     except InvalidInput as exc:
-        raise PaymentError(f"malformed Stripe amount {units} {currency!r}: {exc}") from exc
+        raise PaymentEventRejected(f"malformed Stripe amount {units} {currency!r}: {exc}") from exc
     if money.amount != value:
-        raise PaymentError(f"Stripe amount {units} {currency} is not a whole {code} amount")
+        raise PaymentEventRejected(f"Stripe amount {units} {currency} is not a whole {code} amount")
     return money
 
 
@@ -134,12 +139,12 @@ def _import_stripe() -> Any:
 
 @contextmanager
 def _stripe_errors(action: str) -> Iterator[None]:
-    """Translate the Stripe library's errors into ``PaymentError``."""
+    """Translate the Stripe library's errors into ``PaymentGatewayError``."""
     stripe = _import_stripe()
     try:
         yield
     except stripe.StripeError as exc:
-        raise PaymentError(f"Stripe could not {action}: {_describe(exc)}") from exc
+        raise PaymentGatewayError(f"Stripe could not {action}: {_describe(exc)}") from exc
 
 
 def _describe(exc: stripe_sdk.StripeError) -> str:
@@ -167,21 +172,23 @@ def _parse_signature(header: str) -> tuple[int, list[str]]:
             continue
         if key == "t":
             if not value.isdigit():
-                raise PaymentError(f"malformed {SIGNATURE_HEADER} header: timestamp {value!r}")
+                raise PaymentEventRejected(
+                    f"malformed {SIGNATURE_HEADER} header: timestamp {value!r}"
+                )
             timestamp = int(value)
         elif key == "v1":
             signatures.append(value)
     if timestamp is None:
-        raise PaymentError(f"malformed {SIGNATURE_HEADER} header: no timestamp (t=)")
+        raise PaymentEventRejected(f"malformed {SIGNATURE_HEADER} header: no timestamp (t=)")
     if not signatures:
-        raise PaymentError(f"malformed {SIGNATURE_HEADER} header: no v1 signature")
+        raise PaymentEventRejected(f"malformed {SIGNATURE_HEADER} header: no v1 signature")
     return timestamp, signatures
 
 
 def _field(obj: Mapping[str, Any], key: str, kind: type, what: str) -> Any:
     value = obj.get(key)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise PaymentError(f"malformed Stripe event: {what} {key!r} is {value!r}")
+        raise PaymentEventRejected(f"malformed Stripe event: {what} {key!r} is {value!r}")
     return value
 
 
@@ -269,25 +276,27 @@ class StripeGateway:
                 params, {"idempotency_key": idempotency_key}
             )
         if not session.url:
-            raise PaymentError(f"Stripe returned checkout session {session.id} without a URL")
+            raise PaymentGatewayError(
+                f"Stripe returned checkout session {session.id} without a URL"
+            )
         return Checkout(session.id, session.url, order_id, amount)
 
     def verify_event(self, payload: bytes, headers: Mapping[str, str]) -> PaymentEvent | None:
         header = _header(headers, SIGNATURE_HEADER)
         if not header:
-            raise PaymentError(f"the event has no {SIGNATURE_HEADER} header")
+            raise PaymentEventRejected(f"the event has no {SIGNATURE_HEADER} header")
         timestamp, signatures = _parse_signature(header)
         signed = str(timestamp).encode() + b"." + payload
         expected = [hmac.new(secret, signed, hashlib.sha256).hexdigest()
                     for secret in self._secrets]
         if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
-            raise PaymentError(
+            raise PaymentEventRejected(
                 "the event's signature matches none of the webhook signing secrets"
             )
         now = self._clock.now().timestamp()
         if abs(now - timestamp) > self._tolerance_s:
             sent = datetime.fromtimestamp(timestamp, UTC).isoformat()
-            raise PaymentError(
+            raise PaymentEventRejected(
                 f"the event was signed at {sent}, more than {self._tolerance_s} s from now: "
                 "refused as a possible replay"
             )
@@ -297,9 +306,9 @@ class StripeGateway:
         try:
             event = json.loads(payload)
         except (UnicodeDecodeError, ValueError) as exc:
-            raise PaymentError(f"malformed Stripe event: not JSON ({exc})") from exc
+            raise PaymentEventRejected(f"malformed Stripe event: not JSON ({exc})") from exc
         if not isinstance(event, dict):
-            raise PaymentError("malformed Stripe event: not a JSON object")
+            raise PaymentEventRejected("malformed Stripe event: not a JSON object")
         event_id = _field(event, "id", str, "event")
         kind = _field(event, "type", str, "event")
         data = _field(event, "data", dict, "event")

@@ -32,8 +32,8 @@ from fabcore.adapters.memory import (
     MemoryPaymentGateway,
     RecordingMailer,
 )
-from fabcore.app.emails import MailRenderer
 from fabcore.app.links import LinkBuilder, LinkSigner
+from fabcore.app.rendering.emails import MailRenderer
 from fabcore.app.services import Fabcore
 from fabcore.domain.errors import ConfigurationError
 from fabcore.ports.clock import Clock
@@ -270,7 +270,7 @@ def bootstrap(
 ) -> Fabcore:
     """Build the application from settings; every adapter can also be passed ready-made."""
     if analyser is None:
-        from fabcore.adapters.trimesh_analyser import TrimeshAnalyser
+        from fabcore.adapters.mesh import TrimeshAnalyser
 
         analyser = TrimeshAnalyser()
     return Fabcore(

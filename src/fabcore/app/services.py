@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 
 import attrs
 
-from fabcore.app.emails import MailRenderer
-from fabcore.app.invoice import Invoice, render_invoice
 from fabcore.app.links import LinkBuilder, LinkSigner
 from fabcore.app.relay import RelayResult, relay_outbox
+from fabcore.app.rendering.emails import MailRenderer
+from fabcore.app.rendering.invoice import Invoice, render_invoice
 from fabcore.domain.actor import Actor, ActorKind
 from fabcore.domain.analysis import ModelAnalysis, Units
 from fabcore.domain.catalog import Catalog
@@ -31,7 +31,7 @@ from fabcore.domain.errors import (
     InvalidInput,
     NotFound,
     OfferLinkInvalid,
-    PaymentError,
+    PaymentEventRejected,
     PermissionDenied,
 )
 from fabcore.domain.events import OrderEvent
@@ -396,7 +396,7 @@ class Fabcore:
 
     def invoice_pdf(self, actor: Actor, order_id: str, payment_terms: str | None = None) -> bytes:
         """The invoice of :meth:`invoice` as a PDF document, ready to download."""
-        from fabcore.app.invoice_pdf import render_invoice_pdf  # fpdf2 is slow to import
+        from fabcore.app.rendering.invoice_pdf import render_invoice_pdf  # fpdf2 is slow to import
 
         return render_invoice_pdf(self.invoice(actor, order_id, payment_terms))
 
@@ -584,7 +584,7 @@ class Fabcore:
         is reported, even after the order moved on. A payment whose amount or
         currency differs from the agreed total, or that arrives for an order
         already paid, is kept in ``Order.payment_issues`` and mailed to the
-        shop; the payment status stays. ``PaymentError``, with nothing
+        shop; the payment status stays. ``PaymentEventRejected``, with nothing
         changed, for forged events and for orders that do not exist, are
         canceled or are not placed yet.
         """
@@ -598,7 +598,7 @@ class Fabcore:
             try:
                 order = uow.orders.get(event.order_id)
             except NotFound:
-                raise PaymentError(
+                raise PaymentEventRejected(
                     f"payment {event.reference} (event {event.id}) is for an unknown order "
                     f"{event.order_id!r}; nothing was recorded"
                 ) from None
@@ -607,14 +607,16 @@ class Fabcore:
             state = order.payment_page_state
             if state is None or state in (PaymentPageState.BUDGET_OFFER,
                                           PaymentPageState.FIRM_OFFER):
-                raise PaymentError(
+                raise PaymentEventRejected(
                     f"payment {event.reference} of {event.amount} (event {event.id}) refused: "
                     f"{order} is {order.status.label}; nothing was recorded"
                 )
             total = self._quote(uow, order).total
             if total is None:
-                raise PaymentError(f"{order} has no total to check payment {event.reference} "
-                                   "against; nothing was recorded")
+                raise PaymentEventRejected(
+                    f"{order} has no total to check payment {event.reference} against; "
+                    "nothing was recorded"
+                )
             actor = Actor.system(order.shop_id, "payment-gateway")
             now = self.clock.now()
             change: OrderEvent

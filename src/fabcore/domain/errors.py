@@ -1,26 +1,35 @@
-"""Every error fabcore raises on purpose.
+"""Every error fabcore raises on purpose, grouped by who must act.
 
-One tree, rooted at :class:`FabcoreError`, so callers can catch as broadly
-or as narrowly as they need::
+One tree, rooted at :class:`FabcoreError`. Its three branches say what a
+caller does about an error::
 
     FabcoreError
-    ├── InvalidInput                 bad data from a caller; nothing was changed
-    │   ├── CatalogError             a catalog that does not validate
-    │   ├── ModelRejected            an uploaded 3D model that cannot be analysed
-    │   ├── CurrencyMismatch         money of two currencies combined
-    │   └── ConfigurationError       a bad adapter URL or setting
-    ├── NotFound                     the thing asked for does not exist
-    ├── AlreadyExists                a create that would overwrite
-    ├── ConcurrencyConflict          an aggregate changed since it was loaded
-    ├── InvalidTransition            the status machine refused a trigger
-    ├── GuardFailed                  a trigger's precondition does not hold
-    ├── PermissionDenied             the actor may not do this
-    ├── OfferLinkInvalid             a signed link that is tampered, stale or expired
-    ├── PaymentError                 the payment gateway refused or failed
-    ├── DeliveryError                a mail could not be handed over
-    │   ├── TemporaryDeliveryError   worth retrying later
-    │   └── PermanentDeliveryError   retrying will not help
-    └── StorageError                 the storage backend failed
+    ├── Refusal                      the caller must change something; never retry
+    │   ├── InvalidInput             malformed or out-of-range data; nothing was changed
+    │   │   ├── CatalogError         a catalog that does not validate (``key`` names the entry)
+    │   │   ├── ModelRejected        an uploaded 3D model that cannot be analysed
+    │   │   ├── CurrencyMismatch     money of two currencies combined
+    │   │   └── ConfigurationError   a bad adapter URL or setting
+    │   ├── NotFound                 the thing asked for does not exist (or is not visible)
+    │   ├── AlreadyExists            a create that would overwrite
+    │   ├── PermissionDenied         the actor may not do this
+    │   ├── InvalidTransition        the status machine has no such move from here
+    │   │   └── GuardFailed          the move exists, but its precondition does not hold
+    │   ├── OfferLinkInvalid         a signed link that is tampered, stale or expired
+    │   └── PaymentEventRejected     a payment notice that is forged, malformed or inapplicable
+    ├── Conflict                     someone else changed the same thing: retry
+    │   └── ConcurrencyConflict      an aggregate changed since it was loaded
+    └── InfrastructureError          a backend failed: an operator must act; retry later
+        ├── StorageError             the database failed or is unreachable
+        ├── DeliveryError            a mail could not be handed over
+        │   ├── TemporaryDeliveryError   worth retrying later
+        │   └── PermanentDeliveryError   retrying will not help
+        └── PaymentGatewayError      the payment provider failed or is unreachable
+
+The command line exits 2 on a refusal and 1 on the others; the HTTP API
+answers 4xx for refusals, 409 for conflicts and 503 for infrastructure.
+Anything outside this tree is a bug in fabcore and is never reported as a
+refusal.
 
 Adapters translate their drivers' exceptions (``sqlite3``, ``psycopg``,
 ``smtplib``, trimesh, Stripe) into this tree with ``raise ... from`` so the
@@ -34,7 +43,19 @@ class FabcoreError(Exception):
     """Base class of every error fabcore raises on purpose."""
 
 
-class InvalidInput(FabcoreError):
+class Refusal(FabcoreError):
+    """The request cannot be carried out as given; retrying it unchanged will not help."""
+
+
+class Conflict(FabcoreError):
+    """The request lost a race with another change; retrying it may succeed."""
+
+
+class InfrastructureError(FabcoreError):
+    """A backend (database, mail server, payment provider) failed; retry once it is back."""
+
+
+class InvalidInput(Refusal):
     """Input from a caller is malformed or out of range; nothing was changed."""
 
 
@@ -64,39 +85,46 @@ class ConfigurationError(InvalidInput):
     """An adapter URL or setting is malformed or names something unknown."""
 
 
-class NotFound(FabcoreError):
+class NotFound(Refusal):
     """The entity asked for does not exist (or is not visible to the actor)."""
 
 
-class AlreadyExists(FabcoreError):
+class AlreadyExists(Refusal):
     """Creating the entity would overwrite one that already exists."""
 
 
-class ConcurrencyConflict(FabcoreError):
-    """The aggregate's version moved since it was loaded; nothing was written."""
-
-
-class InvalidTransition(FabcoreError):
-    """The status machine has no such move from the order's current status."""
-
-
-class GuardFailed(FabcoreError):
-    """A trigger exists from this status, but its precondition does not hold."""
-
-
-class PermissionDenied(FabcoreError):
+class PermissionDenied(Refusal):
     """The actor is not allowed to perform this action; nothing was changed."""
 
 
-class OfferLinkInvalid(FabcoreError):
+class InvalidTransition(Refusal):
+    """The status machine has no such move from the order's current status."""
+
+
+class GuardFailed(InvalidTransition):
+    """A trigger exists from this status, but its precondition does not hold."""
+
+
+class OfferLinkInvalid(Refusal):
     """A signed link is tampered with, expired, for another purpose or stale."""
 
 
-class PaymentError(FabcoreError):
-    """The payment gateway refused the request or an event could not be applied."""
+class PaymentEventRejected(Refusal):
+    """A payment notice is unsigned, forged, malformed, or for an order it cannot apply to.
+
+    Nothing was recorded; a gateway redelivering the same notice gets the same answer.
+    """
 
 
-class DeliveryError(FabcoreError):
+class ConcurrencyConflict(Conflict):
+    """The aggregate's version moved since it was loaded; nothing was written."""
+
+
+class StorageError(InfrastructureError):
+    """The storage backend failed or cannot be reached; nothing of the change was written."""
+
+
+class DeliveryError(InfrastructureError):
     """A mail could not be handed to the mail server."""
 
 
@@ -108,5 +136,5 @@ class PermanentDeliveryError(DeliveryError):
     """Delivery failed for good (5xx, bad address): retrying will not help."""
 
 
-class StorageError(FabcoreError):
-    """The storage backend failed in a way the caller cannot fix."""
+class PaymentGatewayError(InfrastructureError):
+    """The payment provider failed, timed out or answered something unusable."""

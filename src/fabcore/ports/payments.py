@@ -48,6 +48,6 @@ class PaymentGateway(Protocol):
         """Check the event's signature and read it.
 
         Returns ``None`` for authentic events that are not payments; raises
-        :class:`~fabcore.domain.errors.PaymentError` for forged or malformed ones.
+        :class:`~fabcore.domain.errors.PaymentEventRejected` for forged or malformed ones.
         """
         ...

@@ -21,9 +21,9 @@ from decimal import Decimal
 from typing import TextIO
 
 from fabcore.adapters.memory import MemoryPaymentGateway
-from fabcore.app import report
 from fabcore.app.bootstrap import bootstrap
 from fabcore.app.catalogs import load_sample_catalog
+from fabcore.app.rendering import report
 from fabcore.app.samples import bracket_stl, sample_shop
 from fabcore.app.services import Fabcore
 from fabcore.domain.actor import Actor

@@ -26,7 +26,7 @@ from decimal import Decimal
 import attrs
 import jinja2
 
-from fabcore.app._templating import (
+from fabcore.app.rendering.templating import (
     LineView,
     address_lines,
     line_views,
@@ -112,7 +112,7 @@ class Invoice:
     """A rendered invoice: its number, a plain-text and an HTML version, and what they show.
 
     The fields after ``totals`` are the invoice's data for other renderings
-    (see :mod:`fabcore.app.invoice_pdf`). ``bill_to`` holds the lines of the
+    (see :mod:`fabcore.app.rendering.invoice_pdf`). ``bill_to`` holds the lines of the
     billing address, or the customer's name and company when there is none.
     """
 

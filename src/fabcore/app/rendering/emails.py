@@ -50,8 +50,8 @@ from pathlib import Path
 import attrs
 import jinja2
 
-from fabcore.app._templating import LineView, address_lines, line_views, make_environment
-from fabcore.app.invoice import OrderTotals, order_totals
+from fabcore.app.rendering.invoice import OrderTotals, order_totals
+from fabcore.app.rendering.templating import LineView, address_lines, line_views, make_environment
 from fabcore.domain.customer import Customer
 from fabcore.domain.errors import ConfigurationError, InvalidInput
 from fabcore.domain.money import Money
@@ -168,7 +168,7 @@ class MailRenderer:
 
         ``link_url`` is required when the intent carries a link (the signed
         offer or payment URL). With ``quote`` the details show order fees,
-        shipping, tax and the total (see :func:`fabcore.app.invoice.order_totals`);
+        shipping, tax and the total (see :func:`fabcore.app.rendering.invoice.order_totals`);
         without, the sum of the lines. Customer mails reply to the shop's
         first notification address, shop mails to the customer.
         """

@@ -1,7 +1,10 @@
 """The ``fabcore`` command line.
 
-Exit codes: 0 success, 1 unexpected failure, 2 bad input (unreadable or
-rejected model, unknown option, invalid catalog), with the reason on stderr.
+Exit codes: 0 success; 2 a refusal (bad input: an unreadable or rejected
+model, an unknown option or order, an invalid catalog, a refused transition);
+1 a backend that failed or cannot be reached (database, mail server, payment
+provider) or a change that lost a race with another. The reason goes to
+stderr, one line, without a traceback; anything else is a bug and shows one.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from fabcore import __version__
 from fabcore.app.relay import RelayResult
 from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import ModelAnalysis, Units
-from fabcore.domain.errors import FabcoreError, NotFound
+from fabcore.domain.errors import FabcoreError, NotFound, Refusal
 from fabcore.domain.order import Order
 from fabcore.domain.quote import LineQuote, LineSpec, OrderQuote
 from fabcore.domain.status import OrderStatus
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from fabcore.app.services import Fabcore
 
 EXIT_OK = 0
+EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 
 DEFAULT_DATABASE = "sqlite:///fabcore.db"
@@ -59,7 +63,7 @@ def _status(message: str, stream: TextIO) -> None:
 
 
 def _analyse(args: argparse.Namespace) -> ModelAnalysis:
-    from fabcore.adapters.trimesh_analyser import TrimeshAnalyser
+    from fabcore.adapters.mesh import TrimeshAnalyser
 
     data = _read_model(args.file)
     _status(f"Analysing {Path(args.file).name} ({len(data) / 1e6:.1f} MB)...", sys.stderr)
@@ -68,7 +72,7 @@ def _analyse(args: argparse.Namespace) -> ModelAnalysis:
 
 def cmd_analyse(args: argparse.Namespace) -> int:
     from fabcore.adapters.serialization import to_json
-    from fabcore.app import report
+    from fabcore.app.rendering import report
 
     analysis = _analyse(args)
     if args.json:
@@ -80,8 +84,8 @@ def cmd_analyse(args: argparse.Namespace) -> int:
 
 def cmd_quote(args: argparse.Namespace) -> int:
     from fabcore.adapters.serialization import to_json
-    from fabcore.app import report
     from fabcore.app.catalogs import load_catalog, load_sample_catalog
+    from fabcore.app.rendering import report
     from fabcore.domain.pricing import options_for, price_line, price_order
 
     if args.quantity < 1:
@@ -136,7 +140,7 @@ def _staff(args: argparse.Namespace) -> Actor:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from fabcore.app.demo import run_demo
+    from fabcore.entrypoints.demo import run_demo
 
     app = _app(args)
     print(f"database: {args.database}  mail: {args.mail}", file=sys.stderr)
@@ -152,7 +156,7 @@ def _order(app: Fabcore, args: argparse.Namespace) -> Order:
 
 def cmd_orders_list(args: argparse.Namespace) -> int:
     from fabcore.adapters.serialization import to_json
-    from fabcore.app import report
+    from fabcore.app.rendering import report
 
     status = OrderStatus(args.status) if args.status else None
     summaries = _app(args).list_order_summaries(
@@ -167,7 +171,7 @@ def cmd_orders_list(args: argparse.Namespace) -> int:
 
 def cmd_orders_show(args: argparse.Namespace) -> int:
     from fabcore.adapters.serialization import to_json
-    from fabcore.app import report
+    from fabcore.app.rendering import report
 
     app = _app(args)
     order = _order(app, args)
@@ -215,7 +219,7 @@ def cmd_outbox_send(args: argparse.Namespace) -> int:
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
     from fabcore.adapters.serialization import to_json
-    from fabcore.app import report
+    from fabcore.app.rendering import report
 
     status = OutboxStatus.FAILED if args.failed else (
         OutboxStatus(args.status) if args.status else None
@@ -432,9 +436,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
-    except (CliError, FabcoreError) as exc:
+    except (CliError, Refusal) as exc:
         print(f"fabcore: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except FabcoreError as exc:
+        print(f"fabcore: failed: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
     return code

@@ -1,6 +1,6 @@
 """The invoice as a PDF document (fpdf2, pure Python).
 
-:func:`render_invoice_pdf` lays out an :class:`~fabcore.app.invoice.Invoice`
+:func:`render_invoice_pdf` lays out an :class:`~fabcore.app.rendering.invoice.Invoice`
 on A4: the shop, the invoice number and date, order and PO number, who is
 billed, a table of the lines with their fees, the totals (subtotal, order
 fees, minimum order adjustment, shipping, tax, total) and the payment terms.
@@ -27,7 +27,7 @@ from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, XPos, YPos
 from fpdf.fonts import FontFace
 
-from fabcore.app.invoice import Invoice
+from fabcore.app.rendering.invoice import Invoice
 from fabcore.domain.errors import ConfigurationError
 from fabcore.domain.money import Money
 

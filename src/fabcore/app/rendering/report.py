@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fabcore.app.tables import render_table
+from fabcore.app.rendering.tables import render_table
 from fabcore.domain.analysis import ModelAnalysis
 from fabcore.domain.money import Money
 from fabcore.domain.order import Order

@@ -1,0 +1,1 @@
+"""Rendering for people: e-mails, invoices (text, HTML, PDF) and terminal reports."""
