@@ -47,19 +47,14 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from fabcore.adapters.clock import SystemClock
 from fabcore.adapters.memory import (
     MemoryDatabase,
-    MemoryModelStore,
-    MemoryPaymentGateway,
     RecordingMailer,
 )
 from fabcore.adapters.sql import SqlDatabase
-from fabcore.app.catalogs import load_sample_catalog
-from fabcore.app.links import LinkBuilder, LinkSigner
-from fabcore.app.rendering.emails import MailRenderer
-from fabcore.app.samples import bracket_stl, sample_shop
-from fabcore.app.services import Fabcore
+from fabcore.app.bootstrap import bootstrap
+from fabcore.app.facade import Fabcore
+from fabcore.app.samples import bracket_stl, create_sample_shop
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Address
 from fabcore.domain.money import Money
@@ -130,22 +125,18 @@ class Databases:
 def make_app(database: UnitOfWorkFactory) -> Fabcore:
     from fabcore.adapters.mesh import TrimeshAnalyser
 
-    return Fabcore(
-        uow=database, analyser=TrimeshAnalyser(), models=MemoryModelStore(),
-        mailer=RecordingMailer(), payments=MemoryPaymentGateway(), clock=SystemClock(),
-        links=LinkSigner({"k1": b"k" * 32}, current="k1"),
-        urls=LinkBuilder("http://localhost:8000"), renderer=MailRenderer(),
-    )
+    return bootstrap(database, analyser=TrimeshAnalyser(), mail=RecordingMailer(),
+                     secret_key=b"k" * 32)
 
 
 def one_run(database: UnitOfWorkFactory, orders: int) -> tuple[float, float, list[float]]:
     """Seconds to place ``orders``, seconds for their status changes, and each change's latency."""
     app = make_app(database)
-    shop = app.create_shop(sample_shop(), load_sample_catalog())
-    staff = Actor.staff("sam", shop.id)
-    customer = app.register_customer(shop.id, name="Ada", email="ada@example.com",
+    shop = create_sample_shop(app)
+    staff = Actor.staff(shop.id, "sam")
+    customer = app.register_customer(Actor.visitor(shop.id), name="Ada", email="ada@example.com",
                                      billing_address=ADDRESS)
-    buyer = Actor.customer(customer.id, shop.id)
+    buyer = Actor.customer(shop.id, customer.id)
     model = app.upload_model(buyer, bracket_stl(), "bracket.stl")
     spec = LineSpec("fdm", "pla", quantity=2)
     ids: list[str] = []
@@ -173,10 +164,10 @@ def one_run(database: UnitOfWorkFactory, orders: int) -> tuple[float, float, lis
 def listing(database: UnitOfWorkFactory, settle: Callable[[], None]) -> tuple[float, float]:
     """Milliseconds to list ``LISTED`` placed orders: their summaries, and the full orders."""
     app = make_app(database)
-    shop = app.create_shop(sample_shop(), load_sample_catalog())
-    customer = app.register_customer(shop.id, name="Ada", email="ada@example.com",
+    shop = create_sample_shop(app)
+    customer = app.register_customer(Actor.visitor(shop.id), name="Ada", email="ada@example.com",
                                      billing_address=ADDRESS)
-    buyer = Actor.customer(customer.id, shop.id)
+    buyer = Actor.customer(shop.id, customer.id)
     model = app.upload_model(buyer, bracket_stl(), "bracket.stl")
     order = app.create_order(buyer)
     app.add_line(buyer, order.id, model, LineSpec("fdm", "pla", quantity=2))

@@ -9,9 +9,9 @@ import pytest
 from fabcore.adapters.clock import ManualClock
 from fabcore.adapters.memory import RecordingMailer
 from fabcore.app.bootstrap import bootstrap
-from fabcore.app.catalogs import load_sample_catalog
-from fabcore.app.samples import bracket_stl, sample_shop
-from fabcore.app.services import Fabcore, UploadedModel
+from fabcore.app.drafting import UploadedModel
+from fabcore.app.facade import Fabcore
+from fabcore.app.samples import bracket_stl, create_sample_shop
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Address, BillingContact, Customer
 from fabcore.domain.shop import Shop
@@ -38,25 +38,26 @@ def mailer(app: Fabcore) -> RecordingMailer:
 
 @pytest.fixture
 def shop(app: Fabcore) -> Shop:
-    return app.create_shop(sample_shop(), load_sample_catalog())
+    return create_sample_shop(app)
 
 
 @pytest.fixture
 def staff(shop: Shop) -> Actor:
-    return Actor.staff("sam", shop.id)
+    return Actor.staff(shop.id, "sam")
 
 
 @pytest.fixture
 def ada(app: Fabcore, shop: Shop) -> Customer:
     return app.register_customer(
-        shop.id, name="Ada Lovelace", email="ada@example.com", billing_address=ADDRESS,
+        Actor.visitor(shop.id), name="Ada Lovelace", email="ada@example.com",
+        billing_address=ADDRESS,
         billing_contact=BillingContact("Accounts", "accounts@example.com"),
     )
 
 
 @pytest.fixture
 def as_ada(ada: Customer) -> Actor:
-    return Actor.customer(ada.id, ada.shop_id)
+    return Actor.customer(ada.shop_id, ada.id)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ import pytest
 
 ENV_URL = "FABCORE_TEST_POSTGRES_URL"
 TEST_DATABASE = "fabcore_tests"
-TABLES = ("outbox", "orders", "customers", "order_numbers", "shops")
+TABLES = ("outbox", "orders", "customers", "order_numbers", "invoice_numbers", "shops")
 
 
 class PostgresUnavailable(Exception):

@@ -21,15 +21,12 @@ import pytest
 from fabcore.adapters.clock import ManualClock
 from fabcore.adapters.memory import (
     MemoryDatabase,
-    MemoryModelStore,
-    MemoryPaymentGateway,
     RecordingMailer,
 )
-from fabcore.app.catalogs import load_sample_catalog
-from fabcore.app.links import LinkBuilder, LinkSigner
-from fabcore.app.rendering.emails import MailRenderer
-from fabcore.app.samples import sample_shop
-from fabcore.app.services import Fabcore, UploadedModel
+from fabcore.app.bootstrap import bootstrap
+from fabcore.app.drafting import UploadedModel
+from fabcore.app.facade import Fabcore
+from fabcore.app.samples import create_sample_shop
 from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import ModelAnalysis, Units
 from fabcore.domain.customer import Address, Customer
@@ -57,12 +54,8 @@ class FixedAnalyser:
 
 def make_app(database: UnitOfWorkFactory) -> Fabcore:
     """The real use cases over ``database``."""
-    return Fabcore(
-        uow=database, analyser=FixedAnalyser(), models=MemoryModelStore(),
-        mailer=RecordingMailer(), payments=MemoryPaymentGateway(), clock=ManualClock(START),
-        links=LinkSigner({"k1": b"k" * 32}, current="k1"),
-        urls=LinkBuilder("http://localhost:8000"), renderer=MailRenderer(),
-    )
+    return bootstrap(database, analyser=FixedAnalyser(), mail=RecordingMailer(),
+                     clock=ManualClock(START), secret_key=b"k" * 32)
 
 
 def open_database(kind: str, tmp_path: Path, postgres_url: str | None) -> UnitOfWorkFactory:
@@ -94,12 +87,13 @@ class Shopfront:
 
     def __init__(self, app: Fabcore) -> None:
         self.app = app
-        self.shop: Shop = app.create_shop(sample_shop(), load_sample_catalog())
-        self.staff = Actor.staff("sam", self.shop.id)
+        self.shop: Shop = create_sample_shop(app)
+        self.staff = Actor.staff(self.shop.id, "sam")
         self.customer: Customer = app.register_customer(
-            self.shop.id, name="Ada Lovelace", email="ada@example.com", billing_address=ADDRESS
+            Actor.visitor(self.shop.id), name="Ada Lovelace", email="ada@example.com",
+            billing_address=ADDRESS,
         )
-        self.buyer = Actor.customer(self.customer.id, self.shop.id)
+        self.buyer = Actor.customer(self.shop.id, self.customer.id)
         self.model: UploadedModel = app.upload_model(self.buyer, b"bracket", "bracket.stl")
 
     def draft(self) -> Order:
@@ -132,7 +126,7 @@ def status_worker(
                 return
             start.wait(timeout=120)
             try:
-                app.change_status(Actor.staff("sam", shop_id), order_id, target)
+                app.change_status(Actor.staff(shop_id, "sam"), order_id, target)
             except FabcoreError as exc:
                 results.put(type(exc).__name__)
             else:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from fabcore.app.services import Fabcore
+    from fabcore.app.facade import Fabcore
 
 
 def connect(database: str = "memory://", **settings: Any) -> Fabcore:

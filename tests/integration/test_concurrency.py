@@ -147,7 +147,7 @@ def test_crash_while_rendering_the_mails_leaves_nothing(storage: UnitOfWorkFacto
     front = Shopfront(make_app(storage))
     order = front.placed()
     mails_before = _mails(front, order.id)
-    front.app.renderer = _CrashingRenderer()
+    front.app.notifier.renderer = _CrashingRenderer()
     with pytest.raises(RuntimeError, match="died"):
         front.app.change_status(front.staff, order.id, OrderStatus.MANUFACTURING)
     assert front.app.get_order(front.staff, order.id) == order

@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from fabcore.adapters.memory import MemoryPaymentGateway, RecordingMailer
 from fabcore.adapters.smtp import SmtpMailer
+from fabcore.app.payments import PaymentOutcome
 from fabcore.app.relay import relay_outbox
-from fabcore.app.services import PaymentOutcome
 from fabcore.domain.status import PaymentStatus
 from fabcore.ports.mailer import Mail
 from fabcore.ports.outbox import OutboxMessage, OutboxStatus

@@ -14,18 +14,30 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+import attrs
 import pytest
 
 from fabcore.adapters.sqlite import SqliteDatabase
 from fabcore.app.bootstrap import make_database
 from fabcore.domain.errors import ConfigurationError, NotFound, StorageError
 from fabcore.domain.order_summary import OrderSummary
+from fabcore.domain.shop import Shop, ShopSettings
 from fabcore.domain.status import OrderStatus
 from fabcore.testing import aggregates as a
 from fabcore.testing.repositories import run_threads, seed, store
 
 V1_FIXTURE = Path(__file__).parent.parent / "data" / "fabcore-v1.sqlite"
-ALL_MIGRATIONS = ["0001_initial", "0002_lookup_indexes", "0003_order_summary"]
+ALL_MIGRATIONS = ["0001_initial", "0002_lookup_indexes", "0003_order_summary",
+                  "0004_invoice_numbers"]
+
+
+def _as_v1_stored_it(shop: Shop) -> Shop:
+    """The shop as version 1 kept it: settings added later read as their defaults."""
+    old = shop.settings
+    return attrs.evolve(shop, settings=ShopSettings(
+        notify_emails=old.notify_emails, sender_email=old.sender_email, review=old.review,
+        payment_before_production=old.payment_before_production,
+    ))
 
 
 def _query(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
@@ -46,9 +58,9 @@ def test_fixture_is_at_version_1(v1_copy: Path) -> None:
 
 def test_old_database_upgrades_in_place_and_keeps_its_rows(v1_copy: Path) -> None:
     with SqliteDatabase(v1_copy) as database:
-        assert database.schema_version() == 3
+        assert database.schema_version() == 4
         with database() as uow:
-            assert uow.shops.get("shop-1") == a.shop()
+            assert uow.shops.get("shop-1") == _as_v1_stored_it(a.shop())
             assert uow.shops.catalog("shop-1") == a.catalog()
             assert uow.customers.get("cust-1") == a.customer()
             assert uow.orders.get("ord-1") == a.order()
@@ -72,7 +84,8 @@ def test_old_database_upgrades_in_place_and_keeps_its_rows(v1_copy: Path) -> Non
 def test_upgrade_reports_what_it_applied(v1_copy: Path) -> None:
     database = SqliteDatabase(v1_copy, migrate=False)
     assert database.schema_version() == 1
-    assert database.upgrade() == ["0002_lookup_indexes", "0003_order_summary"]
+    assert database.upgrade() == ["0002_lookup_indexes", "0003_order_summary",
+                                  "0004_invoice_numbers"]
     assert database.upgrade() == []
     database.close()
 
@@ -118,7 +131,8 @@ def test_new_file_gets_every_migration(tmp_path: Path) -> None:
     database = SqliteDatabase(tmp_path / "new.db", migrate=False)
     assert database.schema_version() == 0
     assert database.upgrade(target=1) == ["0001_initial"]
-    assert database.upgrade() == ["0002_lookup_indexes", "0003_order_summary"]
+    assert database.upgrade() == ["0002_lookup_indexes", "0003_order_summary",
+                                  "0004_invoice_numbers"]
     assert database.upgrade() == []
     database.close()
 

@@ -17,8 +17,7 @@ from fabcore.adapters.clock import ManualClock
 from fabcore.adapters.memory import RecordingMailer
 from fabcore.adapters.stripe import StripeGateway, from_minor_units, to_minor_units
 from fabcore.app.bootstrap import bootstrap, make_payments
-from fabcore.app.catalogs import load_sample_catalog
-from fabcore.app.samples import bracket_stl, sample_shop
+from fabcore.app.samples import bracket_stl, create_sample_shop
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Address
 from fabcore.domain.errors import (
@@ -536,11 +535,11 @@ def test_a_stripe_payment_marks_the_order_paid_once(
     )
     mailer = app.mailer
     assert isinstance(mailer, RecordingMailer)
-    shop = app.create_shop(sample_shop(), load_sample_catalog())
+    shop = create_sample_shop(app)
     address = Address("Ada Lovelace", "1 Analytical Way", "10115", "Berlin", "DE")
-    ada = app.register_customer(shop.id, name="Ada Lovelace", email="ada@example.com",
-                                billing_address=address)
-    as_ada = Actor.customer(ada.id, shop.id)
+    ada = app.register_customer(Actor.visitor(shop.id), name="Ada Lovelace",
+                                email="ada@example.com", billing_address=address)
+    as_ada = Actor.customer(shop.id, ada.id)
     model = app.upload_model(as_ada, bracket_stl(), "bracket.stl")
     order = app.create_order(as_ada)
     app.add_line(as_ada, order.id, model, LineSpec("fdm", "pla", quantity=10))

@@ -16,7 +16,7 @@ from fabcore.domain.events import PaymentChanged, PaymentReminderDue, StatusChan
 from fabcore.domain.money import Money
 from fabcore.domain.order import Order, OrderLine, PurchaseOrder, Shipping
 from fabcore.domain.quote import Fee, LineBreakdown, LineQuote, LineSpec, OrderQuote
-from fabcore.domain.shop import Shop, ShopSettings
+from fabcore.domain.shop import BankAccount, Shop, ShopSettings
 from fabcore.domain.status import OrderStatus, PaymentStatus, Trigger
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -27,8 +27,8 @@ CUSTOMER_EMAIL = "grace@example.com"
 BILLING_EMAIL = "accounts@example.com"
 SHOP_EMAILS = ("orders@shop.example", "boss@shop.example")
 SENDER = "noreply@shop.example"
-STAFF = Actor.staff("staff-1", SHOP_ID)
-CUSTOMER_ACTOR = Actor.customer(CUSTOMER_ID, SHOP_ID)
+STAFF = Actor.staff(SHOP_ID, "staff-1")
+CUSTOMER_ACTOR = Actor.customer(SHOP_ID, CUSTOMER_ID)
 ORDER_NUMBER = "2026-0001"
 OFFER_EXPIRES = datetime(2026, 3, 16, 9, 30, tzinfo=UTC)
 PO_DUE = date(2026, 4, 1)
@@ -39,7 +39,12 @@ def eur(amount: str) -> Money:
 
 
 def shop(shop_id: str = SHOP_ID, name: str = "Acme Additive") -> Shop:
-    settings = ShopSettings(currency="EUR", notify_emails=SHOP_EMAILS, sender_email=SENDER)
+    settings = ShopSettings(
+        notify_emails=SHOP_EMAILS, sender_email=SENDER, legal_name="Acme Additive GmbH",
+        address=Address("Acme Additive GmbH", "Werkstraße 12", "70565", "Stuttgart", "DE"),
+        tax_id="DE123456789",
+        bank=BankAccount("Acme Additive GmbH", "DE89370400440532013000", "COBADEFFXXX"),
+    )
     return Shop(shop_id, name, settings)
 
 

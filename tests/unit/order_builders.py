@@ -12,24 +12,26 @@ from typing import Any
 
 import attrs
 
+from fabcore.app.catalogs import parse_catalog
 from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import DfmWarning, ModelAnalysis, WarningCode
+from fabcore.domain.commands import Command, build_command
 from fabcore.domain.customer import Address, BillingContact, Customer
 from fabcore.domain.events import StatusChanged
 from fabcore.domain.money import Money
 from fabcore.domain.order import Order, OrderLine, PurchaseOrder, Shipping
 from fabcore.domain.quote import LineBreakdown, LineQuote, LineSpec
-from fabcore.domain.shop import Shop, ShopSettings
-from fabcore.domain.status import OrderStatus, PaymentStatus
+from fabcore.domain.shop import Shop, ShopContext, ShopSettings
+from fabcore.domain.status import OrderStatus, PaymentStatus, Trigger
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SHOP_ID = "shop-1"
 CUSTOMER_ID = "cust-1"
-STAFF = Actor.staff("staff-1", SHOP_ID)
-CUSTOMER = Actor.customer(CUSTOMER_ID, SHOP_ID)
+STAFF = Actor.staff(SHOP_ID, "staff-1")
+CUSTOMER = Actor.customer(SHOP_ID, CUSTOMER_ID)
 SYSTEM = Actor.system(SHOP_ID)
-STRANGER = Actor.customer("cust-2", SHOP_ID)
-OTHER_SHOP_STAFF = Actor.staff("staff-9", "shop-2")
+STRANGER = Actor.customer(SHOP_ID, "cust-2")
+OTHER_SHOP_STAFF = Actor.staff("shop-2", "staff-9")
 
 CUSTOMER_EMAIL = "ada@example.com"
 BILLING_EMAIL = "accounts@example.com"
@@ -105,6 +107,7 @@ MAILS: dict[str, tuple[str | None, str | None, bool, str | None]] = {
     "paid": ("customer_payment_received", "shop_order_paid", False, None),
     "unpaid": (None, None, False, None),
     "po_payment_reminder": ("customer_po_payment_reminder", None, False, "pay"),
+    "resumed": ("customer_order_resumed", "shop_order_resumed", False, None),
 }
 
 
@@ -124,7 +127,6 @@ def eur(amount: str) -> Money:
 
 def settings(*, payment_before_production: bool = False) -> ShopSettings:
     return ShopSettings(
-        currency="EUR",
         notify_emails=SHOP_EMAILS,
         sender_email="noreply@shop.example",
         payment_before_production=payment_before_production,
@@ -134,6 +136,35 @@ def settings(*, payment_before_production: bool = False) -> ShopSettings:
 def shop(*, payment_before_production: bool = False) -> Shop:
     strict = payment_before_production
     return Shop(SHOP_ID, "Print Shop", settings(payment_before_production=strict))
+
+
+# What the builders' lines are made of (fdm / pla) and shipped by (dhl).
+CATALOG = parse_catalog("""
+[shop]
+name = "Print Shop"
+currency = "EUR"
+tax_rate = 0.19
+
+[processes.fdm]
+kind = "fdm"
+hourly_rate = 4.0
+build_rate_cm3_per_h = 15.0
+build_volume_mm = [250, 210, 220]
+lead_time_days = 3
+
+[processes.fdm.materials.pla]
+price_per_cm3 = 0.12
+
+[[shipping]]
+id = "dhl"
+price = 7.90
+days = 3
+""")
+
+
+def context(*, payment_before_production: bool = False) -> ShopContext:
+    """The shop an order of these builders belongs to, with its catalog."""
+    return ShopContext(shop(payment_before_production=payment_before_production), CATALOG)
 
 
 ADDRESS = Address("Ada Lovelace", "1 Engine Way", "10115", "Berlin", "de", company="Analytical")
@@ -206,30 +237,24 @@ def order_in(status: str, *, held_from: str | None = None, paid: bool = False) -
     return order
 
 
-def fire(order: Order, trigger: str, actor: Actor, now: datetime = NOW,
-         shop_settings: ShopSettings | None = None) -> StatusChanged:
-    """Pull ``trigger`` on ``order`` with valid data."""
-    s = shop_settings or settings()
-    calls = {
-        "place": lambda: order.place(actor, now, review_reasons=()),
-        "submit_for_review": lambda: order.submit_for_review(actor, now),
-        "send_firm_offer": lambda: order.send_firm_offer(actor, now, now + timedelta(days=14)),
-        "accept_offer": lambda: order.accept_offer(actor, now, order.offer_revision),
-        "request_changes": lambda: order.request_changes(actor, now, "make it blue"),
-        "provide_po": lambda: order.provide_po(actor, now, "PO-8", "sha256:po-doc"),
-        "request_payment": lambda: order.request_payment(actor, now),
-        "accept_po": lambda: order.accept_po(actor, now, net_days=30),
-        "release": lambda: order.release(actor, now, settings=s),
-        "start_manufacturing": lambda: order.start_manufacturing(actor, now, settings=s),
-        "start_post_production": lambda: order.start_post_production(actor, now),
-        "reprint": lambda: order.reprint(actor, now, "layer shift"),
-        "mark_ready_for_shipping": lambda: order.mark_ready_for_shipping(actor, now),
-        "mark_ready_for_pickup": lambda: order.mark_ready_for_pickup(actor, now),
-        "ship": lambda: order.ship(actor, now, "TRACK-1"),
-        "deliver": lambda: order.deliver(actor, now),
-        "hold": lambda: order.hold(actor, now, "out of filament"),
-        "resume": lambda: order.resume(actor, now),
-        "cancel_by_customer": lambda: order.cancel_by_customer(actor, now, "changed my mind"),
-        "cancel_by_admin": lambda: order.cancel_by_admin(actor, now, "cannot make it"),
+def command(trigger: str, order: Order, now: datetime = NOW) -> Command:
+    """A command for ``trigger`` with valid data."""
+    data: dict[str, dict[str, object]] = {
+        "send_firm_offer": {"expires_at": now + timedelta(days=14)},
+        "accept_offer": {"revision": order.offer_revision or 1},
+        "request_changes": {"message": "make it blue"},
+        "provide_po": {"po_number": "PO-8", "document_ref": "cd" * 32},
+        "accept_po": {"net_days": 30},
+        "reprint": {"reason": "layer shift"},
+        "ship": {"tracking_number": "TRACK-1"},
+        "hold": {"reason": "out of filament"},
+        "cancel_by_customer": {"reason": "changed my mind"},
+        "cancel_by_admin": {"reason": "cannot make it"},
     }
-    return calls[trigger]()
+    return build_command(Trigger(trigger), data.get(trigger, {}))
+
+
+def fire(order: Order, trigger: str, actor: Actor, now: datetime = NOW,
+         shop_context: ShopContext | None = None) -> StatusChanged:
+    """Pull ``trigger`` on ``order`` with valid data, through the order's one dispatch."""
+    return order.execute(actor, now, command(trigger, order, now), shop_context or context())

@@ -79,6 +79,8 @@ def _situation(occasion: OrderStatus | Notice) -> tuple[OrderEvent, Order]:
                                  "paid 300.00 EUR, but order 2026-0001 is due 353.79 EUR: "
                                  "short by 53.79 EUR", Actor.system("shop-1"), NOW)
         return flagged, order(S.PLACED)
+    if occasion is Notice.RESUMED:
+        return status_changed(S.ON_HOLD, S.MANUFACTURING, Trigger.RESUME), order(S.MANUFACTURING)
     assert isinstance(occasion, OrderStatus)
     return status_changed(PREVIOUS[occasion], occasion), order(occasion)
 
@@ -112,6 +114,7 @@ def render_all(
 
 OCCASIONS: tuple[OrderStatus | Notice, ...] = (
     *STATUS_OCCASIONS, Notice.PAID, Notice.PO_PAYMENT_REMINDER, Notice.PAYMENT_FLAGGED,
+    Notice.RESUMED,
 )
 
 
@@ -136,7 +139,7 @@ def test_every_mail_renders_text_and_html_naming_the_order(occasion: OrderStatus
 def test_every_template_id_of_the_rules_is_rendered_above() -> None:
     rendered = {t for occasion in OCCASIONS for t in render_all(*_situation(occasion))}
     assert rendered == set(TEMPLATE_IDS)
-    assert len(TEMPLATE_IDS) == 14
+    assert len(TEMPLATE_IDS) == 16
 
 
 @pytest.mark.parametrize("status", STATUS_OCCASIONS, ids=lambda s: s.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import attrs
@@ -10,19 +11,21 @@ import pytest
 from document_builders import NOW, customer, order, quote, shop
 from PIL import Image
 
-from app_fixtures import ADDRESS
+from app_fixtures import ADDRESS, START
+from fabcore.app.drafting import UploadedModel
+from fabcore.app.facade import Fabcore
 from fabcore.app.rendering.invoice import Invoice, render_invoice
 from fabcore.app.rendering.invoice_pdf import render_invoice_pdf
 from fabcore.app.rendering.templating import LineView
-from fabcore.app.services import Fabcore, UploadedModel
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Address, Customer
 from fabcore.domain.errors import ConfigurationError, GuardFailed
 from fabcore.domain.money import Money
+from fabcore.domain.order import InvoiceRecord
 from fabcore.domain.quote import LineSpec
 from fabcore.domain.status import OrderStatus
 
-TERMS = "Payable within 30 days of the invoice date by bank transfer."
+RECORD = InvoiceRecord("INV-2026-0001", NOW, date(2026, 4, 1))
 A4_POINTS = (595, 842)
 UNICODE_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
@@ -32,8 +35,8 @@ def _invoice(billing: Address | None = None, status: OrderStatus = OrderStatus.P
     the_order = order(status, paid=paid)
     if billing is not None:
         the_order.billing_address = billing
-    return render_invoice(the_order, customer(), shop(), quote(the_order),
-                          issued_at=NOW, payment_terms=TERMS)
+    buyer = attrs.evolve(customer(), tax_id="DE 987 654 321")
+    return render_invoice(the_order, buyer, shop(), quote(the_order), RECORD)
 
 
 def _pages(data: bytes) -> list[str]:
@@ -82,20 +85,24 @@ def test_the_pdf_opens_as_one_a4_page_with_the_whole_invoice() -> None:
     [text] = _pages(data)
     words = _words(text)
     for expected in (
-        "Acme Additive", "INVOICE", "Invoice number INV-2026-0001", "Invoice date 2026-03-02",
-        "Order number 2026-0001", "PO number PO-4711", "Due date 2026-04-01",
+        "Acme Additive GmbH", "Werkstraße 12 70565 Stuttgart DE VAT ID: DE123456789",
+        "INVOICE", "Invoice number INV-2026-0001", "Invoice date 2026-03-02",
+        "Due date 2026-04-01", "Order number 2026-0001", "PO number PO-4711",
         "Grace Hopper", "Hopper Robotics GmbH", "7 Compiler Lane", "Building B",
-        "10117 Berlin", "grace@example.com",
+        "10117 Berlin", "VAT ID: DE 987 654 321", "grace@example.com",
         "bracket.stl", "fdm / pla, black, finishes: sanding", "4 12.35 EUR 49.40 EUR",
         "housing.step", "2 87.50 EUR 175.00 EUR", "+ CNC programming 45.00 EUR",
         "Line total 220.00 EUR",
         "Subtotal 269.40 EUR", "Fee: startup FDM / PLA 5.00 EUR",
         "Fee: startup CNC / Aluminium 10.00 EUR", "Shipping (dhl) 12.90 EUR",
         "Tax 19% on 297.30 EUR 56.49 EUR", "Total (EUR) 353.79 EUR",
-        "Payment terms", TERMS, "page 1 of 1",
+        "Payment Please pay 353.79 EUR by 2026-04-01 (purchase order PO-4711) by bank "
+        "transfer to the account below, quoting invoice number INV-2026-0001.",
+        "Account holder: Acme Additive GmbH IBAN: DE89 3704 0044 0532 0130 00 BIC: COBADEFFXXX",
+        "page 1 of 1",
     ):
         assert expected in words, expected
-    assert "has been paid" not in words
+    assert "Paid." not in words
 
 
 def test_page_one_renders_to_a_readable_png(tmp_path: Path) -> None:
@@ -113,8 +120,9 @@ def test_page_one_renders_to_a_readable_png(tmp_path: Path) -> None:
 
 def test_a_paid_invoice_says_so() -> None:
     [text] = _pages(render_invoice_pdf(_invoice(status=OrderStatus.PLACED, paid=True)))
-    assert "Paid: this invoice has been paid. Thank you." in _words(text)
+    assert "Paid. Thank you: nothing is left to pay on this invoice of 353.79 EUR." in _words(text)
     assert "PO number" not in text
+    assert "IBAN" not in text
 
 
 def test_euro_sign_and_umlauts_print_with_the_standard_fonts() -> None:
@@ -198,12 +206,15 @@ def test_the_app_serves_the_invoice_pdf_of_a_placed_order(
     total = app.quote(as_ada, order_.id).total
     assert total is not None
 
-    data = app.invoice_pdf(as_ada, order_.id, payment_terms="Net 14 days.")
+    data = app.invoice_pdf(as_ada, order_.id)
 
     [text] = _pages(data)
     words = _words(text)
-    assert f"Invoice number INV-{order_.number}" in words
+    assert "Invoice number INV-00001" in words
     assert ada.name in words
     assert f"Total (EUR) {total}" in words
-    assert "Net 14 days." in words
+    assert "Acme Prototyping GmbH Werkstraße 12 70565 Stuttgart DE VAT ID: DE123456789" in words
+    due = (START + timedelta(days=14)).date().isoformat()
+    assert f"Due date {due}" in words
+    assert f"Please pay {total} by {due} (14 days net) by bank transfer" in words
     assert _ink(_render_png(data, tmp_path / "app-invoice.png")) > 0.01

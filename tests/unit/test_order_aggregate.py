@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import attrs
 import pytest
-from order_builders import NOW, STAFF, SYSTEM, analysis, draft, eur, line, order_in
+from order_builders import NOW, STAFF, SYSTEM, analysis, context, draft, eur, line, order_in
 
 from fabcore.domain.actor import ActorKind
 from fabcore.domain.customer import Address, BillingContact, Customer
@@ -14,7 +14,7 @@ from fabcore.domain.errors import CurrencyMismatch, GuardFailed, InvalidInput, N
 from fabcore.domain.money import Money
 from fabcore.domain.order import OrderLine
 from fabcore.domain.quote import Fee
-from fabcore.domain.shop import ShopSettings
+from fabcore.domain.shop import BankAccount, ShopSettings
 from fabcore.domain.status import OrderStatus
 
 
@@ -30,9 +30,9 @@ def test_line_prices_and_totals() -> None:
 
     assert line(priced=False).total is None
     order = draft(lines=[priced, attrs.evolve(priced, id="l2")])
-    assert order.total == eur("75.00")
+    assert order.lines_total == eur("75.00")
     order.lines.append(line("l3", priced=False))
-    assert order.total is None
+    assert order.lines_total is None
 
 
 def test_lines_change_only_before_the_offer() -> None:
@@ -47,7 +47,7 @@ def test_lines_change_only_before_the_offer() -> None:
 
     order.submit_for_review(STAFF, NOW)
     order.set_firm_price("l2", eur("3.00"))
-    order.send_firm_offer(STAFF, NOW)
+    order.send_firm_offer(STAFF, NOW, context())
     changes: list[Callable[[], None]] = [
         lambda: order.set_line(line("l9")), lambda: order.remove_line("l2"),
         lambda: order.set_firm_price("l2", eur("1.00")), lambda: order.set_shipping(None),
@@ -70,8 +70,8 @@ def test_prices_must_be_in_the_order_currency() -> None:
 
 def test_change_status_without_the_data_a_trigger_needs() -> None:
     order = order_in("placed")
-    with pytest.raises(InvalidInput, match=r"provide_po to PO provided: .*po_number"):
-        order.change_status(STAFF, NOW, OrderStatus.PO_PROVIDED)
+    with pytest.raises(InvalidInput, match=r"provide_po needs po_number"):
+        order.change_status(STAFF, NOW, OrderStatus.PO_PROVIDED, context())
     assert order.status is OrderStatus.PLACED
 
 
@@ -93,9 +93,40 @@ def test_parties_validate_their_addresses() -> None:
         Address("Ada", "1 Way", "1", "Berlin", "Germany")
     assert Address("Ada", "1 Way", "1", "Berlin", "de").country == "DE"
     with pytest.raises(InvalidInput, match="at least one"):
-        ShopSettings(currency="EUR", notify_emails=(), sender_email="a@b.example")
-    with pytest.raises(InvalidInput, match="currency"):
-        ShopSettings(currency="eur", notify_emails=("a@b.example",), sender_email="a@b.example")
+        ShopSettings(notify_emails=(), sender_email="a@b.example")
+    with pytest.raises(InvalidInput, match="postal code"):
+        Address("Ada", "1 Way", 10115, "Berlin", "DE")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="city"):
+        Address("Ada", "1 Way", "1", " ", "DE")
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [({"offer_validity_days": 0}, "offer validity"),
+     ({"offer_validity_days": 366}, "offer validity"),
+     ({"payment_terms_days": "x"}, "payment terms"),
+     ({"invoice_prefix": "INV 2026 "}, "invoice prefix"),
+     ({"legal_name": " "}, None)],
+)
+def test_shop_settings_are_checked(changes: dict[str, object], match: str | None) -> None:
+    base = {"notify_emails": ("a@b.example",), "sender_email": "a@b.example"}
+    if match is None:
+        assert ShopSettings(**base, **changes).legal_name is None  # type: ignore[arg-type]
+        return
+    with pytest.raises(InvalidInput, match=match):
+        ShopSettings(**base, **changes)  # type: ignore[arg-type]
+
+
+def test_bank_accounts_check_the_iban() -> None:
+    account = BankAccount("Acme GmbH", "de89 3704 0044 0532 0130 00", "cobadeffxxx")
+    assert (account.iban, account.bic) == ("DE89370400440532013000", "COBADEFFXXX")
+    assert account.iban_grouped == "DE89 3704 0044 0532 0130 00"
+    with pytest.raises(InvalidInput, match="check digits"):
+        BankAccount("Acme GmbH", "DE88370400440532013000")
+    with pytest.raises(InvalidInput, match="not well formed"):
+        BankAccount("Acme GmbH", "12345")
+    with pytest.raises(InvalidInput, match="BIC"):
+        BankAccount("Acme GmbH", "DE89370400440532013000", "COBA")
 
 
 def test_actors() -> None:

@@ -15,6 +15,7 @@ from order_builders import (
     SHOP_EMAILS,
     STAFF,
     SYSTEM,
+    context,
     customer,
     eur,
     order_in,
@@ -52,7 +53,7 @@ def _expected(occasion: str, *, cc: bool = True) -> list[tuple[str, str, tuple[s
 def test_matrix_covers_every_status_and_payment_occasion() -> None:
     keys = {k.value for k in MAIL_RULES}
     assert keys == set(ALL_STATUSES) | {"paid", "unpaid", "po_payment_reminder",
-                                        "payment_flagged"}
+                                        "payment_flagged", "resumed"}
 
 
 @pytest.mark.parametrize("status", ALL_STATUSES)
@@ -90,7 +91,7 @@ def test_links_only_on_offer_and_po_payment_due() -> None:
 
 def test_context_names_previous_and_new_status_and_the_offer_revision() -> None:
     order = order_in("waiting_for_review")
-    event = order.send_firm_offer(STAFF, NOW)
+    event = order.send_firm_offer(STAFF, NOW, context())
     [to_customer, to_shop] = mails_for(event, order, customer(), shop())
     for mail in (to_customer, to_shop):
         assert mail.context["order_number"] == "1042"
@@ -141,3 +142,15 @@ def test_a_customer_action_mails_like_any_other() -> None:
     order = order_in("firm_offer_sent")
     event = order.accept_offer(CUSTOMER, NOW, revision=1)
     assert _summary(mails_for(event, order, customer(), shop())) == _expected("placed")
+
+
+@pytest.mark.parametrize("held_from", ["placed", "firm_offer_sent", "po_payment_due", "shipped"])
+def test_resuming_says_resumed_and_never_repeats_the_status_mails(held_from: str) -> None:
+    order = order_in("on_hold", held_from=held_from)
+    event = order.resume(STAFF, NOW)
+    mails = mails_for(event, order, customer(), shop())
+    assert [(m.template, m.to, m.cc, m.link) for m in mails] == [
+        ("customer_order_resumed", (CUSTOMER_EMAIL,), (), None),
+        ("shop_order_resumed", SHOP_EMAILS, (), None)]
+    assert mails[0].context["previous_status_label"] == "On hold"
+    assert mails[0].context["new_status"] == held_from

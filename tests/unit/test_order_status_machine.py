@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from types import MappingProxyType
 
 import attrs
 import pytest
 from order_builders import (
     ALL_STATUSES,
+    CATALOG,
     CUSTOMER,
     FINAL,
     HOLDABLE,
@@ -20,6 +22,7 @@ from order_builders import (
     SYSTEM,
     TABLE,
     actor_for,
+    context,
     draft,
     edges_from,
     eur,
@@ -27,10 +30,22 @@ from order_builders import (
     line,
     order_in,
     settings,
+    shop,
 )
 
-from fabcore.domain.errors import GuardFailed, InvalidInput, InvalidTransition, PermissionDenied
+from fabcore.domain.catalog import Catalog
+from fabcore.domain.commands import build_command
+from fabcore.domain.errors import (
+    GuardFailed,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+)
+from fabcore.domain.money import Money
 from fabcore.domain.order import Order
+from fabcore.domain.review import ReviewMode, ReviewPolicy
+from fabcore.domain.shop import ShopContext
 from fabcore.domain.status import (
     TERMINAL,
     OrderStatus,
@@ -41,6 +56,14 @@ from fabcore.domain.status import (
     reachable,
     targets,
 )
+
+CTX = context()
+
+
+def CATALOG_WITH_SHIPPING(price: Money) -> Catalog:  # noqa: N802
+    """The builders' catalog with another price for its one shipping method."""
+    method = attrs.evolve(CATALOG.shipping["dhl"], price=price)
+    return attrs.evolve(CATALOG, shipping=MappingProxyType({"dhl": method}))
 
 ALLOWED = [(trigger, source) for trigger, (sources, _, _) in TABLE.items() for source in sources]
 REFUSED = [(trigger, status) for trigger in TABLE for status in ALL_STATUSES
@@ -144,16 +167,16 @@ def test_terminal_statuses_allow_nothing() -> None:
 def test_send_firm_offer_bumps_revision_and_sets_expiry() -> None:
     order = order_in("waiting_for_review")
     expiry = NOW + timedelta(days=10)
-    order.send_firm_offer(STAFF, NOW, expiry)
+    order.send_firm_offer(STAFF, NOW, CTX, expiry)
     assert (order.offer_revision, order.offer_expires_at) == (1, expiry)
-    order.send_firm_offer(STAFF, NOW)
-    assert (order.offer_revision, order.offer_expires_at) == (2, None)
+    order.send_firm_offer(STAFF, NOW, CTX)
+    assert (order.offer_revision, order.offer_expires_at) == (2, NOW + timedelta(days=14))
 
 
 def test_accepting_a_stale_revision_is_refused() -> None:
     order = order_in("waiting_for_review")
-    order.send_firm_offer(STAFF, NOW)
-    order.send_firm_offer(STAFF, NOW)
+    order.send_firm_offer(STAFF, NOW, CTX)
+    order.send_firm_offer(STAFF, NOW, CTX)
 
     with pytest.raises(GuardFailed, match=r"revision 1 .* no longer valid.* revision 2"):
         order.accept_offer(CUSTOMER, NOW, revision=1)
@@ -167,7 +190,7 @@ def test_accepting_a_stale_revision_is_refused() -> None:
 def test_accepting_an_expired_offer_is_refused(late: timedelta) -> None:
     order = order_in("waiting_for_review")
     expiry = NOW + timedelta(days=1)
-    order.send_firm_offer(STAFF, NOW, expiry)
+    order.send_firm_offer(STAFF, NOW, CTX, expiry)
 
     with pytest.raises(GuardFailed, match="expired"):
         order.accept_offer(CUSTOMER, expiry + late, revision=1)
@@ -176,7 +199,7 @@ def test_accepting_an_expired_offer_is_refused(late: timedelta) -> None:
 
 def test_offer_accepted_just_before_expiry() -> None:
     order = order_in("waiting_for_review")
-    order.send_firm_offer(STAFF, NOW, NOW + timedelta(days=1))
+    order.send_firm_offer(STAFF, NOW, CTX, NOW + timedelta(days=1))
     order.accept_offer(CUSTOMER, NOW + timedelta(days=1) - timedelta(seconds=1), revision=1)
     assert order.status is OrderStatus.PLACED
 
@@ -184,7 +207,7 @@ def test_offer_accepted_just_before_expiry() -> None:
 def test_offer_expiry_must_lie_ahead() -> None:
     order = order_in("waiting_for_review")
     with pytest.raises(InvalidInput, match="expiry"):
-        order.send_firm_offer(STAFF, NOW, NOW)
+        order.send_firm_offer(STAFF, NOW, CTX, NOW)
     assert order.offer_revision == 0
 
 
@@ -193,11 +216,11 @@ def test_firm_offer_needs_a_price_for_every_line() -> None:
     order.lines.append(line("l2", priced=False, filename="bracket.step"))
 
     with pytest.raises(GuardFailed, match=r"unpriced lines: bracket\.step \(part does not fit"):
-        order.send_firm_offer(STAFF, NOW)
+        order.send_firm_offer(STAFF, NOW, CTX)
     assert (order.status, order.offer_revision) == (OrderStatus.WAITING_FOR_REVIEW, 0)
 
     order.set_firm_price("l2", eur("99.00"))
-    order.send_firm_offer(STAFF, NOW)
+    order.send_firm_offer(STAFF, NOW, CTX)
     assert order.status is OrderStatus.FIRM_OFFER_SENT
     assert order.line("l2").unit_price == eur("99.00")
 
@@ -208,21 +231,25 @@ def test_an_instant_quote_for_an_older_spec_is_no_price() -> None:
     order.set_line(changed)
     assert order.lines[0].unit_price is None
     with pytest.raises(GuardFailed, match="changed since it was quoted"):
-        order.send_firm_offer(STAFF, NOW)
+        order.send_firm_offer(STAFF, NOW, CTX)
 
 
 def test_firm_offer_needs_a_customer_and_lines() -> None:
     with pytest.raises(GuardFailed, match="no customer"):
-        draft(customer_id=None).send_firm_offer(STAFF, NOW)
+        draft(customer_id=None).send_firm_offer(STAFF, NOW, CTX)
     with pytest.raises(GuardFailed, match="no lines"):
-        draft(lines=[]).send_firm_offer(STAFF, NOW)
+        draft(lines=[]).send_firm_offer(STAFF, NOW, CTX)
 
 
-def test_place_refuses_when_review_is_required() -> None:
+def test_place_refuses_when_the_shops_review_policy_requires_review() -> None:
     order = draft()
-    with pytest.raises(GuardFailed, match="must be submitted for review: over 500 EUR; warning"):
-        order.place(CUSTOMER, NOW, review_reasons=("over 500 EUR", "warning"))
-    assert order.status is OrderStatus.DRAFT
+    manual = attrs.evolve(shop(), settings=attrs.evolve(
+        settings(), review=ReviewPolicy(ReviewMode.SEMI_MANUAL, max_quantity=1)))
+    with pytest.raises(GuardFailed, match="must be submitted for review: 2 parts is over 1"):
+        order.place(CUSTOMER, NOW, ShopContext(manual, CATALOG))
+    assert (order.status, order.agreed_quote) == (OrderStatus.DRAFT, None)
+    order.place(CUSTOMER, NOW, CTX)
+    assert order.agreed_quote == order.price(CATALOG)
 
 
 @pytest.mark.parametrize(
@@ -233,16 +260,16 @@ def test_place_refuses_when_review_is_required() -> None:
 def test_place_needs_a_complete_order(changes: dict[str, None], missing: str) -> None:
     order = draft(**changes)
     with pytest.raises(GuardFailed, match=f"missing {missing}"):
-        order.place(STAFF, NOW, review_reasons=())
+        order.place(STAFF, NOW, CTX)
     assert order.status is OrderStatus.DRAFT
 
 
 def test_place_needs_priced_lines() -> None:
     unpriced = draft(lines=[line("l2", priced=False, filename="big.stl")])
     with pytest.raises(GuardFailed, match="unpriced lines"):
-        unpriced.place(CUSTOMER, NOW, review_reasons=())
+        unpriced.place(CUSTOMER, NOW, CTX)
     with pytest.raises(GuardFailed, match="no lines"):
-        draft(lines=[]).place(CUSTOMER, NOW, review_reasons=())
+        draft(lines=[]).place(CUSTOMER, NOW, CTX)
 
 
 def test_submit_for_review_needs_a_line() -> None:
@@ -254,23 +281,23 @@ def test_submit_for_review_needs_a_line() -> None:
 
 @pytest.mark.parametrize("trigger", ["release", "start_manufacturing"])
 def test_payment_before_production_refuses_unpaid_orders(trigger: str) -> None:
-    strict = settings(payment_before_production=True)
+    strict = context(payment_before_production=True)
     order = order_in("placed")
     with pytest.raises(GuardFailed, match="payment_before_production"):
-        fire(order, trigger, STAFF, shop_settings=strict)
+        fire(order, trigger, STAFF, shop_context=strict)
     assert order.status is OrderStatus.PLACED
 
-    fire(order_in("placed"), trigger, STAFF, shop_settings=settings())
-    fire(order_in("placed", paid=True), trigger, STAFF, shop_settings=strict)
+    fire(order_in("placed"), trigger, STAFF, shop_context=context())
+    fire(order_in("placed", paid=True), trigger, STAFF, shop_context=strict)
     accepted_po = order_in("po_payment_due")
-    fire(accepted_po, trigger, STAFF, shop_settings=strict)
+    fire(accepted_po, trigger, STAFF, shop_context=strict)
     assert accepted_po.status is not OrderStatus.PO_PAYMENT_DUE
 
 
 def test_a_provided_but_unaccepted_po_does_not_clear_payment() -> None:
     order = order_in("po_provided")
     with pytest.raises(GuardFailed, match="payment_before_production"):
-        order.release(STAFF, NOW, settings=settings(payment_before_production=True))
+        order.release(STAFF, NOW, context(payment_before_production=True))
 
 
 def test_accept_po_due_date() -> None:
@@ -381,38 +408,105 @@ def test_order_reachable_narrows_resume_to_held_from() -> None:
 
 def test_change_status_finds_the_trigger() -> None:
     order = order_in("placed")
-    event = order.change_status(STAFF, NOW, OrderStatus.PO_PROVIDED, po_number="PO-1")
+    event = order.change_status(STAFF, NOW, OrderStatus.PO_PROVIDED, CTX,
+                                build_command(Trigger.PROVIDE_PO, {"po_number": "PO-1"}))
     assert event.trigger is Trigger.PROVIDE_PO
     assert order.po is not None
     assert order.po.number == "PO-1"
 
-    event = order.change_status(STAFF, NOW, OrderStatus.WAITING_FOR_PAYMENT, note="chased")
+    event = order.change_status(STAFF, NOW, OrderStatus.WAITING_FOR_PAYMENT, CTX, note="chased")
     assert (event.trigger, event.note) == (Trigger.REQUEST_PAYMENT, "chased")
+
+
+def test_change_status_refuses_a_command_of_another_trigger() -> None:
+    order = order_in("placed")
+    with pytest.raises(InvalidInput, match="PO provided is reached by provide_po, not by ship"):
+        order.change_status(STAFF, NOW, OrderStatus.PO_PROVIDED, CTX,
+                            build_command(Trigger.SHIP, {}))
+    assert order.status is OrderStatus.PLACED
+
+
+def test_change_status_names_the_data_a_move_needs() -> None:
+    order = order_in("placed")
+    with pytest.raises(InvalidInput, match="provide_po needs po_number"):
+        order.change_status(STAFF, NOW, OrderStatus.PO_PROVIDED, CTX)
+    assert (order.status, order.history) == (OrderStatus.PLACED, [])
 
 
 def test_change_status_uses_the_note_as_reason() -> None:
     order = order_in("manufacturing")
-    event = order.change_status(STAFF, NOW, OrderStatus.ON_HOLD, note="power cut")
+    event = order.change_status(STAFF, NOW, OrderStatus.ON_HOLD, CTX, note="power cut")
     assert (event.trigger, event.note, order.held_from) == (
         Trigger.HOLD, "power cut", OrderStatus.MANUFACTURING)
 
-    event = order.change_status(STAFF, NOW, OrderStatus.MANUFACTURING)
+    event = order.change_status(STAFF, NOW, OrderStatus.MANUFACTURING, CTX)
     assert event.trigger is Trigger.RESUME
 
 
-def test_change_status_passes_data_to_guarded_triggers() -> None:
+def test_change_status_applies_the_shops_settings_to_guarded_triggers() -> None:
     order = order_in("placed")
     with pytest.raises(GuardFailed, match="payment_before_production"):
         order.change_status(STAFF, NOW, OrderStatus.MANUFACTURING,
-                            settings=settings(payment_before_production=True))
-    order.change_status(STAFF, NOW, OrderStatus.MANUFACTURING, settings=settings())
+                            context(payment_before_production=True))
+    order.change_status(STAFF, NOW, OrderStatus.MANUFACTURING, CTX)
     assert order.status is OrderStatus.MANUFACTURING
+
+
+def test_change_to_placed_applies_the_review_policy_and_records_the_price() -> None:
+    strict = attrs.evolve(shop(), settings=attrs.evolve(
+        settings(), review=ReviewPolicy(ReviewMode.SEMI_MANUAL, max_quantity=1)))
+    order = draft()
+    with pytest.raises(GuardFailed, match="must be submitted for review: 2 parts is over 1"):
+        order.change_status(STAFF, NOW, OrderStatus.PLACED, ShopContext(strict, CATALOG))
+    assert (order.status, order.agreed_quote) == (OrderStatus.DRAFT, None)
+
+    order.change_status(STAFF, NOW, OrderStatus.PLACED, CTX)
+    assert order.status is OrderStatus.PLACED
+    assert order.agreed_quote is not None
+    assert order.agreed_quote == order.price(CATALOG)
+    assert order.agreed_quote.total is not None
+
+
+def test_change_to_firm_offer_sent_locks_the_price_and_sets_the_expiry() -> None:
+    order = order_in("waiting_for_review")
+    order.change_status(STAFF, NOW, OrderStatus.FIRM_OFFER_SENT, CTX)
+    assert order.offer_revision == 1
+    assert order.offer_expires_at == NOW + timedelta(days=CTX.settings.offer_validity_days)
+    assert order.agreed_quote == order.price(CATALOG)
+    dearer = CATALOG_WITH_SHIPPING(Money("99.00", "EUR"))
+    assert order.quote(dearer) == order.agreed_quote
+    assert order.quote(dearer).total != order.price(dearer).total
+
+
+def test_reachable_statuses_list_the_fields_each_move_needs() -> None:
+    order = order_in("po_provided")
+    options = {o.status: o for o in order.reachable_statuses(STAFF)}
+    assert set(options) == {OrderStatus.WAITING_FOR_PAYMENT, OrderStatus.PO_PAYMENT_DUE,
+                            OrderStatus.FREE_FOR_MANUFACTURING, OrderStatus.MANUFACTURING,
+                            OrderStatus.ON_HOLD, OrderStatus.CANCELED_BY_CUSTOMER,
+                            OrderStatus.CANCELED_BY_ADMIN}
+    accept = options[OrderStatus.PO_PAYMENT_DUE]
+    assert accept.trigger is Trigger.ACCEPT_PO
+    assert [(f.name, f.kind, f.required) for f in accept.fields] == [
+        ("due_date", "date", False), ("net_days", "integer", False), ("note", "text", False)]
+    hold = options[OrderStatus.ON_HOLD]
+    assert [(f.name, f.required) for f in hold.fields] == [("reason", True)]
+    customer_view = {o.status for o in order.reachable_statuses(CUSTOMER)}
+    assert customer_view == {OrderStatus.CANCELED_BY_CUSTOMER}
+    assert OrderStatus.CANCELED_BY_CUSTOMER in options  # staff may cancel for the customer
+
+
+def test_reachable_statuses_from_hold_offer_the_status_held_from() -> None:
+    order = order_in("on_hold", held_from="shipped")
+    assert [(o.status, o.trigger) for o in order.reachable_statuses(STAFF)] == [
+        (OrderStatus.SHIPPED, Trigger.RESUME),
+        (OrderStatus.CANCELED_BY_ADMIN, Trigger.CANCEL_BY_ADMIN)]
 
 
 def test_change_status_lists_reachable_statuses_when_none_leads_there() -> None:
     order = order_in("manufacturing")
     with pytest.raises(InvalidTransition) as caught:
-        order.change_status(STAFF, NOW, OrderStatus.DRAFT)
+        order.change_status(STAFF, NOW, OrderStatus.DRAFT, CTX)
     message = str(caught.value)
     assert "order 1042 is Manufacturing: no move to Draft (draft)" in message
     listed = set(re.findall(r"([\w -]+) \((\w+)\)", message.split("reachable: ")[1]))
@@ -427,20 +521,20 @@ def test_change_status_lists_reachable_statuses_when_none_leads_there() -> None:
 def test_change_status_from_hold_reaches_only_the_held_from_status() -> None:
     order = order_in("on_hold", held_from="placed")
     with pytest.raises(InvalidTransition, match=r"reachable: Placed \(resume\), Canceled by admin"):
-        order.change_status(STAFF, NOW, OrderStatus.SHIPPED)
+        order.change_status(STAFF, NOW, OrderStatus.SHIPPED, CTX)
 
 
 def test_change_status_on_a_final_order() -> None:
     with pytest.raises(InvalidTransition, match="reachable: none"):
-        order_in("delivered").change_status(STAFF, NOW, OrderStatus.SHIPPED)
+        order_in("delivered").change_status(STAFF, NOW, OrderStatus.SHIPPED, CTX)
 
 
 def test_change_status_is_for_staff() -> None:
     order = order_in("placed")
     with pytest.raises(PermissionDenied):
-        order.change_status(CUSTOMER, NOW, OrderStatus.CANCELED_BY_CUSTOMER, reason="x")
+        order.change_status(CUSTOMER, NOW, OrderStatus.CANCELED_BY_CUSTOMER, CTX, note="x")
     with pytest.raises(PermissionDenied, match="only the customer may accept_offer"):
-        order_in("firm_offer_sent").change_status(STAFF, NOW, OrderStatus.PLACED)
+        order_in("firm_offer_sent").change_status(STAFF, NOW, OrderStatus.PLACED, CTX)
     assert order.status is OrderStatus.PLACED
 
 
@@ -475,11 +569,10 @@ def test_either_side_pulls_shared_triggers(trigger: str) -> None:
 
 
 @pytest.mark.parametrize("trigger", list(TABLE))
-def test_strangers_are_refused(trigger: str) -> None:
-    for actor, match in ((STRANGER, "not the customer|only shop staff"),
-                         (OTHER_SHOP_STAFF, "does not belong to the shop")):
+def test_strangers_cannot_even_see_the_order(trigger: str) -> None:
+    for actor in (STRANGER, OTHER_SHOP_STAFF):
         order = order_in(FIRST_SOURCE[trigger])
-        with pytest.raises(PermissionDenied, match=match):
+        with pytest.raises(NotFound, match="no order 1042"):
             fire(order, trigger, actor)
         assert order.history == []
 
@@ -496,13 +589,13 @@ def test_naive_datetimes_are_refused() -> None:
     naive = datetime(2026, 3, 2, 9, 0)
     order = draft()
     with pytest.raises(InvalidInput, match="timezone-aware"):
-        order.place(CUSTOMER, naive, review_reasons=())
+        order.place(CUSTOMER, naive, CTX)
     with pytest.raises(InvalidInput, match="timezone-aware"):
-        order.send_firm_offer(STAFF, NOW, expires_at=naive)
+        order.send_firm_offer(STAFF, NOW, CTX, expires_at=naive)
     with pytest.raises(InvalidInput, match="timezone-aware"):
         draft(created_at=naive)
     with pytest.raises(InvalidInput, match="timezone-aware"):
-        order.mark_paid(STAFF, naive, "x", order.total)  # type: ignore[arg-type]
+        order.mark_paid(STAFF, naive, "x", order.lines_total)  # type: ignore[arg-type]
     assert order.status is OrderStatus.DRAFT
     assert order.offer_revision == 0
 
@@ -510,7 +603,7 @@ def test_naive_datetimes_are_refused() -> None:
 def test_aware_times_are_stored_in_utc() -> None:
     order = draft()
     berlin = NOW.astimezone(timezone(timedelta(hours=1)))
-    event = order.place(CUSTOMER, berlin, review_reasons=())
+    event = order.place(CUSTOMER, berlin, CTX)
     assert event.at == NOW
     assert event.at.tzinfo is UTC
     assert order.history[0].at.tzinfo is UTC

@@ -15,7 +15,9 @@ import pytest
 from app_fixtures import ADDRESS
 from fabcore.adapters.clock import ManualClock
 from fabcore.adapters.memory import MemoryPaymentGateway, RecordingMailer
-from fabcore.app.services import Fabcore, PaymentOutcome, UploadedModel
+from fabcore.app.drafting import UploadedModel
+from fabcore.app.facade import Fabcore
+from fabcore.app.payments import PaymentOutcome
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Customer
 from fabcore.domain.errors import GuardFailed, InvalidInput, PaymentEventRejected

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fabcore.domain.status_doc import render_status_doc
+from fabcore.app.rendering.status_doc import render_status_doc
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "statuses.md"
 
@@ -12,7 +12,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "statuses.md"
 def test_committed_status_doc_is_current() -> None:
     assert DOC.read_text(encoding="utf-8") == render_status_doc(), (
         "docs/statuses.md is out of date; regenerate it with "
-        "`python -m fabcore.domain.status_doc > docs/statuses.md`"
+        "`python -m fabcore.app.rendering.status_doc > docs/statuses.md`"
     )
 
 

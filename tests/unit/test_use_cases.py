@@ -11,7 +11,8 @@ import pytest
 from app_fixtures import ADDRESS
 from fabcore.adapters.clock import ManualClock
 from fabcore.adapters.memory import MemoryPaymentGateway, RecordingMailer
-from fabcore.app.services import Fabcore, UploadedModel
+from fabcore.app.drafting import UploadedModel
+from fabcore.app.facade import Fabcore
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Customer
 from fabcore.domain.errors import GuardFailed, InvalidInput, OfferLinkInvalid
@@ -190,8 +191,8 @@ def test_tampered_offer_link_changes_nothing(
 def test_case_3_iqt_draft_offer_confirm_then_pay(
     app: Fabcore, mailer: RecordingMailer, staff: Actor, shop: Shop,
 ) -> None:
-    cleo = app.register_customer(shop.id, name="Cleo", email="cleo@example.com",
-                                 billing_address=ADDRESS, actor=staff)
+    cleo = app.register_customer(staff, name="Cleo", email="cleo@example.com",
+                                 billing_address=ADDRESS)
     model = app.upload_model(staff, _bracket(), "b.stl")
     draft = app.create_order(staff, cleo.id)
     app.add_line(staff, draft.id, model, LineSpec("cnc", "aluminium", quantity=4))
@@ -201,7 +202,7 @@ def test_case_3_iqt_draft_offer_confirm_then_pay(
     assert again.status is OrderStatus.DRAFT
     assert len(again.lines) == 1
 
-    as_cleo = Actor.customer(cleo.id, shop.id)
+    as_cleo = Actor.customer(shop.id, cleo.id)
     with pytest.raises(GuardFailed):
         app.start_checkout(as_cleo, draft.id)
     order = app.send_firm_offer(staff, draft.id)

@@ -221,6 +221,7 @@ class MemoryDatabase:
         self.customers: dict[str, Customer] = {}
         self.orders: dict[str, Order] = {}
         self.numbers: dict[str, int] = {}
+        self.invoice_numbers: dict[str, int] = {}
         self.outbox: dict[str, OutboxMessage] = {}
         # Insertion order of outbox ids: mails of one change share a timestamp.
         self.outbox_order: dict[str, int] = {}
@@ -309,6 +310,8 @@ class _Staged:
         self.order_versions: dict[str, int | None] = {}
         self.outbox: dict[str, OutboxMessage] = {}
         self.new_outbox: set[str] = set()
+        # Per shop: the last invoice number committed when first read, and the last taken.
+        self.invoice_numbers: dict[str, tuple[int, int]] = {}
 
 
 class MemoryShopRepository:
@@ -338,6 +341,17 @@ class MemoryShopRepository:
             if shop_id not in self._db.catalogs:
                 raise NotFound(f"no shop {shop_id!r}")
             return self._db.catalogs[shop_id]
+
+    def next_invoice_number(self, shop_id: str) -> int:
+        self.get(shop_id)
+        found = self._staged.invoice_numbers.get(shop_id)
+        if found is None:
+            with self._db.lock:
+                start = self._db.invoice_numbers.get(shop_id, 0)
+            found = (start, start)
+        start, last = found
+        self._staged.invoice_numbers[shop_id] = (start, last + 1)
+        return last + 1
 
     def save(self, shop: Shop, catalog: Catalog | None = None) -> None:
         self.get(shop.id)
@@ -613,10 +627,16 @@ class MemoryUnitOfWork:
             for key in s.new_customers:
                 if key in db.customers:
                     raise AlreadyExists(f"customer {key!r} already exists")
+            for shop_id, (start, _) in s.invoice_numbers.items():
+                if db.invoice_numbers.get(shop_id, 0) != start:
+                    raise ConcurrencyConflict(
+                        f"shop {shop_id!r} issued an invoice meanwhile; nothing was written"
+                    )
             db.shops.update(s.shops)
             db.catalogs.update(s.catalogs)
             db.customers.update(s.customers)
             db.orders.update(s.orders)
+            db.invoice_numbers.update({k: last for k, (_, last) in s.invoice_numbers.items()})
             for message_id in s.outbox:
                 db.outbox_order.setdefault(message_id, len(db.outbox_order))
             db.outbox.update(s.outbox)

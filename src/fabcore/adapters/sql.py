@@ -250,6 +250,14 @@ class SqlShopRepository(_Repository):
     def catalog(self, shop_id: str) -> Catalog:
         return self._s.catalogs.load(self._document("catalog", shop_id), shop_id)
 
+    def next_invoice_number(self, shop_id: str) -> int:
+        rows = self._s.write_rows(
+            "INSERT INTO invoice_numbers (shop_id, last) VALUES (?, 1) ON CONFLICT (shop_id) "
+            "DO UPDATE SET last = invoice_numbers.last + 1 RETURNING last",
+            (shop_id,),
+        )
+        return int(rows[0][0])
+
     def save(self, shop: Shop, catalog: Catalog | None = None) -> None:
         documents = self._s.shop_documents
         documents.pop(("data", shop.id), None)

@@ -32,9 +32,11 @@ from fabcore.adapters.memory import (
     MemoryPaymentGateway,
     RecordingMailer,
 )
+from fabcore.app.facade import Fabcore
 from fabcore.app.links import LinkBuilder, LinkSigner
+from fabcore.app.notify import Notifier
 from fabcore.app.rendering.emails import MailRenderer
-from fabcore.app.services import Fabcore
+from fabcore.app.runner import new_id
 from fabcore.domain.errors import ConfigurationError
 from fabcore.ports.clock import Clock
 from fabcore.ports.mailer import Mailer
@@ -257,32 +259,46 @@ def make_signer(database: str, secret: str | bytes | None = None) -> LinkSigner:
 
 
 def bootstrap(
-    database: str = "memory://",
+    database: str | UnitOfWorkFactory = "memory://",
     *,
-    models: str = "memory://",
-    mail: str = "memory://",
-    payments: str = "memory://",
+    models: str | ModelStore = "memory://",
+    mail: str | Mailer = "memory://",
+    payments: str | PaymentGateway = "memory://",
     base_url: str = DEFAULT_BASE_URL,
     secret_key: str | bytes | None = None,
     clock: Clock | None = None,
     analyser: MeshAnalyser | None = None,
     renderer: MailRenderer | None = None,
 ) -> Fabcore:
-    """Build the application from settings; every adapter can also be passed ready-made."""
+    """Build the application from settings; every adapter can also be passed ready-made.
+
+    ``database``, ``models``, ``mail`` and ``payments`` take a URL or an
+    adapter, e.g. a :class:`fabcore.testing.RecordingMailer` to read the
+    mails sent. With a ready-made database, links are signed with
+    ``secret_key`` (or ``FABCORE_SECRET_KEY``), else with a key that lives
+    as long as the process.
+    """
     if analyser is None:
         from fabcore.adapters.mesh import TrimeshAnalyser
 
         analyser = TrimeshAnalyser()
-    return Fabcore(
-        uow=make_database(database),
-        analyser=analyser,
-        models=make_model_store(models),
-        mailer=make_mailer(mail),
-        payments=make_payments(payments),
-        clock=clock or SystemClock(),
-        links=make_signer(database, secret_key),
-        urls=LinkBuilder(base_url),
+    uow = make_database(database) if isinstance(database, str) else database
+    closers = [close] if callable(close := getattr(uow, "close", None)) else []
+    notifier = Notifier(
         renderer=renderer or MailRenderer(),
+        links=make_signer(database if isinstance(database, str) else "memory://", secret_key),
+        urls=LinkBuilder(base_url),
+        new_id=new_id,
+    )
+    return Fabcore(
+        uow=uow,
+        analyser=analyser,
+        models=make_model_store(models) if isinstance(models, str) else models,
+        mailer=make_mailer(mail) if isinstance(mail, str) else mail,
+        payments=make_payments(payments) if isinstance(payments, str) else payments,
+        clock=clock or SystemClock(),
+        notifier=notifier,
+        closers=closers,
     )
 
 

@@ -29,14 +29,14 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
 from fabcore.domain.errors import ConfigurationError, InvalidInput, OfferLinkInvalid
 from fabcore.domain.notifications import LinkPurpose
 
-__all__ = ["LinkBuilder", "LinkClaims", "LinkSigner"]
+__all__ = ["LinkBuilder", "LinkClaims", "LinkSigner", "parse_link"]
 
 # Tokens end up in URLs and mail bodies; anything longer is not one of ours.
 MAX_TOKEN_LENGTH = 2048
@@ -221,3 +221,19 @@ class LinkBuilder:
 
     def pay(self, token: str) -> str:
         return self.url(LinkPurpose.PAY, token)
+
+
+def parse_link(url: str) -> tuple[LinkPurpose, str]:
+    """The purpose and token of a link :class:`LinkBuilder` made (``.../offers/{token}``).
+
+    Only the path's last two segments count, so the link may have been
+    built on any base URL. ``OfferLinkInvalid`` for anything else; the token
+    itself is checked when it is used.
+    """
+    if not isinstance(url, str) or len(url) > MAX_TOKEN_LENGTH * 4:
+        raise OfferLinkInvalid("not a link from one of our mails")
+    segments = [part for part in urlsplit(url.strip()).path.split("/") if part]
+    purposes = {path: purpose for purpose, path in _PATHS.items()}
+    if len(segments) < 2 or segments[-2] not in purposes:
+        raise OfferLinkInvalid("not a link from one of our mails")
+    return purposes[segments[-2]], unquote(segments[-1])

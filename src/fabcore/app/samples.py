@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 import trimesh
 
 from fabcore.app.catalogs import load_sample_catalog
-from fabcore.domain.shop import Shop, ShopSettings
+from fabcore.domain.customer import Address
+from fabcore.domain.money import Money
+from fabcore.domain.review import ReviewMode, ReviewPolicy
+from fabcore.domain.shop import BankAccount, Shop, ShopSettings
+
+if TYPE_CHECKING:
+    from fabcore.app.facade import Fabcore
 
 # L-shaped profile in the XZ plane (mm), counter-clockwise; star-shaped
 # around its first corner, so a fan from it triangulates the caps.
@@ -42,16 +49,32 @@ def bracket_stl() -> bytes:
     return buf.getvalue()
 
 
-def sample_shop(shop_id: str = "acme") -> Shop:
-    """A demo shop that bills in the sample catalog's currency."""
-    catalog = load_sample_catalog()
-    return Shop(
-        id=shop_id,
-        name="Acme Prototyping",
-        settings=ShopSettings(
-            currency=catalog.currency,
-            notify_emails=("orders@acme-prototyping.example",),
-            sender_email="no-reply@acme-prototyping.example",
-            review=catalog.shop.review,
+def sample_settings() -> ShopSettings:
+    """The demo shop's settings: semi-manual review, and what its invoices need."""
+    return ShopSettings(
+        notify_emails=("orders@acme-prototyping.example",),
+        sender_email="no-reply@acme-prototyping.example",
+        review=ReviewPolicy(
+            mode=ReviewMode.SEMI_MANUAL,
+            max_order_total=Money("2500.00", "EUR"),
+            max_quantity=500,
+            dfm_warnings_require_review=True,
         ),
+        legal_name="Acme Prototyping GmbH",
+        address=Address("Acme Prototyping GmbH", "Werkstraße 12", "70565", "Stuttgart", "DE"),
+        tax_id="DE123456789",
+        bank=BankAccount("Acme Prototyping GmbH", "DE89 3704 0044 0532 0130 00",
+                         bic="COBADEFFXXX", bank_name="Commerzbank"),
     )
+
+
+def sample_shop(shop_id: str = "acme") -> Shop:
+    """A demo shop that bills in the sample catalog's currency (EUR)."""
+    return Shop(id=shop_id, name="Acme Prototyping", settings=sample_settings())
+
+
+def create_sample_shop(app: Fabcore, shop_id: str = "acme") -> Shop:
+    """Set up the demo shop in ``app``, with the sample catalog."""
+    shop = sample_shop(shop_id)
+    return app.create_shop(shop.id, name=shop.name, catalog=load_sample_catalog(),
+                           settings=shop.settings)

@@ -9,6 +9,10 @@ arrived but was not applied (wrong amount or currency, or a second payment)
 mails the shop alone, so staff refund it or settle the difference. The
 purchase-order payment reminder goes to the customer alone.
 
+Resuming an order from On hold is its own occasion: both sides are told the
+order was resumed, from On hold back to the status it was held from (not,
+say, "new order received" again on resuming to Placed).
+
 Nothing is rendered here: a :class:`MailIntent` names a template and gives
 it plain-string context; the app layer renders it (jinja2) and puts it in
 the outbox.
@@ -30,7 +34,7 @@ from fabcore.domain.events import (
 )
 from fabcore.domain.order import Order
 from fabcore.domain.shop import Shop
-from fabcore.domain.status import OrderStatus, PaymentStatus
+from fabcore.domain.status import OrderStatus, PaymentStatus, Trigger
 
 
 class Notice(enum.Enum):
@@ -40,12 +44,14 @@ class Notice(enum.Enum):
     UNPAID = "unpaid"
     PO_PAYMENT_REMINDER = "po_payment_reminder"
     PAYMENT_FLAGGED = "payment_flagged"
+    RESUMED = "resumed"
 
     @property
     def label(self) -> str:
         return {Notice.PAID: "Paid", Notice.UNPAID: "Unpaid",
                 Notice.PO_PAYMENT_REMINDER: "PO payment reminder",
-                Notice.PAYMENT_FLAGGED: "Payment needs attention"}[self]
+                Notice.PAYMENT_FLAGGED: "Payment needs attention",
+                Notice.RESUMED: "Resumed from On hold (any status)"}[self]
 
 
 class Recipient(enum.Enum):
@@ -101,6 +107,7 @@ MAIL_RULES: dict[OrderStatus | Notice, MailRule] = {
     Notice.PO_PAYMENT_REMINDER: MailRule("customer_po_payment_reminder", None,
                                          link=LinkPurpose.PAY),
     Notice.PAYMENT_FLAGGED:     MailRule(None, "shop_payment_flagged"),
+    Notice.RESUMED:             MailRule("customer_order_resumed", "shop_order_resumed"),
 }
 
 
@@ -118,7 +125,7 @@ class MailIntent:
 
 def _occasion(event: OrderEvent) -> OrderStatus | Notice:
     if isinstance(event, StatusChanged):
-        return event.to_status
+        return Notice.RESUMED if event.trigger is Trigger.RESUME else event.to_status
     if isinstance(event, PaymentChanged):
         return Notice.PAID if event.to_status is PaymentStatus.PAID else Notice.UNPAID
     if isinstance(event, PaymentFlagged):

@@ -1,7 +1,16 @@
-"""The order aggregate: lines, offer, purchase order, payment and history.
+"""The order aggregate: lines, offer, purchase order, payment, invoice and history.
 
 Every status change goes through one typed method per trigger (``place``,
-``send_firm_offer``, ``ship``, ...). Each method checks, in this order:
+``send_firm_offer``, ``ship``, ...), and :meth:`Order.execute` dispatches a
+typed command (:mod:`fabcore.domain.commands`) to that same method, so a move
+asked for by name and the same move asked for by its target status
+(:meth:`Order.change_status`, the back office's "Change") run one path. The
+methods that depend on the shop take its :class:`~fabcore.domain.shop.ShopContext`
+(settings and catalog): placing applies the review policy and records the
+agreed price; sending a firm offer records it and sets the expiry;
+releasing and manufacturing apply "payment before production".
+
+Each method checks, in this order:
 
 1. the times given are timezone-aware (``InvalidInput``);
 2. the actor may pull the trigger on this order (``PermissionDenied``);
@@ -24,17 +33,41 @@ otherwise).
 from __future__ import annotations
 
 import enum
-import functools
-import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import attrs
 
-from fabcore.domain import _checks
-from fabcore.domain.actor import Actor, ActorKind
+from fabcore.domain import _checks, access
+from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import ModelAnalysis
+from fabcore.domain.catalog import Catalog
+from fabcore.domain.commands import (
+    AcceptOffer,
+    AcceptPo,
+    CancelByAdmin,
+    CancelByCustomer,
+    Command,
+    CommandField,
+    Deliver,
+    Hold,
+    MarkReadyForPickup,
+    MarkReadyForShipping,
+    Place,
+    ProvidePo,
+    Release,
+    Reprint,
+    RequestChanges,
+    RequestPayment,
+    Resume,
+    SendFirmOffer,
+    Ship,
+    StartManufacturing,
+    StartPostProduction,
+    SubmitForReview,
+    build_command,
+    command_fields,
+)
 from fabcore.domain.customer import Address
 from fabcore.domain.errors import (
     CurrencyMismatch,
@@ -42,7 +75,6 @@ from fabcore.domain.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
-    PermissionDenied,
 )
 from fabcore.domain.events import (
     PaymentChanged,
@@ -51,8 +83,10 @@ from fabcore.domain.events import (
     StatusChanged,
 )
 from fabcore.domain.money import Money
-from fabcore.domain.quote import Fee, LineQuote, LineSpec, OrderQuote
-from fabcore.domain.shop import ShopSettings
+from fabcore.domain.pricing import price_order
+from fabcore.domain.quote import Fee, LineBreakdown, LineQuote, LineSpec, OrderQuote
+from fabcore.domain.review import review_required
+from fabcore.domain.shop import ShopContext
 from fabcore.domain.status import (
     WHO,
     OrderStatus,
@@ -75,23 +109,12 @@ _NOT_YET_PLACED = frozenset(
 _CANCELED = frozenset({OrderStatus.CANCELED_BY_CUSTOMER, OrderStatus.CANCELED_BY_ADMIN})
 
 
-def _sha256(value: str) -> str:
-    digest = value.lower()
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise InvalidInput(f"model sha256 must be 64 hex digits, got {value!r}")
-    return digest
+def _model_sha256(value: str) -> str:
+    return _checks.sha256(value, "model sha256")
 
 
 def _order_number(value: str) -> str:
     return _checks.text(value, "order number")
-
-
-def _currency(value: str) -> str:
-    return Money.zero(value).currency
-
-
-def _optional_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else _checks.utc(value)
 
 
 class PaymentPageState(enum.Enum):
@@ -122,7 +145,7 @@ class OrderLine:
     """
 
     id: str
-    model_sha256: str = attrs.field(converter=_sha256)
+    model_sha256: str = attrs.field(converter=_model_sha256)
     model_filename: str
     analysis: ModelAnalysis
     spec: LineSpec
@@ -165,6 +188,40 @@ class OrderLine:
         if q.spec != self.spec:
             return "changed since it was quoted"
         return "; ".join(q.review_reasons) or "not priced instantly"
+
+    def effective_quote(self) -> LineQuote:
+        """The line's quote with the shop's firm price and fees applied, when set.
+
+        A firm price replaces the instant unit price; line fees are added to
+        the line total. An instant quote made for another spec counts as unpriced.
+        """
+        quote = self.quote
+        base = (
+            quote if quote is not None and quote.spec == self.spec
+            else LineQuote(self.spec, None, 0, ("changed since it was quoted",),
+                           self.model_filename)
+        )
+        unit, total = self.unit_price, self.total
+        if (self.firm_unit_price is None and not self.line_fees) or unit is None or total is None:
+            return base
+        zero = Money.zero(unit.currency)
+        fees_total = sum((fee.amount for fee in self.line_fees), zero)
+        if base.breakdown is not None:
+            breakdown = attrs.evolve(
+                base.breakdown, unit_price=unit, total=total,
+                fees=base.breakdown.fees + self.line_fees,
+                fees_total=base.breakdown.fees_total + fees_total,
+                notes=(*base.breakdown.notes, "firm price set by the shop"),
+            )
+        else:
+            breakdown = LineBreakdown(
+                material_per_part=zero, machine_hours_per_part=zero.amount,
+                machine_per_part=zero, post_production_per_part=zero, fees=self.line_fees,
+                fees_total=fees_total, minimum_price_adjustment=zero,
+                discount_percent=zero.amount, discount=zero, unit_price=unit, total=total,
+                notes=("firm price set by the shop",),
+            )
+        return attrs.evolve(base, breakdown=breakdown, review_reasons=())
 
 
 @attrs.frozen
@@ -216,6 +273,27 @@ class PaymentEntry:
 
 
 @attrs.frozen
+class InvoiceRecord:
+    """The invoice issued for an order: its number (without gaps per shop) and terms."""
+
+    number: str
+    issued_at: datetime
+    due_date: date
+
+
+@attrs.frozen
+class StatusOption:
+    """A status the order can be moved to now, by which trigger, with which data.
+
+    What the back office's "Change" menu lists (see :meth:`Order.reachable_statuses`).
+    """
+
+    status: OrderStatus
+    trigger: Trigger
+    fields: tuple[CommandField, ...]
+
+
+@attrs.frozen
 class PaymentIssue:
     """A payment that arrived but was not applied; staff refund it or settle the difference.
 
@@ -246,7 +324,7 @@ class Order:
     id: str
     shop_id: str
     number: str = attrs.field(converter=_order_number)
-    currency: str = attrs.field(converter=_currency)
+    currency: str = attrs.field(converter=_checks.currency)
     created_at: datetime = attrs.field(converter=_checks.utc)
     customer_id: str | None = None
     lines: list[OrderLine] = attrs.field(factory=list)
@@ -255,7 +333,7 @@ class Order:
     status: OrderStatus = OrderStatus.DRAFT
     payment_status: PaymentStatus = PaymentStatus.UNPAID
     offer_revision: int = 0
-    offer_expires_at: datetime | None = attrs.field(default=None, converter=_optional_utc)
+    offer_expires_at: datetime | None = attrs.field(default=None, converter=_checks.optional_utc)
     po: PurchaseOrder | None = None
     held_from: OrderStatus | None = None
     tracking_number: str | None = None
@@ -263,6 +341,7 @@ class Order:
     payments: list[PaymentEntry] = attrs.field(factory=list)
     payment_issues: list[PaymentIssue] = attrs.field(factory=list)
     agreed_quote: OrderQuote | None = None
+    invoice: InvoiceRecord | None = None
     version: int = 0
 
     # -- reading ---------------------------------------------------------
@@ -303,8 +382,11 @@ class Order:
         return PaymentPageState.PAID if self.paid else PaymentPageState.READY_FOR_PAYMENT
 
     @property
-    def total(self) -> Money | None:
-        """Sum of the line totals (before shipping and tax); ``None`` while any is unpriced."""
+    def lines_total(self) -> Money | None:
+        """Sum of the line totals, before order fees, shipping and tax; ``None`` while unpriced.
+
+        What the order costs in all is the ``total`` of :meth:`quote`.
+        """
         result = Money.zero(self.currency)
         for line in self.lines:
             line_total = line.total
@@ -323,6 +405,43 @@ class Order:
         """The ``(trigger, status)`` moves open from here; ``resume`` only to ``held_from``."""
         return [(trigger, target) for trigger, target in reachable(self.status)
                 if trigger is not Trigger.RESUME or target is self.held_from]
+
+    def reachable_statuses(self, actor: Actor) -> list[StatusOption]:
+        """The statuses ``actor`` may move the order to now, with the data each needs.
+
+        One option per status (the first trigger of the table that leads
+        there), in table order. Guards that depend on data (an unpaid order
+        under "payment before production") are checked when the move is made.
+        """
+        self._see(actor)
+        options: dict[OrderStatus, StatusOption] = {}
+        for trigger, target in self.reachable():
+            if target in options or not _may(actor, WHO[trigger]):
+                continue
+            options[target] = StatusOption(target, trigger, command_fields(trigger))
+        return list(options.values())
+
+    def price(self, catalog: Catalog) -> OrderQuote:
+        """The order priced from ``catalog`` as it stands: instant and firm prices, tax..."""
+        lines = [line.effective_quote() for line in self.lines]
+        method = self.shipping.method if self.shipping is not None else None
+        return price_order(catalog, lines, method)
+
+    def quote(self, catalog: Catalog) -> OrderQuote:
+        """What the order costs: the agreed breakdown once there is one, else today's price.
+
+        The agreed breakdown is recorded when the order is placed or a firm
+        offer is sent; while the order can still be edited (draft, review)
+        the current catalog prices it.
+        """
+        if self.agreed_quote is not None and not self.editable:
+            return self.agreed_quote
+        return self.price(catalog)
+
+    def review_reasons(self, shop: ShopContext) -> tuple[str, ...]:
+        """Why the order must go to review instead of being placed (empty: it may be placed)."""
+        return review_required(shop.settings.review, self.price(shop.catalog),
+                               [line.analysis for line in self.lines])
 
     def po_reminder_date(self) -> date | None:
         """The day the purchase-order payment reminder is due, if one is pending."""
@@ -383,16 +502,12 @@ class Order:
 
     # -- the machinery shared by every trigger ---------------------------
 
+    def _see(self, actor: Actor) -> None:
+        access.visible_order(actor, self, str(self))
+
     def _authorize(self, actor: Actor, action: str, who: Who) -> None:
-        if actor.shop_id != self.shop_id:
-            raise PermissionDenied(f"{actor} does not belong to the shop of {self}")
-        if actor.kind is ActorKind.CUSTOMER:
-            if who is Who.S:
-                raise PermissionDenied(f"only shop staff may {action} ({self})")
-            if actor.id != self.customer_id:
-                raise PermissionDenied(f"{actor} is not the customer of {self}")
-        elif who is Who.C:
-            raise PermissionDenied(f"only the customer may {action} ({self})")
+        self._see(actor)
+        access.may_pull(actor, who, action, str(self))
 
     def _refuse(self, trigger: Trigger) -> InvalidTransition:
         allowed = ", ".join(t.value for t in allowed_triggers(self.status)) or "none (final status)"
@@ -431,9 +546,9 @@ class Order:
         if unpriced:
             raise GuardFailed(f"cannot {action} {self}: unpriced lines: {', '.join(unpriced)}")
 
-    def _require_payment_cleared(self, action: str, settings: ShopSettings) -> None:
+    def _require_payment_cleared(self, action: str, shop: ShopContext) -> None:
         po_accepted = self.po is not None and self.po.accepted
-        if settings.payment_before_production and not (self.paid or po_accepted):
+        if shop.settings.payment_before_production and not (self.paid or po_accepted):
             raise GuardFailed(
                 f"cannot {action} {self}: the shop setting payment_before_production requires "
                 "the order to be paid (or its purchase order accepted) first"
@@ -441,17 +556,25 @@ class Order:
 
     # -- one method per trigger ------------------------------------------
 
-    def place(
-        self, actor: Actor, now: datetime, *, review_reasons: Sequence[str],
-        note: str | None = None,
-    ) -> StatusChanged:
-        """Place a complete, instantly priced order.
+    def _check_shop(self, shop: ShopContext) -> None:
+        if shop.shop.id != self.shop_id:
+            raise InvalidInput(f"{self} does not belong to shop {shop.shop.id}")
+        if shop.catalog.currency != self.currency:
+            raise CurrencyMismatch(
+                f"the shop's catalog prices in {shop.catalog.currency}; {self} is in "
+                f"{self.currency}"
+            )
 
-        ``review_reasons`` is what :func:`fabcore.domain.review.review_required`
-        says for this order; any reason refuses the move (submit for review
-        instead).
+    def place(
+        self, actor: Actor, now: datetime, shop: ShopContext, *, note: str | None = None
+    ) -> StatusChanged:
+        """Place a complete, instantly priced order and record the price agreed.
+
+        The shop's review policy decides (:meth:`review_reasons`); any reason
+        refuses the move (submit for review instead).
         """
         now, target = self._begin(Trigger.PLACE, actor, now)
+        self._check_shop(shop)
         self._require_firm_prices("place")
         missing = [what for what, value in (("customer", self.customer_id),
                                              ("shipping", self.shipping),
@@ -459,10 +582,10 @@ class Order:
                    if value is None]
         if missing:
             raise GuardFailed(f"cannot place {self}: missing {', '.join(missing)}")
-        if review_reasons:
-            raise GuardFailed(
-                f"{self} must be submitted for review: {'; '.join(review_reasons)}"
-            )
+        reasons = self.review_reasons(shop)
+        if reasons:
+            raise GuardFailed(f"{self} must be submitted for review: {'; '.join(reasons)}")
+        self.agreed_quote = self.price(shop.catalog)
         return self._apply(Trigger.PLACE, target, actor, now, note)
 
     def submit_for_review(
@@ -475,19 +598,32 @@ class Order:
         return self._apply(Trigger.SUBMIT_FOR_REVIEW, target, actor, now, note)
 
     def send_firm_offer(
-        self, actor: Actor, now: datetime, expires_at: datetime | None = None, *,
-        note: str | None = None,
+        self, actor: Actor, now: datetime, shop: ShopContext,
+        expires_at: datetime | None = None, *, note: str | None = None,
     ) -> StatusChanged:
-        """Send (or re-send) the firm offer; each sending is a new revision."""
+        """Send (or re-send) the firm offer; each sending is a new revision.
+
+        The price offered is recorded as the agreed one. The offer expires at
+        ``expires_at``, else after the shop's ``offer_validity_days``.
+        """
         now, target = self._begin(Trigger.SEND_FIRM_OFFER, actor, now)
-        expires = _optional_utc(expires_at)
-        if expires is not None and expires <= now:
+        self._check_shop(shop)
+        expires = _checks.optional_utc(expires_at, "offer expiry")
+        if expires is None:
+            expires = now + timedelta(days=shop.settings.offer_validity_days)
+        if expires <= now:
             raise InvalidInput(f"offer expiry {expires.isoformat()} is not after {now.isoformat()}")
         self._require_firm_prices("send a firm offer for")
         if self.customer_id is None:
             raise GuardFailed(f"cannot send a firm offer for {self}: no customer set")
+        quote = self.price(shop.catalog)
+        if quote.total is None:
+            raise GuardFailed(
+                f"cannot send a firm offer for {self}: {'; '.join(quote.review_reasons)}"
+            )
         self.offer_revision += 1
         self.offer_expires_at = expires
+        self.agreed_quote = quote
         return self._apply(Trigger.SEND_FIRM_OFFER, target, actor, now, note)
 
     def accept_offer(
@@ -554,7 +690,7 @@ class Order:
     def move_po_due_date(self, actor: Actor, now: datetime, due_date: date) -> None:
         """Staff move the payment due date of an accepted PO; a new reminder will go out."""
         now = _checks.utc(now, "now")
-        self._authorize(actor, "move the payment due date", Who.S)
+        self._authorize(actor, "move the payment due date", Who.STAFF)
         po = self.po
         if self.status is not OrderStatus.PO_PAYMENT_DUE or po is None:
             raise GuardFailed(f"{self} is {self.status.label}: no PO payment is due")
@@ -566,18 +702,18 @@ class Order:
             self.po = attrs.evolve(po, due_date=due_date, reminder_sent_at=None)
 
     def release(
-        self, actor: Actor, now: datetime, *, settings: ShopSettings, note: str | None = None
+        self, actor: Actor, now: datetime, shop: ShopContext, *, note: str | None = None
     ) -> StatusChanged:
         """Mark the order free for manufacturing (payment before production permitting)."""
         now, target = self._begin(Trigger.RELEASE, actor, now)
-        self._require_payment_cleared("release", settings)
+        self._require_payment_cleared("release", shop)
         return self._apply(Trigger.RELEASE, target, actor, now, note)
 
     def start_manufacturing(
-        self, actor: Actor, now: datetime, *, settings: ShopSettings, note: str | None = None
+        self, actor: Actor, now: datetime, shop: ShopContext, *, note: str | None = None
     ) -> StatusChanged:
         now, target = self._begin(Trigger.START_MANUFACTURING, actor, now)
-        self._require_payment_cleared("start manufacturing", settings)
+        self._require_payment_cleared("start manufacturing", shop)
         return self._apply(Trigger.START_MANUFACTURING, target, actor, now, note)
 
     def start_post_production(
@@ -643,22 +779,67 @@ class Order:
         reason = _checks.text(reason, "reason")
         return self._apply(Trigger.CANCEL_BY_ADMIN, target, actor, now, reason)
 
-    def _method(self, trigger: Trigger) -> Callable[..., StatusChanged]:
-        method: Callable[..., StatusChanged] = getattr(self, trigger.value)
-        return method
+    def execute(
+        self, actor: Actor, now: datetime, command: Command, shop: ShopContext
+    ) -> StatusChanged:
+        """Run ``command`` through the method of its trigger (the one dispatch table)."""
+        match command:
+            case Place(note=note):
+                return self.place(actor, now, shop, note=note)
+            case SubmitForReview(note=note):
+                return self.submit_for_review(actor, now, note=note)
+            case SendFirmOffer(expires_at=expires_at, note=note):
+                return self.send_firm_offer(actor, now, shop, expires_at, note=note)
+            case AcceptOffer(revision=revision, note=note):
+                return self.accept_offer(actor, now, revision, note=note)
+            case RequestChanges(message=message):
+                return self.request_changes(actor, now, message)
+            case ProvidePo(po_number=po_number, document_ref=document_ref, note=note):
+                return self.provide_po(actor, now, po_number, document_ref, note=note)
+            case RequestPayment(note=note):
+                return self.request_payment(actor, now, note=note)
+            case AcceptPo(due_date=due_date, net_days=net_days, note=note):
+                return self.accept_po(actor, now, due_date, net_days, note=note)
+            case Release(note=note):
+                return self.release(actor, now, shop, note=note)
+            case StartManufacturing(note=note):
+                return self.start_manufacturing(actor, now, shop, note=note)
+            case StartPostProduction(note=note):
+                return self.start_post_production(actor, now, note=note)
+            case Reprint(reason=reason):
+                return self.reprint(actor, now, reason)
+            case MarkReadyForShipping(note=note):
+                return self.mark_ready_for_shipping(actor, now, note=note)
+            case MarkReadyForPickup(note=note):
+                return self.mark_ready_for_pickup(actor, now, note=note)
+            case Ship(tracking_number=tracking_number, note=note):
+                return self.ship(actor, now, tracking_number, note=note)
+            case Deliver(note=note):
+                return self.deliver(actor, now, note=note)
+            case Hold(reason=reason):
+                return self.hold(actor, now, reason)
+            case Resume(note=note):
+                return self.resume(actor, now, note=note)
+            case CancelByCustomer(reason=reason):
+                return self.cancel_by_customer(actor, now, reason)
+            case CancelByAdmin(reason=reason):
+                return self.cancel_by_admin(actor, now, reason)
+        raise InvalidInput(f"not a trigger command: {command!r}")
 
     def change_status(
-        self, actor: Actor, now: datetime, target: OrderStatus, note: str | None = None,
-        **data: Any,
+        self, actor: Actor, now: datetime, target: OrderStatus, shop: ShopContext,
+        data: Command | Mapping[str, object] | None = None, *, note: str | None = None,
     ) -> StatusChanged:
-        """The back office's "Change" button: move to ``target`` by whichever trigger leads there.
+        """The back office's "Change" button: move to ``target`` by the trigger that leads there.
 
-        ``data`` carries the trigger's arguments (``po_number``,
-        ``settings``, ``expires_at``, ...). For triggers that take a reason
-        or message, ``note`` is used as it when none is given.
+        ``data`` is the trigger's command, or its fields as plain values (see
+        :func:`~fabcore.domain.commands.build_command`); ``note`` stands in
+        for a required reason or message. Exactly what the named method does
+        happens: the review policy on Placed, the agreed price and expiry on
+        Firm offer sent, and so on.
         """
         now = _checks.utc(now, "now")
-        self._authorize(actor, f"change the status to {target.label}", Who.S)
+        self._authorize(actor, f"change the status to {target.label}", Who.STAFF)
         moves = [trigger for trigger, dest in self.reachable() if dest is target]
         if not moves:
             options = ", ".join(f"{dest.label} ({trigger.value})"
@@ -668,20 +849,19 @@ class Order:
                 f"reachable: {options}"
             )
         trigger = moves[0]
-        spoken = {Trigger.REQUEST_CHANGES: "message", Trigger.REPRINT: "reason",
-                  Trigger.HOLD: "reason", Trigger.CANCEL_BY_CUSTOMER: "reason",
-                  Trigger.CANCEL_BY_ADMIN: "reason"}.get(trigger)
-        if spoken is None:
-            data["note"] = note
-        else:
-            data.setdefault(spoken, note)
         self._authorize(actor, trigger.value, WHO[trigger])
-        method = self._method(trigger)
-        try:
-            _signature(trigger).bind(self, actor, now, **data)
-        except TypeError as exc:
-            raise InvalidInput(f"{trigger.value} to {target.label}: {exc}") from None
-        return method(actor, now, **data)
+        if data is None or isinstance(data, Mapping):
+            fields = dict(data or {})
+            if note is not None:
+                fields.setdefault("note", note)
+            command = build_command(trigger, fields)
+        elif data.trigger is not trigger:
+            raise InvalidInput(
+                f"{target.label} is reached by {trigger.value}, not by {data.trigger.value}"
+            )
+        else:
+            command = data
+        return self.execute(actor, now, command, shop)
 
     # -- payment ---------------------------------------------------------
 
@@ -698,7 +878,7 @@ class Order:
         self, actor: Actor, now: datetime, reference: str, amount: Money
     ) -> tuple[datetime, str]:
         now = _checks.utc(now, "now")
-        self._authorize(actor, "record a payment", Who.S)
+        self._authorize(actor, "record a payment", Who.STAFF)
         reference = _checks.text(reference, "payment reference")
         if not isinstance(amount, Money):
             raise InvalidInput(f"amount must be Money, not {type(amount).__name__}")
@@ -766,7 +946,7 @@ class Order:
     ) -> PaymentChanged:
         """Staff undo a payment (refund, bounced transfer)."""
         now = _checks.utc(now, "now")
-        self._authorize(actor, "mark the order unpaid", Who.S)
+        self._authorize(actor, "mark the order unpaid", Who.STAFF)
         if not self.paid:
             raise GuardFailed(f"{self} is not paid")
         return self._set_payment(
@@ -781,6 +961,36 @@ class Order:
         self.payment_status = status
         self.payments.append(PaymentEntry(status, actor, now, reference, amount, note, event_id))
         return PaymentChanged(self.id, before, status, actor, now, reference, amount)
+
+    # -- invoice -----------------------------------------------------------
+
+    @property
+    def invoiceable(self) -> bool:
+        """True once the order is placed (payable or paid) and not canceled."""
+        return self.payment_page_state in (PaymentPageState.READY_FOR_PAYMENT,
+                                           PaymentPageState.PAID)
+
+    def issue_invoice(
+        self, actor: Actor, now: datetime, number: str, payment_terms_days: int
+    ) -> InvoiceRecord:
+        """Record the order's invoice under ``number``, once; later calls return it unchanged.
+
+        It is due on the accepted purchase order's due date, else
+        ``payment_terms_days`` after it is issued. ``number`` comes from the
+        shop's gapless sequence; the caller takes it only when this records
+        a new invoice (see :attr:`invoice`).
+        """
+        now = _checks.utc(now, "now")
+        self._see(actor)
+        if not self.invoiceable:
+            raise GuardFailed(f"{self} is {self.status.label}: no invoice before it is placed")
+        if self.invoice is not None:
+            return self.invoice
+        po = self.po
+        due = (po.due_date if po is not None and po.due_date is not None
+               else now.date() + timedelta(days=payment_terms_days))
+        self.invoice = InvoiceRecord(_checks.text(number, "invoice number"), now, due)
+        return self.invoice
 
     def claim_po_payment_reminder(self, now: datetime) -> PaymentReminderDue | None:
         """The payment reminder, exactly once, when its day has come (else ``None``).
@@ -799,13 +1009,8 @@ class Order:
         return PaymentReminderDue(self.id, po.due_date, now)
 
 
-@functools.cache
-def _signature(trigger: Trigger) -> inspect.Signature:
-    """The signature of the order's method for ``trigger`` (``self`` first)."""
-    return inspect.signature(getattr(Order, trigger.value))
-
-
-@functools.cache
-def trigger_parameters(trigger: Trigger) -> frozenset[str]:
-    """The parameter names of the order's method for ``trigger``."""
-    return frozenset(_signature(trigger).parameters)
+def _may(actor: Actor, who: Who) -> bool:
+    """Whether ``actor`` may pull a trigger meant for ``who`` (the order being visible)."""
+    if actor.is_customer:
+        return who is not Who.STAFF
+    return actor.is_staff and who is not Who.CUSTOMER

@@ -114,11 +114,14 @@ class Trigger(enum.Enum):
 
 
 class Who(enum.Enum):
-    """Who may pull a trigger: the customer, shop staff, or either for the other."""
+    """Who may pull a trigger: the customer, shop staff, or either for the other.
 
-    C = "C"
-    S = "S"
-    CS = "C/S"
+    The values are the table's shorthand (C, S, C/S).
+    """
+
+    CUSTOMER = "C"
+    STAFF = "S"
+    EITHER = "C/S"
 
 
 _S = OrderStatus
@@ -154,43 +157,44 @@ class Move:
 
 
 TRANSITIONS: tuple[Move, ...] = (
-    Move(Trigger.PLACE, (_S.DRAFT,), _S.PLACED, Who.CS,
+    Move(Trigger.PLACE, (_S.DRAFT,), _S.PLACED, Who.EITHER,
          "complete order (lines priced, shipping, billing); review policy does not demand review"),
-    Move(Trigger.SUBMIT_FOR_REVIEW, (_S.DRAFT,), _S.WAITING_FOR_REVIEW, Who.CS,
+    Move(Trigger.SUBMIT_FOR_REVIEW, (_S.DRAFT,), _S.WAITING_FOR_REVIEW, Who.EITHER,
          "at least one line"),
     Move(Trigger.SEND_FIRM_OFFER, (_S.DRAFT, _S.WAITING_FOR_REVIEW, _S.FIRM_OFFER_SENT),
-         _S.FIRM_OFFER_SENT, Who.S,
+         _S.FIRM_OFFER_SENT, Who.STAFF,
          "every line has a firm price; customer set; bumps the offer revision; optional expiry"),
-    Move(Trigger.ACCEPT_OFFER, (_S.FIRM_OFFER_SENT,), _S.PLACED, Who.C,
+    Move(Trigger.ACCEPT_OFFER, (_S.FIRM_OFFER_SENT,), _S.PLACED, Who.CUSTOMER,
          "accepted revision is the current one; offer not expired"),
-    Move(Trigger.REQUEST_CHANGES, (_S.FIRM_OFFER_SENT,), _S.WAITING_FOR_REVIEW, Who.C,
+    Move(Trigger.REQUEST_CHANGES, (_S.FIRM_OFFER_SENT,), _S.WAITING_FOR_REVIEW, Who.CUSTOMER,
          "message"),
-    Move(Trigger.PROVIDE_PO, (_S.PLACED, _S.WAITING_FOR_PAYMENT), _S.PO_PROVIDED, Who.CS,
+    Move(Trigger.PROVIDE_PO, (_S.PLACED, _S.WAITING_FOR_PAYMENT), _S.PO_PROVIDED, Who.EITHER,
          "PO number (+ document)"),
-    Move(Trigger.REQUEST_PAYMENT, (_S.PLACED, _S.PO_PROVIDED), _S.WAITING_FOR_PAYMENT, Who.S),
-    Move(Trigger.ACCEPT_PO, (_S.PO_PROVIDED,), _S.PO_PAYMENT_DUE, Who.S,
+    Move(Trigger.REQUEST_PAYMENT, (_S.PLACED, _S.PO_PROVIDED), _S.WAITING_FOR_PAYMENT, Who.STAFF),
+    Move(Trigger.ACCEPT_PO, (_S.PO_PROVIDED,), _S.PO_PAYMENT_DUE, Who.STAFF,
          "due date or net days"),
-    Move(Trigger.RELEASE, _PAYMENT_STAGE, _S.FREE_FOR_MANUFACTURING, Who.S,
+    Move(Trigger.RELEASE, _PAYMENT_STAGE, _S.FREE_FOR_MANUFACTURING, Who.STAFF,
          "payment before production: paid, or PO accepted"),
     Move(Trigger.START_MANUFACTURING,
-         (*_PAYMENT_STAGE, _S.FREE_FOR_MANUFACTURING, _S.RE_PRINTING), _S.MANUFACTURING, Who.S,
+         (*_PAYMENT_STAGE, _S.FREE_FOR_MANUFACTURING, _S.RE_PRINTING), _S.MANUFACTURING, Who.STAFF,
          "payment before production: paid, or PO accepted"),
     Move(Trigger.START_POST_PRODUCTION, (_S.MANUFACTURING, _S.RE_PRINTING), _S.POST_PRODUCTION,
-         Who.S),
+         Who.STAFF),
     Move(Trigger.REPRINT,
          (_S.MANUFACTURING, _S.POST_PRODUCTION, _S.READY_FOR_SHIPPING, _S.READY_FOR_PICKUP),
-         _S.RE_PRINTING, Who.S, "reason"),
+         _S.RE_PRINTING, Who.STAFF, "reason"),
     Move(Trigger.MARK_READY_FOR_SHIPPING, (_S.MANUFACTURING, _S.POST_PRODUCTION),
-         _S.READY_FOR_SHIPPING, Who.S),
+         _S.READY_FOR_SHIPPING, Who.STAFF),
     Move(Trigger.MARK_READY_FOR_PICKUP, (_S.MANUFACTURING, _S.POST_PRODUCTION),
-         _S.READY_FOR_PICKUP, Who.S),
-    Move(Trigger.SHIP, (_S.READY_FOR_SHIPPING,), _S.SHIPPED, Who.S, "tracking number (optional)"),
-    Move(Trigger.DELIVER, (_S.SHIPPED, _S.READY_FOR_PICKUP), _S.DELIVERED, Who.S),
-    Move(Trigger.HOLD, HOLDABLE, _S.ON_HOLD, Who.S, "reason; remembers the status held from"),
-    Move(Trigger.RESUME, (_S.ON_HOLD,), None, Who.S, "returns to the status held from"),
-    Move(Trigger.CANCEL_BY_CUSTOMER, BEFORE_PRODUCTION, _S.CANCELED_BY_CUSTOMER, Who.CS,
+         _S.READY_FOR_PICKUP, Who.STAFF),
+    Move(Trigger.SHIP, (_S.READY_FOR_SHIPPING,), _S.SHIPPED, Who.STAFF,
+         "tracking number (optional)"),
+    Move(Trigger.DELIVER, (_S.SHIPPED, _S.READY_FOR_PICKUP), _S.DELIVERED, Who.STAFF),
+    Move(Trigger.HOLD, HOLDABLE, _S.ON_HOLD, Who.STAFF, "reason; remembers the status held from"),
+    Move(Trigger.RESUME, (_S.ON_HOLD,), None, Who.STAFF, "returns to the status held from"),
+    Move(Trigger.CANCEL_BY_CUSTOMER, BEFORE_PRODUCTION, _S.CANCELED_BY_CUSTOMER, Who.EITHER,
          "reason"),
-    Move(Trigger.CANCEL_BY_ADMIN, NON_TERMINAL, _S.CANCELED_BY_ADMIN, Who.S, "reason"),
+    Move(Trigger.CANCEL_BY_ADMIN, NON_TERMINAL, _S.CANCELED_BY_ADMIN, Who.STAFF, "reason"),
 )
 
 WHO: dict[Trigger, Who] = {move.trigger: move.who for move in TRANSITIONS}

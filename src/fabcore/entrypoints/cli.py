@@ -28,7 +28,7 @@ from fabcore.domain.status import OrderStatus
 from fabcore.ports.outbox import OutboxStatus
 
 if TYPE_CHECKING:
-    from fabcore.app.services import Fabcore
+    from fabcore.app.facade import Fabcore
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -136,7 +136,7 @@ def _app(args: argparse.Namespace) -> Fabcore:
 
 
 def _staff(args: argparse.Namespace) -> Actor:
-    return Actor.staff(args.user, args.shop)
+    return Actor.staff(args.shop, args.user)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -188,18 +188,41 @@ def cmd_orders_show(args: argparse.Namespace) -> int:
 def cmd_orders_change_status(args: argparse.Namespace) -> int:
     app = _app(args)
     order = _order(app, args)
-    data: dict[str, object] = {}
-    if args.tracking_number:
-        data["tracking_number"] = args.tracking_number
-    if args.po_number:
-        data["po_number"] = args.po_number
-    if args.due_date:
-        data["due_date"] = args.due_date
-    if args.net_days is not None:
-        data["net_days"] = args.net_days
+    fields: dict[str, object] = {}
+    for item in args.field:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise CliError(f"--field takes NAME=VALUE, got {item!r}")
+        fields[name.strip().replace("-", "_")] = value
+    for name in ("tracking_number", "po_number", "due_date", "net_days"):
+        value = getattr(args, name)
+        if value is not None:
+            fields[name] = value
     before = order.status
-    order = app.change_status(_staff(args), order.id, args.status, args.note, **data)
+    order = app.change_status(_staff(args), order.id, args.status, fields, note=args.note)
     print(f"{order.number}: {before.label} -> {order.status.label}")
+    return EXIT_OK
+
+
+def cmd_orders_reachable(args: argparse.Namespace) -> int:
+    from fabcore.adapters.serialization import to_json
+    from fabcore.app.rendering.tables import render_table
+
+    app = _app(args)
+    order = _order(app, args)
+    options = app.reachable_statuses(_staff(args), order.id)
+    if args.json:
+        print(to_json(options))
+        return EXIT_OK
+    if not options:
+        print(f"{order.number} is {order.status.label}: no status can follow")
+        return EXIT_OK
+    rows = [(o.status.value, o.trigger.value,
+             ", ".join(f"{f.name}{'' if f.required else '?'} ({f.kind})" for f in o.fields)
+             or "-")
+            for o in options]
+    print(f"{order.number} is {order.status.label}; it can move to:")
+    print(render_table(("status", "trigger", "fields (? = optional)"), rows))
     return EXIT_OK
 
 
@@ -224,9 +247,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
     status = OutboxStatus.FAILED if args.failed else (
         OutboxStatus(args.status) if args.status else None
     )
-    app = _app(args)
-    with app.uow() as uow:
-        messages = [m for m in uow.outbox.list(status) if m.shop_id == args.shop]
+    messages = _app(args).list_outbox(_staff(args), status)
     if args.json:
         print(to_json([report.outbox_summary(m) for m in messages]))
     else:
@@ -235,10 +256,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
-    from fabcore.app.relay import retry
-
-    app = _app(args)
-    message = retry(app.uow, args.id, app.clock.now())
+    message = _app(args).retry_mail(_staff(args), args.id)
     print(f"{message.id}: pending again ({message.mail.subject})")
     return EXIT_OK
 
@@ -384,12 +402,24 @@ def build_parser() -> argparse.ArgumentParser:
     oc.add_argument("status", choices=[s.value for s in OrderStatus], metavar="STATUS",
                     help="target status: " + ", ".join(s.value for s in OrderStatus))
     oc.add_argument("--note", help="note, reason or message recorded in the history")
+    oc.add_argument("--field", metavar="NAME=VALUE", action="append", default=[],
+                    help="a field the move needs (see 'fabcore orders reachable'); repeatable")
     oc.add_argument("--tracking-number", help="for shipped")
     oc.add_argument("--po-number", help="for po_provided")
     oc.add_argument("--due-date", type=_date, metavar="YYYY-MM-DD", help="for po_payment_due")
     oc.add_argument("--net-days", type=int, metavar="N", help="for po_payment_due")
     _add_store_options(oc)
     oc.set_defaults(func=cmd_orders_change_status)
+    orr = osub.add_parser(
+        "reachable",
+        help="the statuses an order can move to now, with the fields each needs",
+        description="List what the back office's Change button offers for an order: each "
+        "reachable status, the trigger that leads there and its fields.",
+    )
+    orr.add_argument("number", help="order number, e.g. 00001")
+    orr.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_store_options(orr)
+    orr.set_defaults(func=cmd_orders_reachable)
 
     ob = sub.add_parser("outbox", help="send, list and retry queued mails")
     obsub = ob.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")

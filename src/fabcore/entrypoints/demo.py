@@ -23,9 +23,9 @@ from typing import TextIO
 from fabcore.adapters.memory import MemoryPaymentGateway
 from fabcore.app.bootstrap import bootstrap
 from fabcore.app.catalogs import load_sample_catalog
+from fabcore.app.facade import Fabcore
 from fabcore.app.rendering import report
 from fabcore.app.samples import bracket_stl, sample_shop
-from fabcore.app.services import Fabcore
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Address, BillingContact, Customer
 from fabcore.domain.errors import AlreadyExists, FabcoreError
@@ -93,7 +93,7 @@ def _customer(
     if found is not None:
         return found
     return app.register_customer(
-        staff.shop_id, name=name, email=email, company=company,
+        staff, name=name, email=email, company=company,
         billing_address=address, billing_contact=billing_contact,
     )
 
@@ -110,20 +110,21 @@ def run_demo(out: TextIO, app: Fabcore | None = None, shop_id: str = "acme") -> 
     tee = _Tee(app.mailer)
     app.mailer = tee
     n = _Narrator(app, tee, out)
+    sample = sample_shop(shop_id)
     try:
-        shop = app.create_shop(sample_shop(shop_id), load_sample_catalog())
+        shop = app.create_shop(shop_id, name=sample.name, catalog=load_sample_catalog(),
+                               settings=sample.settings)
     except AlreadyExists:
         n.say(f"(shop {shop_id} exists: adding to it)")
-        with app.uow() as uow:
-            shop = uow.shops.get(shop_id)
-    staff = Actor.staff("sam", shop.id)
+        shop = app.get_shop(Actor.system(shop_id))
+    staff = Actor.staff(shop.id, "sam")
     address = Address("Ada Lovelace", "1 Analytical Way", "10115", "Berlin", "DE")
     bracket = bracket_stl()
-    currency = shop.settings.currency
+    currency = app.catalog(staff).currency
 
     n.say("== Case 1: a regular order, paid online ==")
     ada = _customer(app, staff, "Ada Lovelace", "ada@example.com", address)
-    as_ada = Actor.customer(ada.id, shop.id)
+    as_ada = Actor.customer(shop.id, ada.id)
     model = app.upload_model(as_ada, bracket, "bracket.stl")
     n.say(report.analysis_table(model.analysis))
     order = app.create_order(as_ada)
@@ -149,7 +150,7 @@ def run_demo(out: TextIO, app: Fabcore | None = None, shop_id: str = "acme") -> 
     for target in (OrderStatus.MANUFACTURING, OrderStatus.READY_FOR_SHIPPING):
         n.status(app.change_status(staff, order.id, target))
     n.status(app.change_status(staff, order.id, OrderStatus.SHIPPED,
-                               tracking_number="1Z999AA10123456784"))
+                               {"tracking_number": "1Z999AA10123456784"}))
     n.status(app.change_status(staff, order.id, OrderStatus.DELIVERED))
 
     n.say()
@@ -158,7 +159,7 @@ def run_demo(out: TextIO, app: Fabcore | None = None, shop_id: str = "acme") -> 
         app, staff, "Bob Builder", "bob@example.com", address, company="Builder GmbH",
         billing_contact=BillingContact("Accounts", "accounts@builder.example"),
     )
-    as_bob = Actor.customer(bob.id, shop.id)
+    as_bob = Actor.customer(shop.id, bob.id)
     model = app.upload_model(as_bob, bracket, "bracket.stl")
     order = app.create_order(as_bob)
     line = app.add_line(as_bob, order.id, model, LineSpec("sls", "pa12", quantity=250))
@@ -190,7 +191,7 @@ def run_demo(out: TextIO, app: Fabcore | None = None, shop_id: str = "acme") -> 
     app.set_shipping(staff, draft.id, "express", address)
     n.say(f"  draft {draft.number} saved for {cleo.name}; nothing is mailed for a draft")
     n.mails()
-    as_cleo = Actor.customer(cleo.id, shop.id)
+    as_cleo = Actor.customer(shop.id, cleo.id)
     try:
         app.start_checkout(as_cleo, draft.id)
     except FabcoreError as exc:

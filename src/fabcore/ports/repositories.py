@@ -36,6 +36,15 @@ class ShopRepository(Protocol):
         """Update a shop's settings (and its catalog, when given)."""
         ...
 
+    def next_invoice_number(self, shop_id: str) -> int:
+        """The shop's next invoice number (1, 2, ...), part of this unit of work.
+
+        Numbers have no gaps: a rolled-back unit of work gives its number
+        back, and two units of work never commit the same number (the later
+        one waits, or fails with ``ConcurrencyConflict`` at commit).
+        """
+        ...
+
 
 class CustomerRepository(Protocol):
     """End customers, always within one shop."""

@@ -26,7 +26,7 @@ from fabcore.domain.order import (
 )
 from fabcore.domain.quote import Fee, LineBreakdown, LineQuote, LineSpec, OrderQuote
 from fabcore.domain.review import ReviewMode, ReviewPolicy
-from fabcore.domain.shop import Shop, ShopSettings
+from fabcore.domain.shop import BankAccount, Shop, ShopSettings
 from fabcore.domain.status import OrderStatus, PaymentStatus, Trigger
 from fabcore.ports.mailer import Mail
 from fabcore.ports.outbox import OutboxMessage, OutboxStatus
@@ -90,11 +90,18 @@ def catalog() -> Catalog:
 
 def shop(shop_id: str = "shop-1", *, name: str = "Prüfstand") -> Shop:
     return Shop(shop_id, name, ShopSettings(
-        currency="EUR",
         notify_emails=("orders@shop.example", "boss@shop.example"),
         sender_email="no-reply@shop.example",
         review=ReviewPolicy(ReviewMode.SEMI_MANUAL, eur("2500.00"), 500, False),
         payment_before_production=True,
+        offer_validity_days=21,
+        payment_terms_days=30,
+        legal_name="Prüfstand Fertigung GmbH",
+        address=ADDRESS,
+        tax_id="DE 123 456 789",
+        bank=BankAccount("Prüfstand Fertigung GmbH", "DE89370400440532013000", "COBADEFFXXX",
+                         "Commerzbank"),
+        invoice_prefix="RE-2026/",
     ))
 
 
@@ -154,8 +161,8 @@ def order(
                   firm_unit_price=eur("120.00"),
                   line_fees=(Fee("fixture", eur("30.00")), Fee("programming", eur("45.00")))),
     ]
-    staff = Actor.staff("sam", shop_id)
-    buyer = Actor.customer(customer_id or "nobody", shop_id)
+    staff = Actor.staff(shop_id, "sam")
+    buyer = Actor.customer(shop_id, customer_id or "nobody")
     at = created_at
     history = [
         HistoryEntry(OrderStatus.DRAFT, OrderStatus.WAITING_FOR_REVIEW,

@@ -423,7 +423,8 @@ class OrderRepositoryContract(_DatabaseFixture):
         assert loaded.created_at.tzinfo is not None
         assert loaded.lines[1].line_fees == original.lines[1].line_fees
         assert loaded.agreed_quote == original.agreed_quote
-        assert loaded.total == original.total
+        assert loaded.lines_total == original.lines_total
+        assert loaded.invoice == original.invoice
 
     def test_get_by_number(self, database: UnitOfWorkFactory) -> None:
         seed(database, "shop-1", "shop-2")
@@ -554,7 +555,7 @@ class OrderRepositoryContract(_DatabaseFixture):
         seed(database)
         _add_second_customer(database)
         store(database, a.order(), a.draft("o2", "00002"))
-        staff = Actor.staff("sam", "shop-1")
+        staff = Actor.staff("shop-1", "sam")
         with database() as uow:
             order = uow.orders.get("ord-1")
             order.mark_paid(staff, a.T0 + timedelta(days=2), "pay_2", a.eur("396.75"))

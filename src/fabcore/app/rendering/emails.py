@@ -59,7 +59,7 @@ from fabcore.domain.notifications import MailIntent, Recipient
 from fabcore.domain.order import Order
 from fabcore.domain.quote import OrderQuote
 from fabcore.domain.shop import Shop
-from fabcore.domain.status import PaymentStatus
+from fabcore.domain.status import OrderStatus, PaymentStatus
 from fabcore.ports.mailer import Mail
 
 __all__ = ["MailRenderer", "OrderDetails"]
@@ -92,25 +92,33 @@ class OrderDetails:
     po_number: str | None
     po_due_date: str | None
     tracking_number: str | None
+    offer_expires: str | None
 
 
 def _details(order: Order, quote: OrderQuote | None) -> OrderDetails:
-    totals = order_totals(order, quote) if quote is not None and order.total is not None else None
+    complete = quote is not None and quote.total is not None and order.lines_total is not None
+    totals = order_totals(order, quote) if complete and quote is not None else None
     po = order.po
+    open_offer = order.status is OrderStatus.FIRM_OFFER_SENT and order.offer_expires_at is not None
     return OrderDetails(
         number=order.number,
         status_label=order.status.label,
         payment_label=order.payment_status.label,
         currency=order.currency,
         lines=line_views(order),
-        subtotal=order.total,
+        subtotal=order.lines_total,
         totals=totals,
         shipping_method=order.shipping.method if order.shipping is not None else None,
         shipping_address=address_lines(order.shipping.address if order.shipping else None),
         po_number=po.number if po is not None else None,
         po_due_date=po.due_date.isoformat() if po is not None and po.due_date else None,
         tracking_number=order.tracking_number,
+        offer_expires=_when(order.offer_expires_at) if open_offer else None,
     )
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else None
 
 
 def _due_in(context: Mapping[str, str]) -> str | None:
@@ -217,8 +225,7 @@ class MailRenderer:
             customer_email=customer.email if customer is not None else None,
             link_url=link_url,
             po_number=order.po.number if order.po is not None else None,
-            offer_expires=(order.offer_expires_at.strftime("%Y-%m-%d %H:%M UTC")
-                           if order.offer_expires_at is not None else None),
+            offer_expires=_when(order.offer_expires_at),
             # mails_for gives the amount as str(Money): "1,234.50 EUR".
             payment_amount=intent.context.get("amount"),
             payment_label=_payment_label(intent.context.get("payment_status")),

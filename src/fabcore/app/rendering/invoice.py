@@ -7,7 +7,8 @@ staff's firm price or the instant price, plus one-off line fees) but not the
 order-level charges: order fees (startup), minimum order adjustment,
 shipping and tax. Those come from the order's
 :class:`~fabcore.domain.quote.OrderQuote`, which the caller passes in, made
-by :func:`fabcore.domain.order_quote.quote_order` from the shop's catalog.
+by :meth:`fabcore.domain.order.Order.quote` (the agreed breakdown once the
+order is placed).
 
 The quote must match the order: same currency, same shipping method, and
 its subtotal must equal the sum of the order's line totals (else
@@ -36,7 +37,7 @@ from fabcore.app.rendering.templating import (
 from fabcore.domain.customer import Customer
 from fabcore.domain.errors import CurrencyMismatch, GuardFailed, InvalidInput
 from fabcore.domain.money import Money
-from fabcore.domain.order import Order
+from fabcore.domain.order import InvoiceRecord, Order
 from fabcore.domain.quote import Fee, OrderQuote
 from fabcore.domain.shop import Shop
 
@@ -80,7 +81,7 @@ def order_totals(order: Order, quote: OrderQuote) -> OrderTotals:
         raise GuardFailed(f"{order} has no lines")
     unpriced = [f"{line.model_filename} ({line.unpriced_reason()})"
                 for line in order.lines if line.total is None]
-    subtotal = order.total
+    subtotal = order.lines_total
     if unpriced or subtotal is None:
         raise GuardFailed(f"{order} has unpriced lines: {', '.join(unpriced)}")
     method = order.shipping.method if order.shipping is not None else None
@@ -109,11 +110,14 @@ def order_totals(order: Order, quote: OrderQuote) -> OrderTotals:
 
 @attrs.frozen
 class Invoice:
-    """A rendered invoice: its number, a plain-text and an HTML version, and what they show.
+    """A rendered invoice: a plain-text and an HTML version, and the data they show.
 
-    The fields after ``totals`` are the invoice's data for other renderings
-    (see :mod:`fabcore.app.rendering.invoice_pdf`). ``bill_to`` holds the lines of the
-    billing address, or the customer's name and company when there is none.
+    What an EU business invoice needs is here: the seller's legal name,
+    address and tax (VAT) id, the buyer's company, address and tax id, the
+    invoice number (from the shop's gapless sequence) and date, the due
+    date, the lines, the tax, and how to pay (bank details where the shop
+    gave them). The fields are the data for other renderings (see
+    :mod:`fabcore.app.rendering.invoice_pdf`).
     """
 
     number: str
@@ -121,14 +125,18 @@ class Invoice:
     html: str
     totals: OrderTotals
     issued_at: datetime
+    due_date: date
+    seller: tuple[str, ...]
+    seller_tax_id: str | None
     shop_name: str
     shop_email: str
     order_number: str
     bill_to: tuple[str, ...]
+    buyer_tax_id: str | None
     customer_email: str
     payment_terms: str
+    bank: tuple[str, ...]
     po_number: str | None
-    po_due_date: date | None
     paid: bool
 
     @property
@@ -139,24 +147,48 @@ class Invoice:
 _env = make_environment(jinja2.PackageLoader("fabcore", "templates/invoice"), auto_reload=False)
 
 
+def _bill_to(order: Order, customer: Customer) -> tuple[str, ...]:
+    """The buyer: the billing address, headed by the customer's company when it lacks one."""
+    lines = address_lines(order.billing_address or customer.billing_address) or (customer.name,)
+    if customer.company and customer.company not in lines:
+        lines = (customer.company, *lines)
+    return lines
+
+
+def _seller(shop: Shop) -> tuple[str, ...]:
+    address = shop.settings.address
+    if address is None:
+        return (shop.legal_name,)
+    return (shop.legal_name, *(line for line in address_lines(address)
+                               if line not in (address.name, address.company)))
+
+
+def _terms(record: InvoiceRecord, total: Money, shop: Shop, order: Order) -> str:
+    if order.paid:
+        return f"Paid. Thank you: nothing is left to pay on this invoice of {total}."
+    bank = shop.settings.bank
+    due = record.due_date.isoformat()
+    po = order.po
+    basis = (f" (purchase order {po.number})" if po is not None and po.due_date is not None
+             else f" ({shop.settings.payment_terms_days} days net)")
+    if bank is None:
+        return f"Please pay {total} by {due}{basis} online from your order page."
+    return (f"Please pay {total} by {due}{basis} by bank transfer to the account below, "
+            f"quoting invoice number {record.number}.")
+
+
 def render_invoice(
     order: Order,
     customer: Customer | None,
     shop: Shop,
     quote: OrderQuote,
-    *,
-    issued_at: datetime,
-    payment_terms: str,
-    number: str | None = None,
+    record: InvoiceRecord,
 ) -> Invoice:
-    """Render the invoice for ``order`` (number ``INV-{order number}`` unless given).
+    """Render the invoice ``record`` of ``order`` (amounts per :func:`order_totals`).
 
-    ``quote`` is :func:`fabcore.domain.order_quote.quote_order` of the order
-    (amounts per :func:`order_totals`). The billing address is the order's,
-    else the customer's.
+    ``quote`` is the order's quote (the agreed breakdown once placed). The
+    billing address is the order's, else the customer's.
     """
-    if not isinstance(issued_at, datetime) or issued_at.utcoffset() is None:
-        raise InvalidInput(f"issued_at must be a timezone-aware datetime, got {issued_at!r}")
     if customer is None:
         raise GuardFailed(f"{order} has no customer to invoice")
     if customer.id != order.customer_id:
@@ -164,35 +196,37 @@ def render_invoice(
     if shop.id != order.shop_id:
         raise InvalidInput(f"shop {shop.id} is not the shop of {order}")
     totals = order_totals(order, quote)
-    invoice_number = number if number is not None else f"INV-{order.number}"
-    context: dict[str, object] = {
-        "number": invoice_number,
-        "shop": shop,
-        "customer": customer,
-        "order": order,
-        "totals": totals,
-        "invoice_date": issued_at.astimezone(UTC).date().isoformat(),
-        "payment_terms": payment_terms,
-        "po_number": order.po.number if order.po is not None else None,
-        "po_due_date": (order.po.due_date.isoformat()
-                        if order.po is not None and order.po.due_date is not None else None),
-        "billing_address": address_lines(order.billing_address or customer.billing_address),
-        "paid": order.paid,
-    }
-    text = _env.get_template("invoice.txt").render(context)
-    html = _env.get_template("invoice.html").render(context)
-    billing = address_lines(order.billing_address or customer.billing_address)
-    bill_to = billing or tuple(part for part in (customer.name, customer.company) if part)
-    return Invoice(
-        invoice_number, text, html, totals,
-        issued_at=issued_at,
-        shop_name=shop.name,
-        shop_email=shop.settings.notify_emails[0],
+    settings = shop.settings
+    bank = settings.bank
+    bank_lines = (
+        (f"Account holder: {bank.holder}", f"IBAN: {bank.iban_grouped}",
+         *((f"BIC: {bank.bic}",) if bank.bic else ()),
+         *((f"Bank: {bank.bank_name}",) if bank.bank_name else ()))
+        if bank is not None and not order.paid else ()
+    )
+    invoice = Invoice(
+        number=record.number,
+        text="",
+        html="",
+        totals=totals,
+        issued_at=record.issued_at,
+        due_date=record.due_date,
+        seller=_seller(shop),
+        seller_tax_id=settings.tax_id,
+        shop_name=shop.legal_name,
+        shop_email=settings.notify_emails[0],
         order_number=order.number,
-        bill_to=bill_to,
+        bill_to=_bill_to(order, customer),
+        buyer_tax_id=customer.tax_id,
         customer_email=customer.email,
-        payment_terms=payment_terms,
+        payment_terms=_terms(record, totals.total, shop, order),
+        bank=bank_lines,
         po_number=order.po.number if order.po is not None else None,
-        po_due_date=order.po.due_date if order.po is not None else None,
         paid=order.paid,
+    )
+    context: dict[str, object] = {"invoice": invoice, "totals": totals}
+    return attrs.evolve(
+        invoice,
+        text=_env.get_template("invoice.txt").render(context),
+        html=_env.get_template("invoice.html").render(context),
     )

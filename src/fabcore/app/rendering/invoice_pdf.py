@@ -1,9 +1,11 @@
 """The invoice as a PDF document (fpdf2, pure Python).
 
 :func:`render_invoice_pdf` lays out an :class:`~fabcore.app.rendering.invoice.Invoice`
-on A4: the shop, the invoice number and date, order and PO number, who is
-billed, a table of the lines with their fees, the totals (subtotal, order
-fees, minimum order adjustment, shipping, tax, total) and the payment terms.
+on A4: the seller (legal name, address, VAT id), the invoice number, date
+and due date, order and PO number, the buyer (company, address, VAT id), a
+table of the lines with their fees, the totals (subtotal, order fees,
+minimum order adjustment, shipping, tax, total), how to pay and the bank
+account.
 
 Fonts
 -----
@@ -133,18 +135,20 @@ def render_invoice_pdf(
 
 def _header(pdf: FPDF, invoice: Invoice, family: str, clean: Callable[[str], str]) -> None:
     pdf.set_text_color(*_INK)
-    pdf.set_font(family, "B", 18)
+    pdf.set_font(family, "B", 16)
     top = pdf.get_y()
-    pdf.multi_cell(110, 8, clean(invoice.shop_name), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(110, 7, clean(invoice.seller[0]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(family, "", 9)
     pdf.set_text_color(*_MUTED)
-    pdf.cell(110, 5, clean(invoice.shop_email), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    vat = (f"VAT ID: {invoice.seller_tax_id}",) if invoice.seller_tax_id else ()
+    for line in (*invoice.seller[1:], *vat, invoice.shop_email):
+        pdf.cell(110, 4.5, clean(line), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     below_shop = pdf.get_y()
     pdf.set_xy(pdf.w - _MARGIN - 60, top)
     pdf.set_text_color(*_INK)
     pdf.set_font(family, "B", 22)
     pdf.cell(60, 10, "INVOICE", align=Align.R)
-    pdf.set_y(max(below_shop, top + 12) + 6)
+    pdf.set_y(max(below_shop, top + 12) + 5)
     pdf.set_draw_color(*_RULE)
     pdf.line(_MARGIN, pdf.get_y(), pdf.w - _MARGIN, pdf.get_y())
     pdf.ln(5)
@@ -157,17 +161,17 @@ def _parties(pdf: FPDF, invoice: Invoice, family: str, clean: Callable[[str], st
     pdf.cell(90, 5, "BILL TO", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(*_INK)
     pdf.set_font(family, "", 10)
-    for line in (*invoice.bill_to, invoice.customer_email):
+    vat = (f"VAT ID: {invoice.buyer_tax_id}",) if invoice.buyer_tax_id else ()
+    for line in (*invoice.bill_to, *vat, invoice.customer_email):
         pdf.cell(90, 5, clean(line), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     left_bottom = pdf.get_y()
 
     facts = [("Invoice number", invoice.number),
              ("Invoice date", invoice.invoice_date.isoformat()),
+             ("Due date", invoice.due_date.isoformat()),
              ("Order number", invoice.order_number)]
     if invoice.po_number:
         facts.append(("PO number", invoice.po_number))
-    if invoice.po_due_date is not None:
-        facts.append(("Due date", invoice.po_due_date.isoformat()))
     x = pdf.w - _MARGIN - 80
     pdf.set_y(top)
     for label, value in facts:
@@ -253,13 +257,15 @@ def _totals(pdf: FPDF, invoice: Invoice, family: str, clean: Callable[[str], str
 def _terms(pdf: FPDF, invoice: Invoice, family: str, clean: Callable[[str], str]) -> None:
     pdf.set_text_color(*_INK)
     pdf.set_font(family, "B", 10)
-    pdf.cell(0, 6, "Payment terms", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 6, "Payment", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(family, "", 10)
-    pdf.multi_cell(0, 5, clean(invoice.payment_terms), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if invoice.paid:
-        pdf.ln(3)
-        pdf.set_font(family, "B", 11)
         pdf.set_text_color(20, 110, 50)
-        pdf.cell(0, 6, "Paid: this invoice has been paid. Thank you.",
-                 new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.set_text_color(*_INK)
+        pdf.set_font(family, "B", 11)
+    pdf.multi_cell(0, 5, clean(invoice.payment_terms), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(*_INK)
+    pdf.set_font(family, "", 10)
+    if invoice.bank:
+        pdf.ln(2)
+        for line in invoice.bank:
+            pdf.cell(0, 5, clean(line), new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -1,0 +1,163 @@
+"""Use cases that build an order: models, lines, shipping, billing, and staff's firm prices.
+
+A customer edits their own drafts; staff edit drafts (IQT) and orders in
+review, where they also set firm prices and one-off fees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from fabcore.app.runner import Runner
+from fabcore.domain import access
+from fabcore.domain.actor import Actor
+from fabcore.domain.analysis import ModelAnalysis, Units
+from fabcore.domain.customer import Address
+from fabcore.domain.errors import InvalidInput, NotFound, PermissionDenied
+from fabcore.domain.money import Money
+from fabcore.domain.order import Order, OrderLine, Shipping
+from fabcore.domain.pricing import price_line
+from fabcore.domain.quote import Fee, LineSpec
+from fabcore.domain.shop import ShopContext
+from fabcore.ports.model_store import ModelRef
+from fabcore.ports.repositories import UnitOfWork
+
+
+@attrs.frozen
+class UploadedModel:
+    """A stored model file and what the analyser measured of it."""
+
+    ref: ModelRef
+    analysis: ModelAnalysis
+
+
+class Drafting(Runner):
+    __slots__ = ()
+
+    def upload_model(
+        self, actor: Actor, data: bytes, filename: str, units: Units | str = Units.MM
+    ) -> UploadedModel:
+        """Analyse an uploaded file and keep it (rejected files are not kept)."""
+        with self.uow() as uow:
+            uow.shops.get(actor.shop_id)
+        analysis = self.analyser.analyse(data, filename, units)
+        ref = self.models.put(data, filename)
+        return UploadedModel(ref, analysis)
+
+    def create_order(self, actor: Actor, customer_id: str | None = None) -> Order:
+        """Start a draft: a customer for themselves, staff for any customer (IQT) or none yet."""
+        access.require_signed_in(actor, "start an order")
+        if actor.is_customer:
+            if customer_id not in (None, actor.id):
+                raise PermissionDenied(f"{actor} cannot create orders for another customer")
+            customer_id = actor.id
+        with self.uow() as uow:
+            shop = self._shop(uow, actor.shop_id)
+            customer = self._customer_for(uow, actor, customer_id) if customer_id else None
+            order = Order(
+                id=self.new_id(),
+                shop_id=shop.shop.id,
+                number=uow.orders.next_number(shop.shop.id),
+                currency=shop.catalog.currency,
+                created_at=self.clock.now(),
+                customer_id=customer_id,
+                billing_address=customer.billing_address if customer else None,
+            )
+            uow.orders.add(order)
+            uow.commit()
+        return order
+
+    def add_line(
+        self,
+        actor: Actor,
+        order_id: str,
+        model: UploadedModel,
+        spec: LineSpec,
+        notes: str = "",
+    ) -> OrderLine:
+        """Add a part to the order, priced instantly from the shop's catalog."""
+        if not self.models.exists(model.ref.sha256):
+            raise NotFound(f"model {model.ref.filename} ({model.ref.sha256[:12]}) is not stored")
+
+        def change(_: UnitOfWork, order: Order, shop: ShopContext) -> OrderLine:
+            quote = price_line(shop.catalog, model.analysis, spec)
+            line = OrderLine(
+                id=self.new_id(), model_sha256=model.ref.sha256,
+                model_filename=model.ref.filename, analysis=model.analysis,
+                spec=quote.spec, notes=notes, quote=quote,
+            )
+            order.set_line(line)
+            return line
+
+        return self._edit(actor, order_id, change)
+
+    def update_line(
+        self,
+        actor: Actor,
+        order_id: str,
+        line_id: str,
+        *,
+        spec: LineSpec | None = None,
+        notes: str | None = None,
+    ) -> OrderLine:
+        """Change what was picked for a part (re-priced) or its notes."""
+
+        def change(_: UnitOfWork, order: Order, shop: ShopContext) -> OrderLine:
+            line = order.line(line_id)
+            if spec is not None:
+                quote = price_line(shop.catalog, line.analysis, spec)
+                line = attrs.evolve(line, spec=quote.spec, quote=quote)
+            if notes is not None:
+                line = attrs.evolve(line, notes=notes)
+            order.set_line(line)
+            return line
+
+        return self._edit(actor, order_id, change)
+
+    def remove_line(self, actor: Actor, order_id: str, line_id: str) -> None:
+        self._edit(actor, order_id, lambda _, order, __: order.remove_line(line_id))
+
+    def set_shipping(
+        self, actor: Actor, order_id: str, method: str, address: Address | None = None
+    ) -> None:
+        """Choose a shipping method (pickup needs no address, the others do)."""
+
+        def change(_: UnitOfWork, order: Order, shop: ShopContext) -> None:
+            chosen = shop.catalog.shipping_method(method)
+            if not chosen.pickup and address is None:
+                raise InvalidInput(f"shipping by {chosen.label} needs a delivery address")
+            order.set_shipping(Shipping(method, None if chosen.pickup else address))
+
+        self._edit(actor, order_id, change)
+
+    def set_billing_address(self, actor: Actor, order_id: str, address: Address) -> None:
+        self._edit(actor, order_id, lambda _, order, __: order.set_billing_address(address))
+
+    def set_customer(self, actor: Actor, order_id: str, customer_id: str) -> None:
+        """Staff choose the end customer of an IQT draft."""
+        access.require_staff(actor, "choose the customer of an order")
+
+        def change(uow: UnitOfWork, order: Order, _: ShopContext) -> None:
+            customer = self._customer_for(uow, actor, customer_id)
+            order.set_customer(customer.id)
+            if order.billing_address is None:
+                order.set_billing_address(customer.billing_address)
+
+        self._edit(actor, order_id, change)
+
+    def set_firm_price(
+        self,
+        actor: Actor,
+        order_id: str,
+        line_id: str,
+        unit_price: Money | None,
+        fees: Sequence[Fee] = (),
+    ) -> None:
+        """Staff set the price of a line in review (``None`` returns to the instant price)."""
+        access.require_staff(actor, "set firm prices")
+        self._edit(
+            actor, order_id,
+            lambda _, order, __: order.set_firm_price(line_id, unit_price, fees),
+        )

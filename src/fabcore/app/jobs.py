@@ -1,0 +1,66 @@
+"""Background work: the outbox relay, PO payment reminders, and looking after failed mails."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fabcore.app.relay import RelayResult, relay_outbox, retry
+from fabcore.app.runner import CONFLICT_RETRIES, Runner
+from fabcore.domain import access
+from fabcore.domain.actor import Actor
+from fabcore.domain.errors import ConcurrencyConflict, NotFound
+from fabcore.domain.order import PO_REMINDER_DAYS
+from fabcore.ports.outbox import OutboxMessage, OutboxStatus
+
+
+class Jobs(Runner):
+    __slots__ = ()
+
+    def send_due_reminders(self, now: datetime | None = None) -> int:
+        """Queue the PO-payment reminder for every order whose day has come, once each.
+
+        Safe to run as often as you like: a reminder is recorded on the order in
+        the same unit of work as its mail; a new due date gets a new reminder.
+        """
+        now = now or self.clock.now()
+        sent = 0
+        with self.uow() as uow:
+            last_day = now.date() + timedelta(days=PO_REMINDER_DAYS)
+            candidates = [o.id for o in uow.orders.po_payments_due_by(last_day)]
+        for order_id in candidates:
+            for attempt in range(CONFLICT_RETRIES + 1):
+                try:
+                    with self.uow() as uow:
+                        order = uow.orders.get(order_id)
+                        event = order.claim_po_payment_reminder(now)
+                        if event is None:
+                            break
+                        self._save_with_mails(uow, order, [event],
+                                              self._shop(uow, order.shop_id))
+                        sent += 1
+                        break
+                except ConcurrencyConflict:
+                    if attempt == CONFLICT_RETRIES:
+                        raise
+        return sent
+
+    def relay_outbox(self, now: datetime | None = None, batch: int = 100) -> RelayResult:
+        """Hand due mails from the outbox to the mailer (at least once, with retries)."""
+        return relay_outbox(self.uow, self.mailer, now or self.clock.now(), batch=batch)
+
+    def list_outbox(
+        self, actor: Actor, status: OutboxStatus | None = None, order_id: str | None = None
+    ) -> list[OutboxMessage]:
+        """Staff see their shop's mails, oldest first, by delivery status and order."""
+        access.require_staff(actor, "see the outbox")
+        with self.uow() as uow:
+            return [m for m in uow.outbox.list(status, order_id) if m.shop_id == actor.shop_id]
+
+    def retry_mail(self, actor: Actor, message_id: str) -> OutboxMessage:
+        """Staff put a failed mail of their shop back in the queue, due now."""
+        access.require_staff(actor, "retry mails")
+        with self.uow() as uow:
+            message = uow.outbox.get(message_id)
+        if message.shop_id != actor.shop_id:
+            raise NotFound(f"no outbox message {message_id!r}")
+        return retry(self.uow, message_id, self.clock.now())

@@ -1,0 +1,80 @@
+"""The one place where order events become outbox messages.
+
+:func:`fabcore.domain.notifications.mails_for` says which mails an event
+causes and to whom; :class:`Notifier` issues the signed link a mail carries,
+renders the mail (with the order's details and the price as agreed) and
+wraps it as an :class:`~fabcore.ports.outbox.OutboxMessage` for the unit of
+work to store beside the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+import attrs
+
+from fabcore.app.links import LinkBuilder, LinkSigner
+from fabcore.app.rendering.emails import MailRenderer
+from fabcore.domain.customer import Customer
+from fabcore.domain.events import OrderEvent
+from fabcore.domain.notifications import LinkPurpose, MailIntent, mails_for
+from fabcore.domain.order import Order
+from fabcore.domain.quote import OrderQuote
+from fabcore.domain.shop import ShopContext
+from fabcore.ports.outbox import OutboxMessage
+
+
+@attrs.define
+class Notifier:
+    """Renders the mails of order events into outbox messages (see the module docstring).
+
+    An offer link is valid until the offer expires; a payment link for
+    ``pay_link_validity``.
+    """
+
+    renderer: MailRenderer
+    links: LinkSigner
+    urls: LinkBuilder
+    new_id: Callable[[], str]
+    pay_link_validity: timedelta = timedelta(days=60)
+
+    def messages(
+        self,
+        events: Sequence[OrderEvent],
+        order: Order,
+        customer: Customer | None,
+        shop: ShopContext,
+        now: datetime,
+    ) -> list[OutboxMessage]:
+        """The outbox messages of every mail ``events`` cause, in order (customer's first)."""
+        intents = [intent for event in events
+                   for intent in mails_for(event, order, customer, shop.shop)]
+        if not intents:
+            return []
+        quote = order.quote(shop.catalog)
+        return [self._message(intent, order, customer, shop, quote, now) for intent in intents]
+
+    def _message(
+        self, intent: MailIntent, order: Order, customer: Customer | None, shop: ShopContext,
+        quote: OrderQuote, now: datetime,
+    ) -> OutboxMessage:
+        message_id = self.new_id()
+        mail = self.renderer.render(
+            intent, order=order, customer=customer, shop=shop.shop,
+            link_url=self._link(intent.link, order, now), message_id=f"<{message_id}@fabcore>",
+            quote=quote,
+        )
+        return OutboxMessage(id=message_id, shop_id=shop.shop.id, order_id=order.id, mail=mail,
+                             created_at=now)
+
+    def _link(self, purpose: LinkPurpose | None, order: Order, now: datetime) -> str | None:
+        if purpose is LinkPurpose.OFFER:
+            expires = order.offer_expires_at or now + self.pay_link_validity
+            return self.urls.offer(self.links.issue(order.id, purpose, order.offer_revision,
+                                                    expires))
+        if purpose is LinkPurpose.PAY:
+            token = self.links.issue(order.id, purpose, order.offer_revision,
+                                     now + self.pay_link_validity)
+            return self.urls.pay(token)
+        return None
