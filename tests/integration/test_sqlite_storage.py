@@ -62,8 +62,8 @@ def test_old_database_upgrades_in_place_and_keeps_its_rows(v1_copy: Path) -> Non
         with database() as uow:
             assert uow.shops.get("shop-1") == _as_v1_stored_it(a.shop())
             assert uow.shops.catalog("shop-1") == a.catalog()
-            assert uow.customers.get("cust-1") == a.customer()
-            assert uow.orders.get("ord-1") == a.order()
+            assert uow.customers.get("cust-1") == attrs.evolve(a.customer(), tax_id=None)
+            assert uow.orders.get("ord-1") == attrs.evolve(a.order(), invoice=None)
             assert uow.orders.get("ord-2") == a.draft(
                 "ord-2", "00001", created_at=a.T0 + timedelta(hours=1)
             )

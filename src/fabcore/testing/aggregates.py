@@ -18,6 +18,7 @@ from fabcore.domain.customer import Address, BillingContact, Customer
 from fabcore.domain.money import Money
 from fabcore.domain.order import (
     HistoryEntry,
+    InvoiceRecord,
     Order,
     OrderLine,
     PaymentEntry,
@@ -111,6 +112,7 @@ def customer(
     return Customer(
         customer_id, shop_id, "Ada Lovelace", email, company="Analytical Engines Ltd",
         billing_address=ADDRESS, billing_contact=BillingContact("Accounts", "acc@example.com"),
+        tax_id="GB 123 4567 89",
     )
 
 
@@ -200,6 +202,8 @@ def order(
                          note="charge-back"),
         ],
         agreed_quote=agreed,
+        invoice=InvoiceRecord("RE-2026/00017", at + timedelta(hours=4, microseconds=7),
+                              date(2026, 4, 1)),
     )
 
 

@@ -310,6 +310,52 @@ class ShopRepositoryContract(_DatabaseFixture):
             with pytest.raises(NotFound):
                 uow.shops.save(a.shop("nope"))
 
+    def test_invoice_numbers_count_per_shop(self, database: UnitOfWorkFactory) -> None:
+        seed(database, "shop-1", "shop-2")
+        with database() as uow:
+            assert [uow.shops.next_invoice_number("shop-1") for _ in range(3)] == [1, 2, 3]
+            assert uow.shops.next_invoice_number("shop-2") == 1
+            uow.commit()
+        with database() as uow:
+            assert uow.shops.next_invoice_number("shop-1") == 4
+
+    def test_a_rolled_back_invoice_number_is_given_again(
+        self, database: UnitOfWorkFactory
+    ) -> None:
+        seed(database)
+        with database() as uow:
+            assert uow.shops.next_invoice_number("shop-1") == 1
+            uow.rollback()
+            assert uow.shops.next_invoice_number("shop-1") == 1
+        with database() as uow:
+            assert uow.shops.next_invoice_number("shop-1") == 1
+            uow.commit()
+        with database() as uow:
+            assert uow.shops.next_invoice_number("shop-1") == 2
+
+    def test_concurrent_invoices_get_distinct_numbers_without_gaps(
+        self, database: UnitOfWorkFactory
+    ) -> None:
+        seed(database)
+        taken: list[int] = []
+        lock = threading.Lock()
+
+        def issue(_: int) -> None:
+            for _attempt in range(50):
+                try:
+                    with database() as uow:
+                        number = uow.shops.next_invoice_number("shop-1")
+                        uow.commit()
+                except ConcurrencyConflict:
+                    continue
+                with lock:
+                    taken.append(number)
+                return
+            raise AssertionError("no invoice number after 50 attempts")
+
+        assert run_threads(8, issue) == []
+        assert sorted(taken) == list(range(1, 9))
+
     def test_save_settings_and_catalog(self, database: UnitOfWorkFactory) -> None:
         seed(database)
         cheaper = Decimal("3.50")
