@@ -119,3 +119,44 @@ def test_db_upgrade_migrates_an_older_database_in_place(
     assert result.stdout.startswith("applied: 0002_lookup_indexes")
     again = fabcore(env, "db", "upgrade", "--database", f"sqlite:///{old}")
     assert again.stdout.strip() == "database is up to date"
+
+
+def test_an_unreachable_database_exits_1_not_2(env: dict[str, str]) -> None:
+    down = {**env, "FABCORE_SECRET_KEY": "k" * 32}
+    result = fabcore(down, "orders", "list", "--database", "postgresql://fabcore@127.0.0.1:9/x")
+    assert result.returncode == 1, result.stderr
+    assert "fabcore: failed: PostgreSQL is unavailable" in result.stderr
+    assert "Traceback" not in result.stderr
+    unwritable = fabcore(env, "orders", "list", "--database", "sqlite:////proc/no/such/shop.db")
+    assert unwritable.returncode == 1, unwritable.stderr
+    assert "cannot open SQLite database" in unwritable.stderr
+
+
+def test_a_mail_server_that_is_down_exits_1_and_keeps_the_mails(
+    demo_db: dict[str, str],
+) -> None:
+    first = fabcore(demo_db, "orders", "change-status", "00003", "manufacturing")
+    assert first.returncode == 0, first.stderr
+    down = fabcore(demo_db, "outbox", "send", "--mail", "smtp://127.0.0.1:9?timeout=2")
+    assert down.returncode == 1
+    assert "sent 0, will retry 2, failed 0" in down.stdout
+    assert "fabcore: mail delivery failed:" in down.stderr
+    pending = json.loads(fabcore(demo_db, "outbox", "list", "--status", "pending",
+                                 "--json").stdout)
+    assert len(pending) == 2
+
+
+def test_a_refusal_still_exits_2(demo_db: dict[str, str]) -> None:
+    result = fabcore(demo_db, "orders", "change-status", "00003", "draft")
+    assert result.returncode == 2
+    assert "no move to Draft" in result.stderr
+
+
+def test_reachable_lists_the_change_menu(demo_db: dict[str, str]) -> None:
+    result = fabcore(demo_db, "orders", "reachable", "00002")
+    assert result.returncode == 0, result.stderr
+    assert "free_for_manufacturing  release" in result.stdout
+    listed = json.loads(fabcore(demo_db, "orders", "reachable", "00002", "--json").stdout)
+    hold = next(o for o in listed if o["status"] == "on_hold")
+    assert hold["trigger"] == "hold"
+    assert [(f["name"], f["required"]) for f in hold["fields"]] == [("reason", True)]

@@ -51,15 +51,23 @@ DEFAULT_MAX_DELAY = timedelta(hours=1)
 
 @attrs.frozen
 class RelayResult:
-    """What one relay run did: mails sent, rescheduled and given up on."""
+    """What one relay run did: mails sent, rescheduled and given up on.
+
+    ``last_error`` is the mailer's error of the last attempt that failed.
+    """
 
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    last_error: str | None = None
 
     @property
     def processed(self) -> int:
         return self.sent + self.retried + self.failed
+
+    def __add__(self, other: RelayResult) -> RelayResult:
+        return RelayResult(self.sent + other.sent, self.retried + other.retried,
+                           self.failed + other.failed, other.last_error or self.last_error)
 
 
 def _utc_now(now: datetime) -> datetime:
@@ -98,6 +106,7 @@ def relay_outbox(
     if base_delay <= timedelta(0) or max_delay < base_delay:
         raise InvalidInput("need 0 < base_delay <= max_delay")
     sent = retried = failed = 0
+    last_error: str | None = None
     seen: set[str] = set()
     for _ in range(batch):
         with uow_factory() as uow:
@@ -114,11 +123,13 @@ def relay_outbox(
             uow.commit()
         if outcome is OutboxStatus.SENT:
             sent += 1
-        elif outcome is OutboxStatus.FAILED:
+            continue
+        last_error = message.last_error
+        if outcome is OutboxStatus.FAILED:
             failed += 1
         else:
             retried += 1
-    return RelayResult(sent, retried, failed)
+    return RelayResult(sent, retried, failed, last_error)
 
 
 def _attempt(

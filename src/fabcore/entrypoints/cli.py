@@ -232,11 +232,14 @@ def cmd_outbox_send(args: argparse.Namespace) -> int:
     # Bounded: each run takes at most one batch; stop when a run finds nothing due.
     for _ in range(args.max_batches):
         result = app.relay_outbox(batch=args.batch)
-        total = RelayResult(total.sent + result.sent, total.retried + result.retried,
-                            total.failed + result.failed)
-        if result.sent + result.retried + result.failed < args.batch:
+        total += result
+        if result.processed < args.batch:
             break
     print(f"sent {total.sent}, will retry {total.retried}, failed {total.failed}")
+    if total.last_error is not None:
+        # Mails stay queued; the operator has a mail server (or address) to look at.
+        print(f"fabcore: mail delivery failed: {total.last_error}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 

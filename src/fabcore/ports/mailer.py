@@ -13,6 +13,8 @@ class Mail:
 
     ``message_id`` is derived from the outbox entry, so a mail sent twice
     after a crash carries the same Message-ID and can be recognised.
+    ``link`` is the signed link the mail carries (a firm offer, a payment
+    page), also in its text: programs open it with ``Fabcore.open_link``.
     """
 
     message_id: str
@@ -23,6 +25,7 @@ class Mail:
     html: str
     cc: tuple[str, ...] = ()
     reply_to: str | None = None
+    link: str | None = None
 
     @property
     def recipients(self) -> tuple[str, ...]:

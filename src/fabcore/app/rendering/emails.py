@@ -206,6 +206,7 @@ class MailRenderer:
             html=html,
             cc=intent.cc,
             reply_to=reply_to,
+            link=link_url,
         )
 
     @staticmethod
