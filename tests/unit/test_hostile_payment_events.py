@@ -19,11 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fabcore.adapters.clock import ManualClock
-from fabcore.adapters.memory import MemoryPaymentGateway
 from fabcore.adapters.stripe import StripeGateway
 from fabcore.domain.errors import InvalidInput, PaymentEventRejected
 from fabcore.domain.money import Money
 from fabcore.ports.payments import PaymentEvent, PaymentGateway
+from fabcore.testing import MemoryPaymentGateway
 from stripe_server import event_body, sign
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
