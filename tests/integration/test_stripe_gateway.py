@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -47,12 +46,6 @@ OLD_SECRET = "whsec_previous_fedcba9876543210"
 SUCCESS = "https://shop.example/paid?session={CHECKOUT_SESSION_ID}"
 CANCEL = "https://shop.example/orders"
 ORDER_ID = "0f3c9a2be1d84f55a1c2b3d4e5f60718"
-
-
-@pytest.fixture
-def stripe_server() -> Iterator[StripeServer]:
-    with StripeServer() as server:
-        yield server
 
 
 @pytest.fixture

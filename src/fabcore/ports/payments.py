@@ -36,7 +36,11 @@ class PaymentEvent:
 
 
 class PaymentGateway(Protocol):
-    """Creates checkouts and verifies the gateway's incoming events."""
+    """Creates checkouts and verifies the gateway's incoming events.
+
+    :class:`fabcore.testing.payments.PaymentGatewayContract` holds an adapter
+    to this behaviour.
+    """
 
     def create_checkout(
         self, order_id: str, order_number: str, amount: Money, idempotency_key: str
