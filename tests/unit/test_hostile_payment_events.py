@@ -150,15 +150,16 @@ def test_memory_non_ascii_signature_is_refused() -> None:
     assert "signature does not match" in refusal(MEMORY, memory_body(), headers)
 
 
+# The comments say what each case once gave instead.
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
         ({"amount": "1e40"}, "malformed payment event: amount '1e40'"),  # InvalidOperation
         ({"currency": "eur"}, "malformed payment event: amount '143.43' 'eur'"),  # InvalidInput
-        ({"amount": "10.005"}, "EUR has 2 decimals"),  # silently rounded to 10.01
-        ({"amount": "-5.00"}, "0 to 12 digits of EUR minor units"),  # accepted
+        ({"amount": "10.005"}, "EUR has 2 decimals"),  # an event of 10.01 EUR
+        ({"amount": "-5.00"}, "0 to 12 digits of EUR minor units"),  # an event of -5.00 EUR
         ({"amount": "1000000000000.00", "currency": "JPY"}, "0 to 12 digits of JPY"),
-        ({"id": {"a": 1}}, "id must be non-empty text"),  # accepted as "{'a': 1}"
+        ({"id": {"a": 1}}, "id must be non-empty text"),  # an event with id "{'a': 1}"
         ({"reference": 7, "order_id": ""}, "order_id, reference must be non-empty text"),
         ({"order_id": "\ud800"}, "order_id must be non-empty text"),
         ({"type": None}, "no type"),
