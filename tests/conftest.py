@@ -1,3 +1,5 @@
 """Fixtures shared by every test folder; helper modules in ``tests/`` are importable."""
 
-pytest_plugins = ["smtp_server", "postgres_server", "storage_fixtures", "app_fixtures"]
+pytest_plugins = [
+    "smtp_server", "stripe_server", "postgres_server", "storage_fixtures", "app_fixtures",
+]

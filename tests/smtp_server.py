@@ -116,7 +116,8 @@ class SmtpServer:
 
     ``tls_context`` offers STARTTLS (``require_starttls`` refuses mail
     without it); ``implicit_tls`` speaks TLS from the first byte (SMTPS).
-    ``credentials`` turns on AUTH and requires it.
+    ``credentials`` turns on AUTH and requires it; ``smtputf8`` offers
+    SMTPUTF8 (non-ASCII addresses).
     """
 
     def __init__(
@@ -127,11 +128,12 @@ class SmtpServer:
         require_starttls: bool = False,
         implicit_tls: ssl.SSLContext | None = None,
         credentials: tuple[str, str] | None = None,
+        smtputf8: bool = False,
     ) -> None:
         self.host = HOST
         self.port = port if port is not None else free_port()
         self.handler = RecordingHandler()
-        self._options: dict[str, Any] = {}
+        self._options: dict[str, Any] = {"enable_SMTPUTF8": smtputf8}
         if tls_context is not None:
             self._options.update(tls_context=tls_context, require_starttls=require_starttls)
         if credentials is not None:

@@ -12,6 +12,9 @@ It records every request and can be told to fail the next ones.
 The webhook helpers build event bodies shaped like Stripe's and sign them
 the documented way: ``Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256
 of "<t>.<body>" with the endpoint secret>``.
+
+The ``stripe_server`` fixture (registered by ``tests/conftest.py``) runs one
+server for a test.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ import json
 import re
 import secrets
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl
 
 import attrs
+import pytest
 
 HOST = "127.0.0.1"
 API_KEY = "sk_test_fabcore_local"
@@ -254,6 +259,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+@pytest.fixture
+def stripe_server() -> Iterator[StripeServer]:
+    """A local Stripe stand-in, running, stopped after the test."""
+    with StripeServer() as server:
+        yield server
 
 
 # -- webhooks ------------------------------------------------------------------------

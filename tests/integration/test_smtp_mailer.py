@@ -109,6 +109,31 @@ def test_a_resend_carries_the_same_message_id(smtp_server: SmtpServer) -> None:
     assert smtp_server.handler.message_ids() == {"<out-7@fabcore>": 2}
 
 
+def test_a_body_line_starting_with_from_is_not_mangled(smtp_server: SmtpServer) -> None:
+    # smtplib's send_message writes it as ">From " (CPython issue 89462).
+    text = "Hello,\nFrom now on your order ships weekly.\n"
+    SmtpMailer(HOST, smtp_server.port).send(offer_mail(text=text))
+
+    [received] = smtp_server.handler.received
+    assert parts(received.message)[0] == text
+
+
+def test_a_non_ascii_address_goes_over_smtputf8() -> None:
+    with SmtpServer(smtputf8=True) as server:
+        SmtpMailer(HOST, server.port).send(offer_mail(to=("zoë@example.com",), cc=()))
+
+    [received] = server.handler.received
+    assert received.rcpt_tos == ("zoë@example.com",)
+    assert received.message["To"] == "zoë@example.com"
+    assert parts(received.message) == (TEXT, HTML + "\n")
+
+
+def test_a_non_ascii_address_without_smtputf8_is_permanent(smtp_server: SmtpServer) -> None:
+    with pytest.raises(PermanentDeliveryError, match="SMTPUTF8"):
+        SmtpMailer(HOST, smtp_server.port).send(offer_mail(to=("zoë@example.com",)))
+    assert smtp_server.handler.received == []
+
+
 def test_starttls_and_login(server_tls: ssl.SSLContext, client_tls: ssl.SSLContext) -> None:
     server = SmtpServer(tls_context=server_tls, require_starttls=True,
                         credentials=("shop", "s3cret:/@"))

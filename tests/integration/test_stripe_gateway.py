@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -49,12 +48,6 @@ ORDER_ID = "0f3c9a2be1d84f55a1c2b3d4e5f60718"
 
 
 @pytest.fixture
-def stripe_server() -> Iterator[StripeServer]:
-    with StripeServer() as server:
-        yield server
-
-
-@pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(NOW)
 
@@ -94,7 +87,9 @@ def _paid_session(order_id: str = ORDER_ID, amount: int = 14343, currency: str =
     [
         (Money("143.43", "EUR"), 14343),
         (Money("0.01", "USD"), 1),
-        (Money("1234567.89", "EUR"), 123456789),
+        (Money("999999.99", "EUR"), 99999999),  # Stripe's largest amount: eight digits
+        (Money("9999999999.99", "IDR"), 999999999999),  # twelve for IDR
+        (Money("0.00", "EUR"), 0),
         (Money("1500", "JPY"), 1500),
         (Money("2500", "KRW"), 2500),
         (Money("12.340", "KWD"), 12340),
@@ -116,10 +111,35 @@ def test_amounts_stripe_cannot_take_exactly_are_refused(amount: Money, reason: s
         to_minor_units(amount)
 
 
+@pytest.mark.parametrize(
+    "amount",
+    [Money("1000000.00", "EUR"), Money("10000000000.00", "IDR"), Money("100000000", "JPY"),
+     Money("-0.01", "EUR")],
+)
+def test_amounts_beyond_stripes_range_are_refused(amount: Money) -> None:
+    with pytest.raises(InvalidInput, match=r"Stripe takes .* amounts from 0 to 9+ minor units"):
+        to_minor_units(amount)
+
+
+@pytest.mark.parametrize(
+    ("units", "currency"),
+    [(100_000_000, "eur"), (1_000_000_000_000, "idr"), (-1, "eur"), (10**40, "usd")],
+)
+def test_stripe_amounts_beyond_its_range_are_refused(units: int, currency: str) -> None:
+    with pytest.raises(PaymentEventRejected, match=r"out of range: Stripe amounts are 0 to 9+ "):
+        from_minor_units(units, currency)
+
+
 @pytest.mark.parametrize("bad", [12.5, "1250", None, True])
 def test_a_stripe_amount_must_be_an_integer(bad: object) -> None:
     with pytest.raises(PaymentEventRejected, match="malformed Stripe amount"):
         from_minor_units(bad, "eur")
+
+
+@pytest.mark.parametrize("currency", ["euro", "", "€ur", "e1r"])
+def test_a_stripe_currency_must_be_three_letters(currency: str) -> None:
+    with pytest.raises(PaymentEventRejected, match="not a three-letter code"):
+        from_minor_units(100, currency)
 
 
 # -- checkout --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import enum
 import hashlib
 import hmac
 import json
+import re
 import threading
 import uuid
 from collections import deque
@@ -35,7 +36,7 @@ from fabcore.domain.errors import (
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
-from fabcore.domain.money import Money
+from fabcore.domain.money import Money, minor_unit
 from fabcore.domain.order import Order
 from fabcore.domain.order_summary import OrderSummary
 from fabcore.domain.shop import Shop
@@ -139,10 +140,18 @@ class MemoryPaymentGateway:
 
     :meth:`paid_event` makes the payload and headers a real gateway would
     post after a successful payment, so tests drive the same path as
-    production.
+    production; :meth:`headers_for` signs any other payload.
+
+    Like a real provider it takes amounts from 0 to :attr:`MAX_DIGITS` digits
+    of the currency's minor unit (as many as Stripe takes for IDR), exactly:
+    a checkout for any other amount raises ``InvalidInput``, a notice of one
+    is refused. :meth:`verify_event` raises ``PaymentEventRejected`` for every
+    payload and header it cannot read, whatever they hold.
     """
 
     SIGNATURE_HEADER = "X-Fabcore-Test-Signature"
+    PAID_EVENT = "payment.succeeded"
+    MAX_DIGITS = 12
 
     def __init__(self, secret: bytes = b"memory-gateway-secret") -> None:
         self._secret = secret
@@ -152,6 +161,9 @@ class MemoryPaymentGateway:
     def create_checkout(
         self, order_id: str, order_number: str, amount: Money, idempotency_key: str
     ) -> Checkout:
+        problem = self._amount_problem(amount.amount, amount.currency)
+        if problem:
+            raise InvalidInput(f"{amount} cannot be charged: {problem}")
         with self._lock:
             found = self.checkouts.get(idempotency_key)
             if found is None:
@@ -171,35 +183,80 @@ class MemoryPaymentGateway:
         event_id = event_id or "evt_" + uuid.uuid4().hex[:16]
         body = {
             "id": event_id,
-            "type": "payment.succeeded",
+            "type": self.PAID_EVENT,
             "order_id": order_id,
             "amount": str(amount.amount),
             "currency": amount.currency,
             "reference": reference or "pay_" + event_id,
         }
         payload = json.dumps(body).encode()
-        return payload, {self.SIGNATURE_HEADER: self._sign(payload)}
+        return payload, self.headers_for(payload)
+
+    def headers_for(self, payload: bytes) -> dict[str, str]:
+        """The headers this gateway signs ``payload`` with, whatever it holds."""
+        return {self.SIGNATURE_HEADER: self._sign(payload)}
 
     def _sign(self, payload: bytes) -> str:
         return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
 
     def verify_event(self, payload: bytes, headers: Mapping[str, str]) -> PaymentEvent | None:
-        signature = {k.lower(): v for k, v in headers.items()}.get(
-            self.SIGNATURE_HEADER.lower(), ""
-        )
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        wanted = self.SIGNATURE_HEADER.lower()
+        signature = next((v for k, v in headers.items() if k.lower() == wanted), None)
+        if not signature:
+            raise PaymentEventRejected(f"the payment event has no {self.SIGNATURE_HEADER} header")
+        # compare_digest refuses str with non-ASCII characters; no such one can match.
+        if not (signature.isascii() and hmac.compare_digest(signature, self._sign(payload))):
             raise PaymentEventRejected("payment event signature does not match")
         try:
             body = json.loads(payload)
-            if body["type"] != "payment.succeeded":
-                return None
-            return PaymentEvent(
-                id=str(body["id"]), order_id=str(body["order_id"]),
-                amount=Money(str(body["amount"]), str(body["currency"])),
-                reference=str(body["reference"]),
+        except (ValueError, RecursionError) as exc:
+            raise PaymentEventRejected("malformed payment event: not JSON") from exc
+        if not isinstance(body, dict):
+            raise PaymentEventRejected("malformed payment event: not a JSON object")
+        if body.get("type") != self.PAID_EVENT:
+            if not isinstance(body.get("type"), str):
+                raise PaymentEventRejected("malformed payment event: no type")
+            return None
+        fields = ("id", "order_id", "amount", "currency", "reference")
+        bad = [name for name in fields if not _is_text(body.get(name))]
+        if bad:
+            raise PaymentEventRejected(
+                f"malformed payment event: {', '.join(bad)} must be non-empty text"
             )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise PaymentEventRejected(f"malformed payment event: {exc}") from exc
+        return PaymentEvent(
+            id=body["id"], order_id=body["order_id"],
+            amount=self._amount(body["amount"], body["currency"]), reference=body["reference"],
+        )
+
+    def _amount(self, text: str, currency: str) -> Money:
+        if not (re.fullmatch(r"[A-Z]{3}", currency)
+                and re.fullmatch(r"-?[0-9]{1,20}(\.[0-9]{1,20})?", text)):
+            raise PaymentEventRejected(
+                f"malformed payment event: amount {text[:40]!r} {currency[:40]!r} is not "
+                "a decimal number and a currency code"
+            )
+        value = Decimal(text)
+        problem = self._amount_problem(value, currency)
+        if problem:
+            raise PaymentEventRejected(f"payment event amount {text} {currency}: {problem}")
+        return Money(value, currency)
+
+    def _amount_problem(self, value: Decimal, currency: str) -> str | None:
+        """Why this gateway cannot take ``value`` of ``currency``, or ``None``."""
+        decimals = minor_unit(currency)
+        if value < 0 or value >= Decimal(10) ** (self.MAX_DIGITS - decimals):
+            return f"amounts are 0 to {self.MAX_DIGITS} digits of {currency} minor units"
+        if value != value.quantize(Decimal(1).scaleb(-decimals)):
+            return f"{currency} has {decimals} decimals"
+        return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _is_text(value: object) -> bool:
+    """A non-empty ``str`` UTF-8 can encode (JSON escapes can spell lone surrogates)."""
+    return isinstance(value, str) and bool(value) and not _SURROGATE.search(value)
 
 
 # -- repositories and unit of work ------------------------------------------

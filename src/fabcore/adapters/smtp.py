@@ -23,9 +23,11 @@ QUIT afterwards is ignored, so an accepted mail is never sent again for it.
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import smtplib
 import ssl
+from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Literal, cast, get_args
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -159,7 +161,7 @@ class SmtpMailer:
         try:
             connection = self._connect()
             try:
-                refused = connection.send_message(message, sender, recipients)
+                refused = _transmit(connection, message, sender, recipients)
             finally:
                 _close_quietly(connection)
         except (smtplib.SMTPException, OSError) as exc:
@@ -188,6 +190,28 @@ class SmtpMailer:
             _close_quietly(connection)
             raise
         return connection
+
+
+def _transmit(
+    connection: smtplib.SMTP, message: EmailMessage, sender: str, recipients: list[str]
+) -> dict[str, tuple[int, bytes]]:
+    """``send_message`` without its mangling of body lines that start with "From ".
+
+    ``SMTP.send_message`` flattens with a generator that writes such lines as
+    ">From " (CPython issue 89462); the SMTP policies do not. Non-ASCII
+    addresses need the server's SMTPUTF8, as ``send_message`` checks.
+    """
+    policy = email.policy.SMTP
+    options: tuple[str, ...] = ()
+    if not all(address.isascii() for address in (sender, *recipients)):
+        connection.ehlo_or_helo_if_needed()
+        if not connection.has_extn("smtputf8"):
+            raise smtplib.SMTPNotSupportedError(
+                "a sender or recipient address is not ASCII and the server does not "
+                "offer SMTPUTF8")
+        policy = email.policy.SMTPUTF8
+        options = ("SMTPUTF8", "BODY=8BITMIME")
+    return connection.sendmail(sender, recipients, message.as_bytes(policy=policy), options)
 
 
 def _security(value: str) -> Security:

@@ -10,12 +10,14 @@ Checkout
 total. Amounts go to Stripe as integers in Stripe's minor unit of the
 currency, computed from the Decimal exactly: two decimals for most
 currencies, none for Stripe's zero-decimal ones (JPY, KRW, ...), three for
-BHD, JOD, KWD, OMR and TND (whose last digit Stripe requires to be 0). An
-amount Stripe cannot take exactly is refused with ``InvalidInput``, never
-rounded. The order id travels as ``client_reference_id`` and, with the
-order number, in the metadata of the session and of its PaymentIntent. The
-idempotency key the app gives is sent as Stripe's ``Idempotency-Key``, so a
-repeated call returns the same session.
+BHD, JOD, KWD, OMR and TND (whose last digit Stripe requires to be 0). Stripe
+takes at most eight digits of minor units (99999999, that is 999,999.99
+EUR), twelve for IDR, and no negative amounts. An amount Stripe cannot take
+exactly is refused with ``InvalidInput``, never rounded. The order id
+travels as ``client_reference_id`` and, with the order number, in the
+metadata of the session and of its PaymentIntent. The idempotency key the
+app gives is sent as Stripe's ``Idempotency-Key``, so a repeated call
+returns the same session.
 
 Webhooks
 --------
@@ -36,8 +38,10 @@ The payment's reference is the PaymentIntent id (the session id where a
 session has none), so the two events Stripe sends for one checkout name
 the same payment and count once. Authentic events of other types, unpaid
 sessions and payments that carry no order id (made outside fabcore) give
-``None``. A missing or forged signature, a stale timestamp or a malformed
-body raise ``PaymentEventRejected`` naming the reason.
+``None``. Whatever the bytes and headers, anything else raises
+``PaymentEventRejected`` naming the reason: a missing, malformed or forged
+signature, a stale timestamp, a body that is not a JSON object, a field of
+the wrong type or not valid Unicode, an amount out of Stripe's range.
 
 Every error of the Stripe library is translated to ``PaymentGatewayError`` in one
 place (:func:`_stripe_errors`), with the original as ``__cause__``.
@@ -48,9 +52,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +84,17 @@ _ZERO_DECIMAL = frozenset({
     "VUV", "XAF", "XOF", "XPF",
 })
 _THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+# https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts: an
+# amount has at most eight digits of minor units, twelve for IDR.
+_MAX_UNITS = 99_999_999
+_MORE_UNITS = {"IDR": 999_999_999_999}
+
+# Unix seconds have ten digits until 2286; longer is malformed, and int()
+# refuses strings of more than 4300 digits anyway.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST_DATETIME = int((datetime(9999, 12, 31, tzinfo=UTC) - _EPOCH).total_seconds())
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _SESSION_PAID_EVENTS = frozenset(
     {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
@@ -94,6 +110,10 @@ def _exponent(currency: str) -> int:
     return 2
 
 
+def _max_units(currency: str) -> int:
+    return _MORE_UNITS.get(currency, _MAX_UNITS)
+
+
 def to_minor_units(amount: Money) -> int:
     """``amount`` as the integer Stripe expects (``12.34 EUR`` -> 1234, ``500 JPY`` -> 500)."""
     minor = amount.amount.scaleb(_exponent(amount.currency))
@@ -103,6 +123,11 @@ def to_minor_units(amount: Money) -> int:
             f"{_exponent(amount.currency)} decimals"
         )
     units = int(minor)
+    if not 0 <= units <= _max_units(amount.currency):
+        raise InvalidInput(
+            f"{amount} cannot be charged: Stripe takes {amount.currency} amounts from 0 to "
+            f"{_max_units(amount.currency)} minor units"
+        )
     if amount.currency in _THREE_DECIMAL and units % 10:
         raise InvalidInput(
             f"{amount} cannot be charged: Stripe requires {amount.currency} amounts to end in 0"
@@ -113,10 +138,19 @@ def to_minor_units(amount: Money) -> int:
 def from_minor_units(units: object, currency: object) -> Money:
     """The Money of a Stripe amount (integer minor units) and currency (``"eur"``)."""
     if isinstance(units, bool) or not isinstance(units, int):
-        raise PaymentEventRejected(f"malformed Stripe amount {units!r}: expected an integer")
+        raise PaymentEventRejected(
+            f"malformed Stripe amount {_shown(units)}: expected an integer")
     if not isinstance(currency, str):
-        raise PaymentEventRejected(f"malformed Stripe currency {currency!r}")
+        raise PaymentEventRejected(f"malformed Stripe currency {_shown(currency)}")
+    if not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise PaymentEventRejected(
+            f"malformed Stripe amount {_shown(units)} {_shown(currency)}: "
+            "the currency is not a three-letter code")
     code = currency.upper()
+    if not 0 <= units <= _max_units(code):
+        raise PaymentEventRejected(
+            f"Stripe amount {_shown(units)} {currency} is out of range: Stripe amounts "
+            f"are 0 to {_max_units(code)} minor units")
     value = Decimal(units).scaleb(-_exponent(code))
     try:
         money = Money(value, code)
@@ -125,6 +159,25 @@ def from_minor_units(units: object, currency: object) -> Money:
     if money.amount != value:
         raise PaymentEventRejected(f"Stripe amount {units} {currency} is not a whole {code} amount")
     return money
+
+
+def _shown(value: object) -> str:
+    """``value`` short enough for a message: an event's fields may be of any size and depth."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 else repr(value[:40]) + "..."
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, int) and not -(10**20) < value < 10**20:
+        return f"{Decimal(value):.3E}"
+    return repr(value)
+
+
+def _moment(timestamp: int) -> str:
+    if timestamp > _LAST_DATETIME:
+        return f"Unix time {timestamp}"
+    return (_EPOCH + timedelta(seconds=timestamp)).isoformat()
 
 
 def _import_stripe() -> Any:
@@ -171,9 +224,9 @@ def _parse_signature(header: str) -> tuple[int, list[str]]:
         if not sep:
             continue
         if key == "t":
-            if not value.isdigit():
+            if not _TIMESTAMP.fullmatch(value):
                 raise PaymentEventRejected(
-                    f"malformed {SIGNATURE_HEADER} header: timestamp {value!r}"
+                    f"malformed {SIGNATURE_HEADER} header: timestamp {_shown(value)}"
                 )
             timestamp = int(value)
         elif key == "v1":
@@ -188,7 +241,14 @@ def _parse_signature(header: str) -> tuple[int, list[str]]:
 def _field(obj: Mapping[str, Any], key: str, kind: type, what: str) -> Any:
     value = obj.get(key)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise PaymentEventRejected(f"malformed Stripe event: {what} {key!r} is {value!r}")
+        raise PaymentEventRejected(f"malformed Stripe event: {what} {key!r} is {_shown(value)}")
+    return _text(value, key) if isinstance(value, str) else value
+
+
+def _text(value: str, key: str) -> str:
+    # JSON escapes can spell lone surrogates, which no database or mail can store.
+    if _SURROGATE.search(value):
+        raise PaymentEventRejected(f"malformed Stripe event: {key!r} is not valid Unicode")
     return value
 
 
@@ -196,10 +256,10 @@ def _order_id(obj: Mapping[str, Any], *, client_reference: bool) -> str | None:
     if client_reference:
         reference = obj.get("client_reference_id")
         if isinstance(reference, str) and reference:
-            return reference
+            return _text(reference, "client_reference_id")
     metadata = obj.get("metadata")
     found = metadata.get("order_id") if isinstance(metadata, Mapping) else None
-    return found if isinstance(found, str) and found else None
+    return _text(found, "metadata.order_id") if isinstance(found, str) and found else None
 
 
 class StripeGateway:
@@ -289,24 +349,27 @@ class StripeGateway:
         signed = str(timestamp).encode() + b"." + payload
         expected = [hmac.new(secret, signed, hashlib.sha256).hexdigest()
                     for secret in self._secrets]
-        if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
+        # compare_digest refuses str with non-ASCII characters; no such one can match.
+        if not any(s.isascii() and hmac.compare_digest(e, s)
+                   for e in expected for s in signatures):
             raise PaymentEventRejected(
                 "the event's signature matches none of the webhook signing secrets"
             )
         now = self._clock.now().timestamp()
         if abs(now - timestamp) > self._tolerance_s:
-            sent = datetime.fromtimestamp(timestamp, UTC).isoformat()
             raise PaymentEventRejected(
-                f"the event was signed at {sent}, more than {self._tolerance_s} s from now: "
-                "refused as a possible replay"
+                f"the event was signed at {_moment(timestamp)}, more than "
+                f"{self._tolerance_s} s from now: refused as a possible replay"
             )
         return self._read(payload)
 
     def _read(self, payload: bytes) -> PaymentEvent | None:
         try:
             event = json.loads(payload)
-        except (UnicodeDecodeError, ValueError) as exc:
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
             raise PaymentEventRejected(f"malformed Stripe event: not JSON ({exc})") from exc
+        except RecursionError as exc:
+            raise PaymentEventRejected("malformed Stripe event: JSON nested too deeply") from exc
         if not isinstance(event, dict):
             raise PaymentEventRejected("malformed Stripe event: not a JSON object")
         event_id = _field(event, "id", str, "event")
@@ -323,8 +386,8 @@ class StripeGateway:
             intent = obj.get("payment_intent")
             if isinstance(intent, dict):
                 intent = intent.get("id")
-            reference = intent if isinstance(intent, str) and intent else _field(
-                obj, "id", str, "checkout session")
+            reference = _text(intent, "payment_intent") if isinstance(intent, str) and intent \
+                else _field(obj, "id", str, "checkout session")
         elif kind == _INTENT_PAID_EVENT:
             order_id = _order_id(obj, client_reference=False)
             if order_id is None:

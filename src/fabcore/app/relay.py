@@ -53,13 +53,14 @@ DEFAULT_MAX_DELAY = timedelta(hours=1)
 class RelayResult:
     """What one relay run did: mails sent, rescheduled and given up on.
 
-    ``last_error`` is the mailer's error of the last attempt that failed.
+    ``last_error`` is the mailer's error of the last attempt that failed (a
+    diagnosis: two runs with the same counts compare equal).
     """
 
     sent: int = 0
     retried: int = 0
     failed: int = 0
-    last_error: str | None = None
+    last_error: str | None = attrs.field(default=None, eq=False)
 
     @property
     def processed(self) -> int:

@@ -39,7 +39,8 @@ class Mailer(Protocol):
     retry may succeed (connection refused, 4xx, disconnect) and
     :class:`~fabcore.domain.errors.PermanentDeliveryError` when it will not
     (5xx, rejected recipients). Return normally only once the transport has
-    accepted the mail.
+    accepted the mail. :class:`fabcore.testing.mailer.MailerContract` holds
+    an adapter to this behaviour.
     """
 
     def send(self, mail: Mail) -> None:

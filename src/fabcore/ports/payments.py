@@ -36,18 +36,29 @@ class PaymentEvent:
 
 
 class PaymentGateway(Protocol):
-    """Creates checkouts and verifies the gateway's incoming events."""
+    """Creates checkouts and verifies the gateway's incoming events.
+
+    :class:`fabcore.testing.payments.PaymentGatewayContract` holds an adapter
+    to this behaviour.
+    """
 
     def create_checkout(
         self, order_id: str, order_number: str, amount: Money, idempotency_key: str
     ) -> Checkout:
-        """Create (or, for a repeated key, return the same) checkout for an order."""
+        """Create (or, for a repeated key, return the same) checkout for an order.
+
+        Raises :class:`~fabcore.domain.errors.InvalidInput` for an amount the
+        provider cannot charge exactly and
+        :class:`~fabcore.domain.errors.PaymentGatewayError` when the provider fails.
+        """
         ...
 
     def verify_event(self, payload: bytes, headers: Mapping[str, str]) -> PaymentEvent | None:
         """Check the event's signature and read it.
 
         Returns ``None`` for authentic events that are not payments; raises
-        :class:`~fabcore.domain.errors.PaymentEventRejected` for forged or malformed ones.
+        :class:`~fabcore.domain.errors.PaymentEventRejected` for unsigned,
+        forged or malformed ones. The payload may be any bytes and the headers
+        any strings: nothing else is raised.
         """
         ...

@@ -1,11 +1,14 @@
 """Test doubles, and contract suites for adapters written outside fabcore.
 
-The doubles are typed, so ``mailer.sent`` type-checks in an embedder's tests::
+The package itself holds the in-memory doubles, typed, and needs nothing
+but fabcore::
 
     from fabcore.testing import MemoryPaymentGateway, RecordingMailer
 
-The contract suites (``fabcore.testing.repositories``, ``.outbox``,
-``.model_store``, ...) need pytest; importing this package does not.
+The contract suites need pytest (and some Hypothesis), so each is a module
+of its own: :mod:`fabcore.testing.model_store`, :mod:`fabcore.testing.repositories`,
+:mod:`fabcore.testing.outbox`, :mod:`fabcore.testing.payments`,
+:mod:`fabcore.testing.mailer`.
 """
 
 from fabcore.adapters.memory import MemoryPaymentGateway, RecordingMailer

@@ -1,0 +1,95 @@
+"""The mailer contract, run against every mailer fabcore ships.
+
+The SMTP mailer talks to a real SMTP server on 127.0.0.1 (the
+``smtp_server`` fixture, aiosmtpd); the Maildir mailer is read back from
+its folder the way a mail client reads it.
+"""
+
+from __future__ import annotations
+
+import mailbox
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from fabcore.adapters.maildir import MaildirMailer
+from fabcore.adapters.smtp import SmtpMailer
+from fabcore.testing import RecordingMailer
+from fabcore.testing.mailer import Inbox, MailerContract
+
+
+class TestRecordingMailer(MailerContract):
+    @pytest.fixture
+    def mailer(self) -> RecordingMailer:
+        return RecordingMailer()
+
+    @pytest.fixture
+    def received(self, mailer: RecordingMailer) -> Inbox:
+        return lambda: mailer.sent
+
+    @pytest.fixture
+    def unreachable_mailer(self) -> RecordingMailer:
+        down = RecordingMailer()
+        down.fail_next()  # the double's stand-in for a server that is down
+        return down
+
+
+class TestMaildirMailer(MailerContract):
+    @pytest.fixture
+    def mailer(self, tmp_path: Path) -> MaildirMailer:
+        return MaildirMailer(tmp_path / "mail")
+
+    @pytest.fixture
+    def received(self, tmp_path: Path) -> Inbox:
+        def read() -> list[bytes]:
+            if not (tmp_path / "mail").exists():
+                return []
+            box = mailbox.Maildir(tmp_path / "mail", create=False)
+            return [box.get_bytes(key) for key in box.keys()]  # noqa: SIM118 (a Mailbox)
+
+        return read
+
+    @pytest.fixture
+    def unreachable_mailer(self, tmp_path: Path) -> MaildirMailer:
+        blocker = tmp_path / "not-a-folder"
+        blocker.write_text("a file where the Maildir should be")
+        return MaildirMailer(blocker)
+
+
+class Accepted(Protocol):
+    @property
+    def content(self) -> bytes: ...
+
+
+class AcceptingHandler(Protocol):
+    @property
+    def received(self) -> Sequence[Accepted]: ...
+
+
+class SmtpStandIn(Protocol):
+    """What these tests use of the ``smtp_server`` fixture."""
+
+    host: str
+    port: int
+
+    @property
+    def handler(self) -> AcceptingHandler: ...
+
+    def stop(self) -> None: ...
+
+
+class TestSmtpMailer(MailerContract):
+    @pytest.fixture
+    def mailer(self, smtp_server: SmtpStandIn) -> SmtpMailer:
+        return SmtpMailer(smtp_server.host, smtp_server.port, timeout=5)
+
+    @pytest.fixture
+    def received(self, smtp_server: SmtpStandIn) -> Inbox:
+        return lambda: [item.content for item in smtp_server.handler.received]
+
+    @pytest.fixture
+    def unreachable_mailer(self, smtp_server: SmtpStandIn) -> SmtpMailer:
+        smtp_server.stop()
+        return SmtpMailer(smtp_server.host, smtp_server.port, timeout=5)
