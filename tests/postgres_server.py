@@ -29,7 +29,8 @@ import pytest
 
 ENV_URL = "FABCORE_TEST_POSTGRES_URL"
 TEST_DATABASE = "fabcore_tests"
-TABLES = ("outbox", "orders", "customers", "order_numbers", "invoice_numbers", "shops")
+TABLES = ("outbox", "orders", "secrets", "accounts", "customers", "order_numbers",
+          "invoice_numbers", "throttle", "analyses", "shops")
 
 
 class PostgresUnavailable(Exception):

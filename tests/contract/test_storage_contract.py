@@ -8,6 +8,12 @@ from __future__ import annotations
 import pytest
 
 from fabcore.ports.repositories import UnitOfWorkFactory
+from fabcore.testing.accounts import (
+    AccountRepositoryContract,
+    AnalysisRepositoryContract,
+    SecretRepositoryContract,
+    ThrottleRepositoryContract,
+)
 from fabcore.testing.outbox import OutboxContract
 from fabcore.testing.repositories import (
     CustomerRepositoryContract,
@@ -40,4 +46,20 @@ class TestOrders(_EveryAdapter, OrderRepositoryContract):
 
 
 class TestOutbox(_EveryAdapter, OutboxContract):
+    pass
+
+
+class TestAccounts(_EveryAdapter, AccountRepositoryContract):
+    pass
+
+
+class TestSecrets(_EveryAdapter, SecretRepositoryContract):
+    pass
+
+
+class TestThrottle(_EveryAdapter, ThrottleRepositoryContract):
+    pass
+
+
+class TestAnalyses(_EveryAdapter, AnalysisRepositoryContract):
     pass

@@ -22,7 +22,15 @@ from fabcore.domain.errors import (
 )
 from fabcore.ports.mailer import Mail
 from fabcore.ports.outbox import Outbox, OutboxMessage, OutboxStatus
-from fabcore.ports.repositories import CustomerRepository, OrderRepository, ShopRepository
+from fabcore.ports.repositories import (
+    AccountRepository,
+    AnalysisRepository,
+    CustomerRepository,
+    OrderRepository,
+    SecretRepository,
+    ShopRepository,
+    ThrottleRepository,
+)
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BASE = timedelta(seconds=30)
@@ -70,6 +78,10 @@ class FakeUnitOfWork:
     shops: ShopRepository
     customers: CustomerRepository
     orders: OrderRepository
+    accounts: AccountRepository
+    secrets: SecretRepository
+    throttle: ThrottleRepository
+    analyses: AnalysisRepository
 
     def __init__(self, outbox: FakeOutbox, store: Store) -> None:
         self.outbox: Outbox = outbox

@@ -18,13 +18,15 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import attrs
 
+from fabcore.domain.accounts import Account, Secret, SecretKind
+from fabcore.domain.analysis import ModelAnalysis
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.customer import Customer
 from fabcore.domain.errors import (
@@ -279,6 +281,10 @@ class MemoryDatabase:
         self.orders: dict[str, Order] = {}
         self.numbers: dict[str, int] = {}
         self.invoice_numbers: dict[str, int] = {}
+        self.accounts: dict[str, Account] = {}
+        self.secrets: dict[str, Secret] = {}
+        self.throttle: dict[str, tuple[datetime, int]] = {}
+        self.analyses: dict[tuple[str, str], ModelAnalysis] = {}
         self.outbox: dict[str, OutboxMessage] = {}
         # Insertion order of outbox ids: mails of one change share a timestamp.
         self.outbox_order: dict[str, int] = {}
@@ -369,6 +375,14 @@ class _Staged:
         self.new_outbox: set[str] = set()
         # Per shop: the last invoice number committed when first read, and the last taken.
         self.invoice_numbers: dict[str, tuple[int, int]] = {}
+        self.accounts: dict[str, Account] = {}
+        self.new_accounts: set[str] = set()
+        self.secrets: dict[str, Secret] = {}
+        self.new_secrets: set[str] = set()
+        # Attempts counted in this unit of work, replayed on the shared counters at commit.
+        self.hits: list[tuple[str, datetime, timedelta]] = []
+        self.cleared: set[str] = set()
+        self.analyses: dict[tuple[str, str], ModelAnalysis] = {}
 
 
 class MemoryShopRepository:
@@ -630,6 +644,133 @@ class MemoryOutbox:
         return [_copy(m) for m in messages]
 
 
+class MemoryAccountRepository:
+    def __init__(self, db: MemoryDatabase, staged: _Staged) -> None:
+        self._db, self._staged = db, staged
+
+    def _all(self) -> dict[str, Account]:
+        with self._db.lock:
+            found = dict(self._db.accounts)
+        found.update(self._staged.accounts)
+        return found
+
+    def _taken(self, account: Account) -> bool:
+        return any(a.shop_id == account.shop_id and a.email == account.email
+                   and a.id != account.id for a in self._all().values())
+
+    def add(self, account: Account) -> None:
+        if account.id in self._all():
+            raise AlreadyExists(f"account {account.id!r} already exists")
+        if self._taken(account):
+            raise AlreadyExists(f"an account with e-mail {account.email} already exists")
+        self._staged.accounts[account.id] = _copy(account)
+        self._staged.new_accounts.add(account.id)
+
+    def get(self, account_id: str) -> Account:
+        found = self._all().get(account_id)
+        if found is None:
+            raise NotFound(f"no account {account_id!r}")
+        return _copy(found)
+
+    def find_by_email(self, shop_id: str, email: str) -> Account | None:
+        wanted = email.strip().lower()
+        return next((_copy(a) for a in self._all().values()
+                     if a.shop_id == shop_id and a.email == wanted), None)
+
+    def find_by_customer(self, customer_id: str) -> Account | None:
+        return next((_copy(a) for a in self._all().values() if a.customer_id == customer_id),
+                    None)
+
+    def save(self, account: Account) -> None:
+        self.get(account.id)
+        if self._taken(account):
+            raise AlreadyExists(f"an account with e-mail {account.email} already exists")
+        self._staged.accounts[account.id] = _copy(account)
+
+    def list(self, shop_id: str, staff: bool) -> list[Account]:
+        found = [a for a in self._all().values()
+                 if a.shop_id == shop_id and a.role.is_staff == staff]
+        return [_copy(a) for a in sorted(found, key=lambda a: a.email)]
+
+
+class MemorySecretRepository:
+    def __init__(self, db: MemoryDatabase, staged: _Staged) -> None:
+        self._db, self._staged = db, staged
+
+    def _all(self) -> dict[str, Secret]:
+        with self._db.lock:
+            found = dict(self._db.secrets)
+        found.update(self._staged.secrets)
+        return found
+
+    def add(self, secret: Secret) -> None:
+        if secret.digest in self._all():
+            raise AlreadyExists("a secret with this digest already exists")
+        self._staged.secrets[secret.digest] = _copy(secret)
+        self._staged.new_secrets.add(secret.digest)
+
+    def get(self, digest: str) -> Secret | None:
+        found = self._all().get(digest)
+        return None if found is None else _copy(found)
+
+    def save(self, secret: Secret) -> None:
+        if secret.digest not in self._all():
+            raise NotFound("no such secret")
+        self._staged.secrets[secret.digest] = _copy(secret)
+
+    def list(self, shop_id: str, kind: SecretKind) -> list[Secret]:
+        found = [s for s in self._all().values() if s.shop_id == shop_id and s.kind is kind]
+        return [_copy(s) for s in sorted(found, key=lambda s: (s.created_at, s.digest))]
+
+    def revoke_for_account(self, account_id: str, kind: SecretKind, at: datetime) -> int:
+        live = [s for s in self._all().values() if s.account_id == account_id
+                and s.kind is kind and s.revoked_at is None]
+        for secret in live:
+            self._staged.secrets[secret.digest] = attrs.evolve(secret, revoked_at=at)
+        return len(live)
+
+
+def _throttle_step(
+    current: tuple[datetime, int] | None, now: datetime, window: timedelta
+) -> tuple[datetime, int]:
+    if current is None or current[0] + window <= now:
+        return now, 1
+    return current[0], current[1] + 1
+
+
+class MemoryThrottleRepository:
+    def __init__(self, db: MemoryDatabase, staged: _Staged) -> None:
+        self._db, self._staged = db, staged
+
+    def hit(self, key: str, now: datetime, window: timedelta) -> int:
+        with self._db.lock:
+            current = None if key in self._staged.cleared else self._db.throttle.get(key)
+        for staged_key, at, span in self._staged.hits:
+            if staged_key == key:
+                current = _throttle_step(current, at, span)
+        self._staged.hits.append((key, now, window))
+        return _throttle_step(current, now, window)[1]
+
+    def clear(self, key: str) -> None:
+        self._staged.hits = [h for h in self._staged.hits if h[0] != key]
+        self._staged.cleared.add(key)
+
+
+class MemoryAnalysisRepository:
+    def __init__(self, db: MemoryDatabase, staged: _Staged) -> None:
+        self._db, self._staged = db, staged
+
+    def get(self, sha256: str, units: str) -> ModelAnalysis | None:
+        found = self._staged.analyses.get((sha256, units))
+        if found is None:
+            with self._db.lock:
+                found = self._db.analyses.get((sha256, units))
+        return found
+
+    def add(self, sha256: str, units: str, analysis: ModelAnalysis) -> None:
+        self._staged.analyses.setdefault((sha256, units), analysis)
+
+
 class MemoryUnitOfWork:
     """A unit of work over a :class:`MemoryDatabase` (see the port's docs)."""
 
@@ -637,6 +778,10 @@ class MemoryUnitOfWork:
     customers: MemoryCustomerRepository
     orders: MemoryOrderRepository
     outbox: MemoryOutbox
+    accounts: MemoryAccountRepository
+    secrets: MemorySecretRepository
+    throttle: MemoryThrottleRepository
+    analyses: MemoryAnalysisRepository
 
     def __init__(self, db: MemoryDatabase) -> None:
         self._db = db
@@ -648,6 +793,10 @@ class MemoryUnitOfWork:
         self.customers = MemoryCustomerRepository(self._db, self._staged)
         self.orders = MemoryOrderRepository(self._db, self._staged)
         self.outbox = MemoryOutbox(self._db, self._staged, id(self))
+        self.accounts = MemoryAccountRepository(self._db, self._staged)
+        self.secrets = MemorySecretRepository(self._db, self._staged)
+        self.throttle = MemoryThrottleRepository(self._db, self._staged)
+        self.analyses = MemoryAnalysisRepository(self._db, self._staged)
 
     def __enter__(self) -> Self:
         self._begin()
@@ -684,6 +833,12 @@ class MemoryUnitOfWork:
             for key in s.new_customers:
                 if key in db.customers:
                     raise AlreadyExists(f"customer {key!r} already exists")
+            for key in s.new_accounts:
+                if key in db.accounts:
+                    raise AlreadyExists(f"account {key!r} already exists")
+            for key in s.new_secrets:
+                if key in db.secrets:
+                    raise AlreadyExists("a secret with this digest already exists")
             for shop_id, (start, _) in s.invoice_numbers.items():
                 if db.invoice_numbers.get(shop_id, 0) != start:
                     raise ConcurrencyConflict(
@@ -694,6 +849,14 @@ class MemoryUnitOfWork:
             db.customers.update(s.customers)
             db.orders.update(s.orders)
             db.invoice_numbers.update({k: last for k, (_, last) in s.invoice_numbers.items()})
+            db.accounts.update(s.accounts)
+            db.secrets.update(s.secrets)
+            for key in s.cleared:
+                db.throttle.pop(key, None)
+            for key, at, span in s.hits:
+                db.throttle[key] = _throttle_step(db.throttle.get(key), at, span)
+            for model_key, analysis in s.analyses.items():
+                db.analyses.setdefault(model_key, analysis)
             for message_id in s.outbox:
                 db.outbox_order.setdefault(message_id, len(db.outbox_order))
             db.outbox.update(s.outbox)

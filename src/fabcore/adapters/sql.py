@@ -27,7 +27,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from types import TracebackType
@@ -36,6 +36,8 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 import attrs
 
 from fabcore.adapters.serialization import converter, dumps
+from fabcore.domain.accounts import Account, Secret, SecretKind
+from fabcore.domain.analysis import ModelAnalysis
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.customer import Customer
 from fabcore.domain.errors import (
@@ -600,6 +602,136 @@ class SqlOutbox(_Repository):
         )
 
 
+class SqlAccountRepository(_Repository):
+    def _load(self, rows: list[Row]) -> list[Account]:
+        return [load(data, Account, f"account {key!r}") for key, data in rows]
+
+    def add(self, account: Account) -> None:
+        added = self._s.write(
+            "INSERT INTO accounts (id, shop_id, email_lower, customer_id, staff, data) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (account.id, account.shop_id, account.email, account.customer_id,
+             account.role.is_staff, dumps(account)),
+        )
+        if added:
+            return
+        if self._s.fetch("SELECT 1 FROM accounts WHERE id = ?", (account.id,)):
+            raise AlreadyExists(f"account {account.id!r} already exists")
+        raise AlreadyExists(f"an account with e-mail {account.email} already exists")
+
+    def get(self, account_id: str) -> Account:
+        found = self._load(self._s.fetch("SELECT id, data FROM accounts WHERE id = ?",
+                                         (account_id,)))
+        if not found:
+            raise NotFound(f"no account {account_id!r}")
+        return found[0]
+
+    def find_by_email(self, shop_id: str, email: str) -> Account | None:
+        found = self._load(self._s.fetch(
+            "SELECT id, data FROM accounts WHERE shop_id = ? AND email_lower = ?",
+            (shop_id, email.strip().lower()),
+        ))
+        return found[0] if found else None
+
+    def find_by_customer(self, customer_id: str) -> Account | None:
+        found = self._load(self._s.fetch("SELECT id, data FROM accounts WHERE customer_id = ?",
+                                         (customer_id,)))
+        return found[0] if found else None
+
+    def save(self, account: Account) -> None:
+        taken = self._s.fetch(
+            "SELECT 1 FROM accounts WHERE shop_id = ? AND email_lower = ? AND id <> ?",
+            (account.shop_id, account.email, account.id),
+        )
+        if taken:
+            raise AlreadyExists(f"an account with e-mail {account.email} already exists")
+        changed = self._s.write(
+            "UPDATE accounts SET email_lower = ?, staff = ?, data = ? WHERE id = ?",
+            (account.email, account.role.is_staff, dumps(account), account.id),
+        )
+        if not changed:
+            raise NotFound(f"no account {account.id!r}")
+
+    def list(self, shop_id: str, staff: bool) -> list[Account]:
+        return self._load(self._s.fetch(
+            "SELECT id, data FROM accounts WHERE shop_id = ? AND staff = ? ORDER BY email_lower",
+            (shop_id, staff),
+        ))
+
+
+class SqlSecretRepository(_Repository):
+    @staticmethod
+    def _load(rows: list[Row]) -> list[Secret]:
+        return [load(data, Secret, "secret") for (data,) in rows]
+
+    def add(self, secret: Secret) -> None:
+        added = self._s.write(
+            "INSERT INTO secrets (digest, shop_id, kind, account_id, created_at, data) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (secret.digest, secret.shop_id, secret.kind.value, secret.account_id,
+             self._s.timestamp(secret.created_at), dumps(secret)),
+        )
+        if not added:
+            raise AlreadyExists("a secret with this digest already exists")
+
+    def get(self, digest: str) -> Secret | None:
+        found = self._load(self._s.fetch("SELECT data FROM secrets WHERE digest = ?", (digest,)))
+        return found[0] if found else None
+
+    def save(self, secret: Secret) -> None:
+        changed = self._s.write("UPDATE secrets SET data = ? WHERE digest = ?",
+                                (dumps(secret), secret.digest))
+        if not changed:
+            raise NotFound("no such secret")
+
+    def list(self, shop_id: str, kind: SecretKind) -> list[Secret]:
+        return self._load(self._s.fetch(
+            "SELECT data FROM secrets WHERE shop_id = ? AND kind = ? ORDER BY created_at, digest",
+            (shop_id, kind.value),
+        ))
+
+    def revoke_for_account(self, account_id: str, kind: SecretKind, at: datetime) -> int:
+        live = [s for s in self._load(self._s.fetch(
+            "SELECT data FROM secrets WHERE account_id = ? AND kind = ?",
+            (account_id, kind.value),
+        )) if s.revoked_at is None]
+        for secret in live:
+            secret.revoked_at = at
+            self.save(secret)
+        return len(live)
+
+
+class SqlThrottleRepository(_Repository):
+    def hit(self, key: str, now: datetime, window: timedelta) -> int:
+        s = self._s
+        ended = s.timestamp(now - window)
+        rows = s.write_rows(
+            "INSERT INTO throttle (key, window_start, hits) VALUES (?, ?, 1) "
+            "ON CONFLICT (key) DO UPDATE SET "
+            "hits = CASE WHEN throttle.window_start <= ? THEN 1 ELSE throttle.hits + 1 END, "
+            "window_start = CASE WHEN throttle.window_start <= ? THEN excluded.window_start "
+            "ELSE throttle.window_start END RETURNING hits",
+            (key, s.timestamp(now), ended, ended),
+        )
+        return int(rows[0][0])
+
+    def clear(self, key: str) -> None:
+        self._s.write("DELETE FROM throttle WHERE key = ?", (key,))
+
+
+class SqlAnalysisRepository(_Repository):
+    def get(self, sha256: str, units: str) -> ModelAnalysis | None:
+        rows = self._s.fetch("SELECT data FROM analyses WHERE sha256 = ? AND units = ?",
+                             (sha256, units))
+        return load(rows[0][0], ModelAnalysis, f"analysis of {sha256[:12]}") if rows else None
+
+    def add(self, sha256: str, units: str, analysis: ModelAnalysis) -> None:
+        self._s.write(
+            "INSERT INTO analyses (sha256, units, data) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (sha256, units, dumps(analysis)),
+        )
+
+
 # -- unit of work --------------------------------------------------------------------
 
 
@@ -613,6 +745,10 @@ class SqlUnitOfWork:
         self.customers = SqlCustomerRepository(self)
         self.orders = SqlOrderRepository(self)
         self.outbox = SqlOutbox(self)
+        self.accounts = SqlAccountRepository(self)
+        self.secrets = SqlSecretRepository(self)
+        self.throttle = SqlThrottleRepository(self)
+        self.analyses = SqlAnalysisRepository(self)
 
     @property
     def session(self) -> Session:

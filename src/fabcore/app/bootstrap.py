@@ -25,6 +25,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from fabcore.adapters.argon2 import Argon2Hasher
 from fabcore.adapters.clock import SystemClock
 from fabcore.adapters.memory import (
     MemoryDatabase,
@@ -44,6 +45,7 @@ from fabcore.ports.mesh import MeshAnalyser
 from fabcore.ports.model_store import ModelStore
 from fabcore.ports.payments import PaymentGateway
 from fabcore.ports.repositories import UnitOfWorkFactory
+from fabcore.ports.security import PasswordHasher
 
 DEFAULT_BASE_URL = "http://localhost:8000"
 
@@ -269,6 +271,7 @@ def bootstrap(
     clock: Clock | None = None,
     analyser: MeshAnalyser | None = None,
     renderer: MailRenderer | None = None,
+    hasher: PasswordHasher | None = None,
 ) -> Fabcore:
     """Build the application from settings; every adapter can also be passed ready-made.
 
@@ -298,6 +301,7 @@ def bootstrap(
         payments=make_payments(payments) if isinstance(payments, str) else payments,
         clock=clock or SystemClock(),
         notifier=notifier,
+        hasher=hasher or Argon2Hasher(),
         closers=closers,
     )
 

@@ -4,6 +4,7 @@
 live in modules by concern, each over the shared :class:`~fabcore.app.runner.Runner`:
 
 - :mod:`fabcore.app.accounts`: shops, settings, catalog, customers;
+- :mod:`fabcore.app.identity`: sign-up, sign-in, sessions, links, staff, API keys;
 - :mod:`fabcore.app.drafting`: models, lines, shipping, billing, firm prices;
 - :mod:`fabcore.app.lifecycle`: every status change, by name or by target status;
 - :mod:`fabcore.app.payments`: payment page, checkout, gateway events, invoices;
@@ -21,13 +22,14 @@ from __future__ import annotations
 
 from fabcore.app.accounts import Accounts
 from fabcore.app.drafting import Drafting
+from fabcore.app.identity import Identity
 from fabcore.app.jobs import Jobs
 from fabcore.app.lifecycle import Lifecycle
 from fabcore.app.payments import Payments
 from fabcore.app.queries import Queries
 
 
-class Fabcore(Accounts, Drafting, Lifecycle, Payments, Jobs, Queries):
+class Fabcore(Accounts, Identity, Drafting, Lifecycle, Payments, Jobs, Queries):
     """The application (see the module docstring)."""
 
     __slots__ = ()

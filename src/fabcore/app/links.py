@@ -222,6 +222,10 @@ class LinkBuilder:
     def pay(self, token: str) -> str:
         return self.url(LinkPurpose.PAY, token)
 
+    def account(self, path: str, token: str) -> str:
+        """``{base_url}/{path}/{token}`` for account links (sign-in, confirm, invitation)."""
+        return f"{self.base_url}/{path}/{quote(token, safe='')}"
+
 
 def parse_link(url: str) -> tuple[LinkPurpose, str]:
     """The purpose and token of a link :class:`LinkBuilder` made (``.../offers/{token}``).

@@ -39,6 +39,7 @@ from fabcore.ports.mesh import MeshAnalyser
 from fabcore.ports.model_store import ModelStore
 from fabcore.ports.payments import PaymentGateway
 from fabcore.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from fabcore.ports.security import PasswordHasher
 
 _T = TypeVar("_T")
 
@@ -78,6 +79,7 @@ class Runner:
     payments: PaymentGateway
     clock: Clock
     notifier: Notifier
+    hasher: PasswordHasher
     new_id: Callable[[], str] = new_id
     closers: Sequence[Callable[[], None]] = ()
 

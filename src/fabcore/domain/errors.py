@@ -12,7 +12,9 @@ caller does about an error::
     │   │   └── ConfigurationError   a bad adapter URL or setting
     │   ├── NotFound                 the thing asked for does not exist (or is not visible)
     │   ├── AlreadyExists            a create that would overwrite
+    │   ├── NotAuthenticated         not signed in, or the credentials are wrong
     │   ├── PermissionDenied         the actor may not do this
+    │   ├── TooManyAttempts          too many tries in a short time: wait, then try again
     │   ├── InvalidTransition        the status machine has no such move from here
     │   │   └── GuardFailed          the move exists, but its precondition does not hold
     │   ├── OfferLinkInvalid         a signed link that is tampered, stale or expired
@@ -27,7 +29,10 @@ caller does about an error::
         └── PaymentGatewayError      the payment provider failed or is unreachable
 
 The command line exits 2 on a refusal and 1 on the others; the HTTP API
-answers 4xx for refusals, 409 for conflicts and 503 for infrastructure.
+answers 4xx for refusals (401 NotAuthenticated, 403 PermissionDenied, 404
+NotFound, 409 InvalidTransition and AlreadyExists, 413 an oversize model,
+422 other bad input, 429 TooManyAttempts), 409 for conflicts and 503 for
+infrastructure.
 Anything outside this tree is a bug in fabcore and is never reported as a
 refusal.
 
@@ -93,8 +98,23 @@ class AlreadyExists(Refusal):
     """Creating the entity would overwrite one that already exists."""
 
 
+class NotAuthenticated(Refusal):
+    """Nobody is signed in, or the credentials given do not match an account.
+
+    The message never says which of the e-mail address or the password was wrong.
+    """
+
+
 class PermissionDenied(Refusal):
     """The actor is not allowed to perform this action; nothing was changed."""
+
+
+class TooManyAttempts(Refusal):
+    """Too many attempts (sign-ins, links asked for) in a short time; ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class InvalidTransition(Refusal):

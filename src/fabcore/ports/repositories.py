@@ -10,10 +10,12 @@ failures.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
+from fabcore.domain.accounts import Account, Secret, SecretKind
+from fabcore.domain.analysis import ModelAnalysis
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.customer import Customer
 from fabcore.domain.order import Order
@@ -122,6 +124,81 @@ class OrderRepository(Protocol):
         ...
 
 
+class AccountRepository(Protocol):
+    """Accounts of people who sign in, always within one shop."""
+
+    def add(self, account: Account) -> None:
+        """Store a new account; ``AlreadyExists`` for a taken id or e-mail in the shop."""
+        ...
+
+    def get(self, account_id: str) -> Account:
+        """An account by its (globally unique) id; ``NotFound`` when unknown."""
+        ...
+
+    def find_by_email(self, shop_id: str, email: str) -> Account | None:
+        """The shop's account with this e-mail address (any case), or ``None``."""
+        ...
+
+    def find_by_customer(self, customer_id: str) -> Account | None: ...
+
+    def save(self, account: Account) -> None:
+        """Store changes (``AlreadyExists`` if the new e-mail is taken in the shop)."""
+        ...
+
+    def list(self, shop_id: str, staff: bool) -> Sequence[Account]:
+        """The shop's staff accounts (``staff``) or customer accounts, by e-mail."""
+        ...
+
+
+class SecretRepository(Protocol):
+    """Hashed secret tokens: sessions, single-use links, API keys."""
+
+    def add(self, secret: Secret) -> None:
+        """Store a new secret; ``AlreadyExists`` for a digest already stored."""
+        ...
+
+    def get(self, digest: str) -> Secret | None:
+        """The secret with this SHA-256, or ``None``."""
+        ...
+
+    def save(self, secret: Secret) -> None:
+        """Store its use or revocation; ``NotFound`` when unknown."""
+        ...
+
+    def list(self, shop_id: str, kind: SecretKind) -> Sequence[Secret]:
+        """The shop's secrets of one kind, oldest first."""
+        ...
+
+    def revoke_for_account(self, account_id: str, kind: SecretKind, at: datetime) -> int:
+        """Revoke every live secret of ``kind`` of an account; how many were."""
+        ...
+
+
+class ThrottleRepository(Protocol):
+    """Counters of attempts per key (an e-mail address, a network address) in a time window."""
+
+    def hit(self, key: str, now: datetime, window: timedelta) -> int:
+        """Count one attempt; the attempts of ``key`` in its current window, this one included.
+
+        A window starts with the first attempt after the previous one ended.
+        """
+        ...
+
+    def clear(self, key: str) -> None:
+        """Forget the attempts of ``key`` (after a successful sign-in)."""
+        ...
+
+
+class AnalysisRepository(Protocol):
+    """Analyses of stored model files, so the same file is never analysed twice."""
+
+    def get(self, sha256: str, units: str) -> ModelAnalysis | None: ...
+
+    def add(self, sha256: str, units: str, analysis: ModelAnalysis) -> None:
+        """Keep an analysis; storing one already kept changes nothing."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over all repositories and the outbox.
 
@@ -140,6 +217,18 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def accounts(self) -> AccountRepository: ...
+
+    @property
+    def secrets(self) -> SecretRepository: ...
+
+    @property
+    def throttle(self) -> ThrottleRepository: ...
+
+    @property
+    def analyses(self) -> AnalysisRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -209,6 +209,42 @@ class MailRenderer:
             link=link_url,
         )
 
+    def render_account(
+        self,
+        template: str,
+        *,
+        shop: Shop,
+        to: str,
+        name: str,
+        link_url: str | None,
+        expires_at: datetime | None,
+        message_id: str,
+        extra: Mapping[str, str] | None = None,
+    ) -> Mail:
+        """Render an account mail (``account_confirm``, ``account_sign_in_link``, ...).
+
+        Account mails greet the person by ``name``, carry one single-use
+        link and say until when it works; they extend ``account_base``.
+        """
+        context: dict[str, object] = {
+            "shop": shop, "shop_name": shop.name, "name": name, "link_url": link_url,
+            "expires": _when(expires_at), **(extra or {}),
+        }
+        env = self._env(shop.id)
+        subject = self._subject(env, template, shop.id, context)
+        context["subject"] = subject
+        text = self._render(env, f"{template}.txt", shop.id, context)
+        return Mail(
+            message_id=message_id,
+            sender=shop.settings.sender_email,
+            to=(to,),
+            subject=subject,
+            text=_BLANK_LINES.sub("\n\n", text).strip() + "\n",
+            html=self._render(env, f"{template}.html", shop.id, context),
+            reply_to=shop.settings.notify_emails[0],
+            link=link_url,
+        )
+
     @staticmethod
     def _context(
         intent: MailIntent, *, order: Order, customer: Customer | None, shop: Shop,
