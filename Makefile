@@ -1,16 +1,19 @@
-# Two entry points: `make demo` and `make test`. Both build .venv on first use.
+# Entry points: `make serve`, `make demo` and `make test`. Each builds .venv on first use.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: serve demo test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/fabcore serve
 
 demo: $(STAMP)
 	$(BIN)/fabcore demo

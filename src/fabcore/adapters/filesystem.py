@@ -68,6 +68,15 @@ class FilesystemModelStore:
         except OSError as exc:
             raise StorageError(f"could not read model {sha256}: {exc}") from exc
 
+    def size(self, sha256: str) -> int:
+        path = self._path(sha256)
+        try:
+            return path.stat().st_size
+        except FileNotFoundError:
+            raise NotFound(f"no stored model with sha256 {sha256}") from None
+        except OSError as exc:
+            raise StorageError(f"could not look up model {sha256}: {exc}") from exc
+
     def exists(self, sha256: str) -> bool:
         path = self._path(sha256)
         try:

@@ -80,6 +80,9 @@ class MemoryModelStore:
             raise NotFound(f"no model file {sha256}")
         return found
 
+    def size(self, sha256: str) -> int:
+        return len(self.get(sha256))
+
     def exists(self, sha256: str) -> bool:
         with self._lock:
             return _digest(sha256) in self._files

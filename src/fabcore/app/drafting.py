@@ -6,6 +6,7 @@ review, where they also set firm prices and one-off fees.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import attrs
@@ -33,18 +34,55 @@ class UploadedModel:
     analysis: ModelAnalysis
 
 
+def _units(value: Units | str) -> Units:
+    if isinstance(value, Units):
+        return value
+    try:
+        return Units(value)
+    except ValueError:
+        raise InvalidInput(
+            f"units must be one of {', '.join(u.value for u in Units)}, not {value!r}"
+        ) from None
+
+
 class Drafting(Runner):
     __slots__ = ()
 
     def upload_model(
         self, actor: Actor, data: bytes, filename: str, units: Units | str = Units.MM
     ) -> UploadedModel:
-        """Analyse an uploaded file and keep it (rejected files are not kept)."""
+        """Analyse an uploaded file and keep it (rejected files are not kept).
+
+        Files are kept by content: the same bytes uploaded again (by anyone,
+        under any name) reuse the analysis made the first time in these units.
+        """
+        unit = _units(units)
+        sha256 = hashlib.sha256(data).hexdigest()
         with self.uow() as uow:
             uow.shops.get(actor.shop_id)
-        analysis = self.analyser.analyse(data, filename, units)
+            known = uow.analyses.get(sha256, unit.value)
+        if known is not None and self.models.exists(sha256):
+            return UploadedModel(ModelRef(sha256, filename, len(data)),
+                                 attrs.evolve(known, filename=filename))
+        analysis = self.analyser.analyse(data, filename, unit)
         ref = self.models.put(data, filename)
+        with self.uow() as uow:
+            uow.analyses.add(ref.sha256, unit.value, analysis)
+            uow.commit()
         return UploadedModel(ref, analysis)
+
+    def stored_model(
+        self, actor: Actor, sha256: str, filename: str, units: Units | str = Units.MM
+    ) -> UploadedModel:
+        """A model uploaded before, by its sha256 (``NotFound`` unless uploaded in these units)."""
+        unit = _units(units)
+        with self.uow() as uow:
+            uow.shops.get(actor.shop_id)
+            known = uow.analyses.get(sha256, unit.value)
+        if known is None or not self.models.exists(sha256):
+            raise NotFound(f"no model {sha256[:12]} analysed in {unit.value}: upload it first")
+        return UploadedModel(ModelRef(sha256, filename, self.models.size(sha256)),
+                             attrs.evolve(known, filename=filename))
 
     def create_order(self, actor: Actor, customer_id: str | None = None) -> Order:
         """Start a draft: a customer for themselves, staff for any customer (IQT) or none yet."""

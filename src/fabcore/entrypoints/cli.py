@@ -283,6 +283,22 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from fabcore.entrypoints.web.serve import serve
+    except ImportError as exc:
+        raise CliError(
+            f"the web front needs its extra: pip install 'fabcore[web]' ({exc})"
+        ) from None
+    settings = {"FABCORE_DATABASE_URL": args.database, "FABCORE_MAIL_URL": args.mail,
+                "FABCORE_MODELS": args.models, "FABCORE_PAYMENTS_URL": args.payments}
+    os.environ.update(settings)
+    if args.base_url != DEFAULT_BASE_URL or "FABCORE_BASE_URL" in os.environ:
+        os.environ["FABCORE_BASE_URL"] = args.base_url
+    serve(args.host, args.port, args.workers)
+    return EXIT_OK
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
@@ -448,6 +464,26 @@ def build_parser() -> argparse.ArgumentParser:
     rr = rsub.add_parser("run", help="queue the reminders that are due (safe to run often)")
     _add_store_options(rr)
     rr.set_defaults(func=cmd_reminders_run)
+
+    sv = sub.add_parser(
+        "serve",
+        help="run the web front (JSON API) under uvicorn",
+        description="Serve the HTTP API at /api/v1 with its documentation at /schema. On "
+        "first start against an empty database, create the sample shop 'acme' and its owner "
+        "account and print the password (or set FABCORE_OWNER_EMAIL and "
+        "FABCORE_OWNER_PASSWORD). Uploads are analysed in worker processes "
+        "(FABCORE_ANALYSIS_WORKERS, FABCORE_ANALYSIS_MEMORY_MB, FABCORE_ANALYSIS_TIMEOUT_S); "
+        "FABCORE_MAX_UPLOAD_MB limits uploads; FABCORE_SECURE_COOKIES=0 drops the Secure flag "
+        "for plain http on another host than localhost.",
+    )
+    sv.add_argument("--host", default=_env("FABCORE_HOST", "127.0.0.1"),
+                    help="address to listen on (env FABCORE_HOST; default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=int(_env("FABCORE_PORT", "8000")),
+                    help="port (env FABCORE_PORT; default 8000)")
+    sv.add_argument("--workers", type=int, default=int(_env("FABCORE_WEB_WORKERS", "1")),
+                    help="server processes (env FABCORE_WEB_WORKERS; default 1)")
+    _add_store_options(sv)
+    sv.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database maintenance")
     dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

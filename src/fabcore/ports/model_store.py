@@ -32,6 +32,10 @@ class ModelStore(Protocol):
         """Return the stored bytes; raise ``NotFound`` for an unknown digest."""
         ...
 
+    def size(self, sha256: str) -> int:
+        """The stored file's size in bytes; raise ``NotFound`` for an unknown digest."""
+        ...
+
     def exists(self, sha256: str) -> bool:
         """True when bytes with this digest are stored."""
         ...

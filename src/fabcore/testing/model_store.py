@@ -52,6 +52,13 @@ class ModelStoreContract:
         ref = store.put(data, "part.3mf")
         assert store.get(ref.sha256) == data
 
+    def test_size(self, store: ModelStore) -> None:
+        data = bytes(range(256)) * 3
+        ref = store.put(data, "part.stl")
+        assert store.size(ref.sha256) == len(data) == ref.size
+        with pytest.raises(NotFound):
+            store.size(_sha(b"never stored"))
+
     def test_exists(self, store: ModelStore) -> None:
         data = b"\x00\x01 model"
         assert not store.exists(_sha(data))

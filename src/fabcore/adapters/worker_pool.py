@@ -1,0 +1,171 @@
+"""A mesh analyser that runs another one in worker processes, with limits.
+
+:class:`PooledAnalyser` satisfies the ``MeshAnalyser`` port. Each of its
+worker processes (started with ``spawn``, so no lock or thread of the
+server is copied) loads the analyser once and then analyses one file at a
+time, within an address-space limit (``RLIMIT_AS``). The calling thread
+waits for its answer; a file that takes longer than the timeout gets its
+worker killed and replaced, and a worker that dies (out of memory, a crash
+in a native library) is replaced too. Either way the upload is refused
+with ``ModelRejected`` in plain words, and the server goes on.
+
+At most ``queue`` calls wait for a worker; beyond that the pool refuses
+with ``InfrastructureError`` at once (a web front answers 503), so a flood
+of uploads cannot pile up threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue as queues
+import threading
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from fabcore.domain.analysis import ModelAnalysis, Units
+from fabcore.domain.errors import InfrastructureError, ModelRejected
+from fabcore.ports.mesh import MeshAnalyser
+
+__all__ = ["PooledAnalyser"]
+
+log = logging.getLogger(__name__)
+
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+def _limit_memory(megabytes: int) -> None:
+    import resource
+
+    limit = megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _serve(conn: Connection, factory: Callable[[], MeshAnalyser], memory_mb: int) -> None:
+    """A worker's life: build the analyser, then answer one request after another."""
+    analyser = factory()
+    _limit_memory(memory_mb)
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        data, filename, units = request
+        try:
+            answer: tuple[str, Any] = ("ok", analyser.analyse(data, filename, units))
+        except ModelRejected as exc:
+            answer = ("rejected", exc.reason)
+        except MemoryError:
+            answer = ("rejected", "the model is too complex to analyse within the server's "
+                                  "memory limit; simplify the mesh or split it into parts")
+        except Exception:
+            # A bug in the analyser: reported as one, with its traceback, not as a bad file.
+            answer = ("error", traceback.format_exc())
+        del data, request
+        conn.send(answer)
+
+
+class _Worker:
+    def __init__(self, factory: Callable[[], MeshAnalyser], memory_mb: int) -> None:
+        self.conn, child = _CONTEXT.Pipe()
+        self.process: BaseProcess = _CONTEXT.Process(
+            target=_serve, args=(child, factory, memory_mb), daemon=True,
+            name="fabcore-analysis",
+        )
+        self.process.start()
+        child.close()
+
+    def stop(self) -> None:
+        self.conn.close()
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+
+
+class PooledAnalyser:
+    """Runs ``factory()``'s analyser in ``workers`` processes (see the module docstring).
+
+    ``factory`` must be picklable (a class, or a function of a module).
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[], MeshAnalyser],
+        *,
+        workers: int = 2,
+        memory_mb: int = 4096,
+        timeout_s: float = 60.0,
+        queue: int = 32,
+    ) -> None:
+        if workers < 1 or queue < 0 or timeout_s <= 0 or memory_mb < 256:
+            raise ValueError("need workers >= 1, queue >= 0, timeout_s > 0, memory_mb >= 256")
+        self._factory = factory
+        self._memory_mb = memory_mb
+        self._timeout = timeout_s
+        self._idle: queues.Queue[_Worker] = queues.Queue()
+        self._slots = threading.BoundedSemaphore(workers + queue)
+        self._closed = False
+        self._workers = [_Worker(factory, memory_mb) for _ in range(workers)]
+        for worker in self._workers:
+            self._idle.put(worker)
+
+    def __repr__(self) -> str:
+        return (f"PooledAnalyser(workers={len(self._workers)}, memory_mb={self._memory_mb}, "
+                f"timeout_s={self._timeout:g})")
+
+    def analyse(self, data: bytes, filename: str, units: Units | str = Units.MM) -> ModelAnalysis:
+        if self._closed:
+            raise InfrastructureError("the analysis workers are shut down")
+        if not self._slots.acquire(blocking=False):
+            raise InfrastructureError(
+                "too many models are being analysed right now; try again in a minute"
+            )
+        try:
+            worker = self._idle.get()
+            try:
+                return self._run(worker, data, filename, units)
+            finally:
+                if not self._closed:
+                    self._idle.put(worker if worker.process.is_alive() else self._replace(worker))
+        finally:
+            self._slots.release()
+
+    def _run(self, worker: _Worker, data: bytes, filename: str, units: Units | str
+             ) -> ModelAnalysis:
+        try:
+            worker.conn.send((data, filename, units))
+            if not worker.conn.poll(self._timeout):
+                worker.stop()
+                raise ModelRejected(
+                    filename, f"analysing the model took longer than {self._timeout:g} s; "
+                    "simplify the mesh or split it into parts"
+                )
+            kind, value = worker.conn.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
+            log.warning("analysis worker %s stopped on %s", worker.process.pid, filename)
+            worker.stop()
+            raise ModelRejected(
+                filename, "the model could not be analysed (the analysis stopped); check the "
+                "file in a CAD program and export it again"
+            ) from None
+        if kind == "rejected":
+            raise ModelRejected(filename, value)
+        if kind == "error":
+            raise RuntimeError(f"the analyser failed on {filename}:\n{value}")
+        analysis: ModelAnalysis = value
+        return analysis
+
+    def _replace(self, dead: _Worker) -> _Worker:
+        dead.stop()
+        fresh = _Worker(self._factory, self._memory_mb)
+        self._workers[self._workers.index(dead)] = fresh
+        return fresh
+
+    def close(self) -> None:
+        """Stop the workers (calls waiting for one are refused)."""
+        self._closed = True
+        for worker in self._workers:
+            worker.stop()

@@ -1,0 +1,1 @@
+"""The JSON API, by area: accounts, shop, models, orders."""

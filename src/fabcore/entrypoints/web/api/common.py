@@ -1,0 +1,105 @@
+"""What the API handlers share: who is calling, and domain objects turned into responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from fabcore.adapters.serialization import converter
+from fabcore.app.facade import Fabcore
+from fabcore.domain.accounts import Account
+from fabcore.domain.actor import Actor
+from fabcore.domain.customer import Customer
+from fabcore.domain.errors import NotAuthenticated
+from fabcore.domain.order import Order
+from fabcore.domain.quote import LineQuote, OrderQuote
+from fabcore.entrypoints.web import auth
+from fabcore.entrypoints.web.dto import (
+    AccountOut,
+    CustomerOut,
+    LineQuoteOut,
+    OrderOut,
+    OrderQuoteOut,
+    dto,
+)
+from fabcore.entrypoints.web.settings import WebSettings
+
+
+def provide_core(state: State) -> Fabcore:
+    return auth.core(state)
+
+
+def provide_web_settings(state: State) -> WebSettings:
+    return auth.settings(state)
+
+
+def provide_caller(request: Request[Any, Any, Any], core: Fabcore,
+                   web_settings: WebSettings) -> auth.Caller | None:
+    """The signed-in caller, or ``None`` for a visitor (a bad token is refused, 401)."""
+    found = auth.bearer_or_cookie(request, web_settings.session_cookie)
+    return None if found is None else auth.identify(request, core, found)
+
+
+def provide_actor(caller: auth.Caller | None) -> Actor:
+    """The signed-in actor; 401 for visitors."""
+    if caller is None:
+        raise NotAuthenticated("sign in first (a session cookie or an Authorization header)")
+    return caller.actor
+
+
+DEPENDENCIES = {
+    "core": Provide(provide_core, sync_to_thread=False),
+    "web_settings": Provide(provide_web_settings, sync_to_thread=False),
+    "caller": Provide(provide_caller, sync_to_thread=True),
+    "actor": Provide(provide_actor, sync_to_thread=False),
+}
+
+
+def shop_actor(actor: Actor, shop: str) -> Actor:
+    """The actor, when they belong to the shop in the path (404 otherwise)."""
+    return auth.in_shop(actor, shop)
+
+
+def visitor_or(caller: auth.Caller | None, shop: str) -> Actor:
+    """The caller in this shop, or a visitor of it."""
+    if caller is None:
+        return Actor.visitor(shop)
+    return auth.in_shop(caller.actor, shop)
+
+
+def account_out(account: Account) -> AccountOut:
+    return AccountOut(id=account.id, shop_id=account.shop_id, email=account.email,
+                      name=account.name, role=account.role.value,
+                      customer_id=account.customer_id,
+                      confirmed=account.confirmed_at is not None)
+
+
+def customer_out(customer: Customer) -> CustomerOut:
+    return dto(customer, CustomerOut)
+
+
+def line_quote_out(quote: LineQuote) -> LineQuoteOut:
+    return dto(quote, LineQuoteOut)
+
+
+def quote_out(quote: OrderQuote) -> OrderQuoteOut:
+    return dto(quote, OrderQuoteOut)
+
+
+def order_out(order: Order) -> OrderOut:
+    data = converter.unstructure(order)
+    for line, raw in zip(order.lines, data["lines"], strict=True):
+        raw["unit_price"] = converter.unstructure(line.unit_price)
+        raw["total"] = converter.unstructure(line.total)
+    data["history"] = [
+        {**raw, "actor": str(entry.actor)}
+        for entry, raw in zip(order.history, data["history"], strict=True)
+    ]
+    state = order.payment_page_state
+    data["status_label"] = order.status.label
+    data["payment_page_state"] = state.value if state is not None else None
+    built: OrderOut = converter.structure(data, OrderOut)
+    return built
