@@ -27,6 +27,7 @@ from fabcore.app.samples import create_sample_shop
 from fabcore.domain.actor import Actor
 from fabcore.domain.errors import NotFound
 from fabcore.entrypoints.web.app import create_app
+from fabcore.entrypoints.web.jobs import BackgroundJobs
 from fabcore.entrypoints.web.settings import WebSettings
 
 DEFAULT_DATABASE = "sqlite:///fabcore.db"
@@ -57,9 +58,18 @@ def core_from_environment(*, pooled: bool) -> Fabcore:
 
 
 def app_from_environment() -> Litestar:
-    """The ASGI application of one uvicorn worker (a factory uvicorn calls)."""
+    """The ASGI application of one uvicorn worker (a factory uvicorn calls).
+
+    It relays the outbox and queues reminders in the background unless
+    ``FABCORE_BACKGROUND_JOBS=0`` (when separate workers do it).
+    """
     core = core_from_environment(pooled=True)
     app = create_app(core, WebSettings.from_environment())
+    if os.environ.get("FABCORE_BACKGROUND_JOBS", "1").strip() not in ("0", "false", "no"):
+        interval = float(os.environ.get("FABCORE_RELAY_INTERVAL_S") or 2)
+        jobs = BackgroundJobs(core, relay_every=interval)
+        app.on_startup.append(jobs.start)
+        app.on_shutdown.append(jobs.stop)
     app.on_shutdown.append(core.close)
     return app
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from fabcore.adapters.serialization import converter
 from fabcore.app.facade import Fabcore
@@ -27,6 +27,11 @@ from fabcore.entrypoints.web.dto import (
 )
 from fabcore.entrypoints.web.settings import WebSettings
 
+Core = NamedDependency[Fabcore]
+ActorDep = NamedDependency[Actor]
+CallerDep = NamedDependency[auth.Caller | None]
+WebDep = NamedDependency[WebSettings]
+
 
 def provide_core(state: State) -> Fabcore:
     return auth.core(state)
@@ -36,14 +41,15 @@ def provide_web_settings(state: State) -> WebSettings:
     return auth.settings(state)
 
 
-def provide_caller(request: Request[Any, Any, Any], core: Fabcore,
-                   web_settings: WebSettings) -> auth.Caller | None:
+def provide_caller(
+    request: Request[Any, Any, Any], core: Core, web_settings: WebDep
+) -> auth.Caller | None:
     """The signed-in caller, or ``None`` for a visitor (a bad token is refused, 401)."""
     found = auth.bearer_or_cookie(request, web_settings.session_cookie)
     return None if found is None else auth.identify(request, core, found)
 
 
-def provide_actor(caller: auth.Caller | None) -> Actor:
+def provide_actor(caller: CallerDep) -> Actor:
     """The signed-in actor; 401 for visitors."""
     if caller is None:
         raise NotAuthenticated("sign in first (a session cookie or an Authorization header)")
@@ -71,10 +77,15 @@ def visitor_or(caller: auth.Caller | None, shop: str) -> Actor:
 
 
 def account_out(account: Account) -> AccountOut:
-    return AccountOut(id=account.id, shop_id=account.shop_id, email=account.email,
-                      name=account.name, role=account.role.value,
-                      customer_id=account.customer_id,
-                      confirmed=account.confirmed_at is not None)
+    return AccountOut(
+        id=account.id,
+        shop_id=account.shop_id,
+        email=account.email,
+        name=account.name,
+        role=account.role.value,
+        customer_id=account.customer_id,
+        confirmed=account.confirmed_at is not None,
+    )
 
 
 def customer_out(customer: Customer) -> CustomerOut:

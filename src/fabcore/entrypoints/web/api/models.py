@@ -9,15 +9,20 @@ import anyio.to_thread
 import attrs
 from litestar import Request, Router, get, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.exceptions import HTTPException
+from litestar.params import FromPath, FromQuery, MultipartBody, QueryParameter
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from fabcore.app.drafting import UploadedModel
-from fabcore.app.facade import Fabcore
-from fabcore.domain.errors import InvalidInput
 from fabcore.domain.pricing import options_for
-from fabcore.entrypoints.web.api.common import DEPENDENCIES, line_quote_out, visitor_or
-from fabcore.entrypoints.web.auth import Caller
+from fabcore.entrypoints.web.api.common import (
+    DEPENDENCIES,
+    CallerDep,
+    Core,
+    WebDep,
+    line_quote_out,
+    visitor_or,
+)
 from fabcore.entrypoints.web.dto import (
     MAX_QUANTITY,
     AnalysisOut,
@@ -26,7 +31,7 @@ from fabcore.entrypoints.web.dto import (
     Units,
     dto,
 )
-from fabcore.entrypoints.web.settings import MiB, WebSettings
+from fabcore.entrypoints.web.settings import MiB
 
 # Bytes read from an upload at a time.
 _CHUNK = MiB
@@ -37,12 +42,17 @@ class ModelUpload:
     """A model file and the unit its numbers are in."""
 
     file: UploadFile
-    units: Units = "mm"
+    units: FromQuery[Units] = "mm"
 
 
 def _model_out(model: UploadedModel, units: str) -> ModelOut:
-    return ModelOut(model.ref.sha256, model.ref.filename, model.ref.size, units,
-                    dto(model.analysis, AnalysisOut))
+    return ModelOut(
+        model.ref.sha256,
+        model.ref.filename,
+        model.ref.size,
+        units,
+        dto(model.analysis, AnalysisOut),
+    )
 
 
 async def _read(upload: UploadFile, limit: int) -> bytes:
@@ -52,19 +62,22 @@ async def _read(upload: UploadFile, limit: int) -> bytes:
     while chunk := await upload.read(_CHUNK):
         size += len(chunk)
         if size > limit:
-            raise InvalidInput(f"the file is larger than the {limit // MiB} MB limit")
+            raise HTTPException(
+                status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                detail=f"the file is larger than the {limit // MiB} MB limit",
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
 
 @post("/shops/{shop:str}/models", status_code=201)
 async def upload_model(
-    shop: str,
+    shop: FromPath[str],
     request: Request[Any, Any, Any],
-    data: Annotated[ModelUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
-    caller: Caller | None,
-    core: Fabcore,
-    web_settings: WebSettings,
+    data: MultipartBody[ModelUpload],
+    caller: CallerDep,
+    core: Core,
+    web_settings: WebDep,
 ) -> ModelOut:
     """Upload a model (STL, OBJ, 3MF, PLY, OFF, GLB, STEP) to be measured and priced.
 
@@ -87,9 +100,12 @@ async def upload_model(
 
 @get("/shops/{shop:str}/models/{sha256:str}", sync_to_thread=True)
 def get_model(
-    shop: str, sha256: str, caller: Caller | None, core: Fabcore,
-    units: Units = "mm",
-    filename: Annotated[str, Parameter(min_length=1, max_length=255)] = "model",
+    shop: FromPath[str],
+    sha256: FromPath[str],
+    caller: CallerDep,
+    core: Core,
+    units: FromQuery[Units] = "mm",
+    filename: Annotated[str, QueryParameter(min_length=1, max_length=255)] = "model",
 ) -> ModelOut:
     """An uploaded model's analysis, by its sha256 (404 unless analysed in these units)."""
     model = core.stored_model(visitor_or(caller, shop), sha256, filename, units)
@@ -98,9 +114,12 @@ def get_model(
 
 @get("/shops/{shop:str}/models/{sha256:str}/options", sync_to_thread=True)
 def model_options(
-    shop: str, sha256: str, caller: Caller | None, core: Fabcore,
-    units: Units = "mm",
-    quantity: Annotated[int, Parameter(ge=1, le=MAX_QUANTITY)] = 1,
+    shop: FromPath[str],
+    sha256: FromPath[str],
+    caller: CallerDep,
+    core: Core,
+    units: FromQuery[Units] = "mm",
+    quantity: Annotated[int, QueryParameter(ge=1, le=MAX_QUANTITY)] = 1,
 ) -> list[LineQuoteOut]:
     """Everything the model can be made of, cheapest first; options needing review say why."""
     actor = visitor_or(caller, shop)

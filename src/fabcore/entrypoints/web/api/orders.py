@@ -10,13 +10,10 @@ import anyio.to_thread
 import attrs
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from fabcore.app.facade import Fabcore
 from fabcore.app.lifecycle import parse_status
-from fabcore.domain.actor import Actor
 from fabcore.domain.errors import InvalidInput
 from fabcore.domain.money import Money
 from fabcore.domain.notifications import LinkPurpose
@@ -25,6 +22,8 @@ from fabcore.domain.quote import Fee, LineSpec
 from fabcore.domain.status import OrderStatus
 from fabcore.entrypoints.web.api.common import (
     DEPENDENCIES,
+    ActorDep,
+    Core,
     order_out,
     quote_out,
     shop_actor,
@@ -62,51 +61,74 @@ MAX_PAGE = 200
 MAX_PO_DOCUMENT = 20 * MiB
 
 _StatusFilter = Annotated[
-    str | None, Parameter(pattern="^(" + "|".join(s.value for s in OrderStatus) + ")$")
+    str | None, QueryParameter(pattern="^(" + "|".join(s.value for s in OrderStatus) + ")$")
 ]
 
 
-def _spec(data: SpecIn) -> LineSpec:
+def _spec(data: JSONBody[SpecIn]) -> LineSpec:
     return LineSpec(data.process, data.material, tuple(data.finishes), data.color, data.quantity)
 
 
 @get("/shops/{shop:str}/orders", sync_to_thread=True)
 def list_orders(
-    shop: str, actor: Actor, core: Fabcore,
+    shop: FromPath[str],
+    actor: ActorDep,
+    core: Core,
     status: _StatusFilter = None,
-    customer_id: Annotated[str | None, Parameter(max_length=64)] = None,
-    limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
-    offset: Annotated[int, Parameter(ge=0, le=100_000)] = 0,
+    customer_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, QueryParameter(ge=0, le=100_000)] = 0,
 ) -> OrderPage:
     """Staff list the shop's orders, a customer their own; newest first, a page at a time."""
     wanted = OrderStatus(status) if status else None
-    found = core.list_order_summaries(shop_actor(actor, shop), wanted, customer_id,
-                                      limit=offset + limit + 1)
-    page = found[offset:offset + limit]
-    items = [OrderSummaryOut(s.id, s.number, s.status.value, s.payment_status.value,
-                             s.customer_id, s.created_at, money_out(s.total), s.lines)
-             for s in page]
+    found = core.list_order_summaries(
+        shop_actor(actor, shop), wanted, customer_id, limit=offset + limit + 1
+    )
+    page = found[offset : offset + limit]
+    items = [
+        OrderSummaryOut(
+            s.id,
+            s.number,
+            s.status.value,
+            s.payment_status.value,
+            s.customer_id,
+            s.created_at,
+            money_out(s.total),
+            s.lines,
+        )
+        for s in page
+    ]
     more = len(found) > offset + limit
     return OrderPage(items, limit, offset, offset + limit if more else None)
 
 
 @post("/shops/{shop:str}/orders", sync_to_thread=True)
-def create_order(shop: str, data: OrderIn, actor: Actor, core: Fabcore) -> OrderOut:
+def create_order(
+    shop: FromPath[str], data: JSONBody[OrderIn], actor: ActorDep, core: Core
+) -> OrderOut:
     """Start a draft: a customer for themselves, staff for a customer (or none yet)."""
     return order_out(core.create_order(shop_actor(actor, shop), data.customer_id))
 
 
 @get("/shops/{shop:str}/orders/{order_id:str}", sync_to_thread=True)
-def get_order(shop: str, order_id: str, actor: Actor, core: Fabcore) -> OrderOut:
+def get_order(
+    shop: FromPath[str], order_id: FromPath[str], actor: ActorDep, core: Core
+) -> OrderOut:
     return order_out(core.get_order(shop_actor(actor, shop), order_id))
 
 
-def _changed(core: Fabcore, actor: Actor, order_id: str) -> OrderOut:
+def _changed(core: Core, actor: ActorDep, order_id: FromPath[str]) -> OrderOut:
     return order_out(core.get_order(actor, order_id))
 
 
 @post("/shops/{shop:str}/orders/{order_id:str}/lines", sync_to_thread=True)
-def add_line(shop: str, order_id: str, data: LineIn, actor: Actor, core: Fabcore) -> OrderOut:
+def add_line(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    data: JSONBody[LineIn],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
     """Add an uploaded model as a line, priced instantly (upload it first)."""
     who = shop_actor(actor, shop)
     model = core.stored_model(who, data.model_sha256, data.filename, data.units)
@@ -115,34 +137,61 @@ def add_line(shop: str, order_id: str, data: LineIn, actor: Actor, core: Fabcore
 
 
 @patch("/shops/{shop:str}/orders/{order_id:str}/lines/{line_id:str}", sync_to_thread=True)
-def update_line(shop: str, order_id: str, line_id: str, data: LinePatch, actor: Actor,
-                core: Fabcore) -> OrderOut:
+def update_line(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    line_id: FromPath[str],
+    data: JSONBody[LinePatch],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
     """Change what was picked for a part (re-priced) or its notes."""
     who = shop_actor(actor, shop)
-    core.update_line(who, order_id, line_id, spec=_spec(data.spec) if data.spec else None,
-                     notes=data.notes)
+    core.update_line(
+        who, order_id, line_id, spec=_spec(data.spec) if data.spec else None, notes=data.notes
+    )
     return _changed(core, who, order_id)
 
 
-@delete("/shops/{shop:str}/orders/{order_id:str}/lines/{line_id:str}",
-        status_code=HTTP_204_NO_CONTENT, sync_to_thread=True)
-def remove_line(shop: str, order_id: str, line_id: str, actor: Actor, core: Fabcore) -> None:
+@delete(
+    "/shops/{shop:str}/orders/{order_id:str}/lines/{line_id:str}",
+    status_code=HTTP_204_NO_CONTENT,
+    sync_to_thread=True,
+)
+def remove_line(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    line_id: FromPath[str],
+    actor: ActorDep,
+    core: Core,
+) -> None:
     core.remove_line(shop_actor(actor, shop), order_id, line_id)
 
 
 @put("/shops/{shop:str}/orders/{order_id:str}/shipping", sync_to_thread=True)
-def set_shipping(shop: str, order_id: str, data: ShippingIn, actor: Actor,
-                 core: Fabcore) -> OrderOut:
+def set_shipping(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    data: JSONBody[ShippingIn],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
     """Choose how the parts travel; every method but pickup needs an address."""
     who = shop_actor(actor, shop)
-    core.set_shipping(who, order_id, data.method,
-                      data.address.to_domain() if data.address else None)
+    core.set_shipping(
+        who, order_id, data.method, data.address.to_domain() if data.address else None
+    )
     return _changed(core, who, order_id)
 
 
 @put("/shops/{shop:str}/orders/{order_id:str}/billing-address", sync_to_thread=True)
-def set_billing_address(shop: str, order_id: str, data: AddressIn, actor: Actor,
-                        core: Fabcore) -> OrderOut:
+def set_billing_address(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    data: JSONBody[AddressIn],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
     """The order's billing address (a new draft takes the customer's)."""
     who = shop_actor(actor, shop)
     core.set_billing_address(who, order_id, data.to_domain())
@@ -150,18 +199,28 @@ def set_billing_address(shop: str, order_id: str, data: AddressIn, actor: Actor,
 
 
 @put("/shops/{shop:str}/orders/{order_id:str}/customer/{customer_id:str}", sync_to_thread=True)
-def set_customer(shop: str, order_id: str, customer_id: str, actor: Actor,
-                 core: Fabcore) -> OrderOut:
+def set_customer(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    customer_id: FromPath[str],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
     """Staff choose the customer of a quote made on their behalf."""
     who = shop_actor(actor, shop)
     core.set_customer(who, order_id, customer_id)
     return _changed(core, who, order_id)
 
 
-@put("/shops/{shop:str}/orders/{order_id:str}/lines/{line_id:str}/firm-price",
-     sync_to_thread=True)
-def set_firm_price(shop: str, order_id: str, line_id: str, data: FirmPriceIn, actor: Actor,
-                   core: Fabcore) -> OrderOut:
+@put("/shops/{shop:str}/orders/{order_id:str}/lines/{line_id:str}/firm-price", sync_to_thread=True)
+def set_firm_price(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    line_id: FromPath[str],
+    data: JSONBody[FirmPriceIn],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
     """Staff price a line in review (and its one-off fees); null returns to the instant price."""
     who = shop_actor(actor, shop)
     currency = core.get_order(who, order_id).currency
@@ -172,13 +231,17 @@ def set_firm_price(shop: str, order_id: str, line_id: str, data: FirmPriceIn, ac
 
 
 @get("/shops/{shop:str}/orders/{order_id:str}/quote", sync_to_thread=True)
-def get_quote(shop: str, order_id: str, actor: Actor, core: Fabcore) -> OrderQuoteOut:
+def get_quote(
+    shop: FromPath[str], order_id: FromPath[str], actor: ActorDep, core: Core
+) -> OrderQuoteOut:
     """What the order costs: the agreed breakdown once placed or offered, else today's price."""
     return quote_out(core.quote(shop_actor(actor, shop), order_id))
 
 
 @get("/shops/{shop:str}/orders/{order_id:str}/review-reasons", sync_to_thread=True)
-def review_reasons(shop: str, order_id: str, actor: Actor, core: Fabcore) -> list[str]:
+def review_reasons(
+    shop: FromPath[str], order_id: FromPath[str], actor: ActorDep, core: Core
+) -> list[str]:
     """Why the order must be reviewed before it can be placed (empty: it may be placed)."""
     return list(core.review_reasons(shop_actor(actor, shop), order_id))
 
@@ -186,50 +249,80 @@ def review_reasons(shop: str, order_id: str, actor: Actor, core: Fabcore) -> lis
 # -- moves -------------------------------------------------------------------------
 
 
-def _move(core: Fabcore, actor: Actor, shop: str, order_id: str, run: Any) -> OrderOut:
+def _move(
+    core: Core, actor: ActorDep, shop: FromPath[str], order_id: FromPath[str], run: Any
+) -> OrderOut:
     who = shop_actor(actor, shop)
     order: Order = run(core, who, order_id)
     return order_out(order)
 
 
 @post("/shops/{shop:str}/orders/{order_id:str}/place", status_code=200, sync_to_thread=True)
-def place(shop: str, order_id: str, data: NoteIn, actor: Actor, core: Fabcore) -> OrderOut:
+def place(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    data: JSONBody[NoteIn],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
     """Place the order (409 with the reasons when the shop's review policy asks for review)."""
     return _move(core, actor, shop, order_id, lambda c, w, o: c.place(w, o, data.note))
 
 
-@post("/shops/{shop:str}/orders/{order_id:str}/submit-for-review", status_code=200,
-      sync_to_thread=True)
-def submit_for_review(shop: str, order_id: str, data: NoteIn, actor: Actor,
-                      core: Fabcore) -> OrderOut:
-    return _move(core, actor, shop, order_id,
-                 lambda c, w, o: c.submit_for_review(w, o, data.note))
+@post(
+    "/shops/{shop:str}/orders/{order_id:str}/submit-for-review",
+    status_code=200,
+    sync_to_thread=True,
+)
+def submit_for_review(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    data: JSONBody[NoteIn],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
+    return _move(core, actor, shop, order_id, lambda c, w, o: c.submit_for_review(w, o, data.note))
 
 
-@post("/shops/{shop:str}/orders/{order_id:str}/send-firm-offer", status_code=200,
-      sync_to_thread=True)
-def send_firm_offer(shop: str, order_id: str, data: OfferIn, actor: Actor,
-                    core: Fabcore) -> OrderOut:
+@post(
+    "/shops/{shop:str}/orders/{order_id:str}/send-firm-offer", status_code=200, sync_to_thread=True
+)
+def send_firm_offer(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    data: JSONBody[OfferIn],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
     """Staff send the firm offer; it is valid ``valid_days`` or the shop's offer validity."""
     days = None if data.valid_days is None else timedelta(days=data.valid_days)
-    return _move(core, actor, shop, order_id,
-                 lambda c, w, o: c.send_firm_offer(w, o, days, data.note))
+    return _move(
+        core, actor, shop, order_id, lambda c, w, o: c.send_firm_offer(w, o, days, data.note)
+    )
 
 
-@post("/shops/{shop:str}/orders/{order_id:str}/accept-offer", status_code=200,
-      sync_to_thread=True)
-def accept_offer(shop: str, order_id: str, data: AcceptOfferIn, actor: Actor,
-                 core: Fabcore) -> OrderOut:
-    return _move(core, actor, shop, order_id,
-                 lambda c, w, o: c.accept_offer(w, o, data.revision))
+@post("/shops/{shop:str}/orders/{order_id:str}/accept-offer", status_code=200, sync_to_thread=True)
+def accept_offer(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    data: JSONBody[AcceptOfferIn],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
+    return _move(core, actor, shop, order_id, lambda c, w, o: c.accept_offer(w, o, data.revision))
 
 
-@post("/shops/{shop:str}/orders/{order_id:str}/request-changes", status_code=200,
-      sync_to_thread=True)
-def request_changes(shop: str, order_id: str, data: MessageIn, actor: Actor,
-                    core: Fabcore) -> OrderOut:
-    return _move(core, actor, shop, order_id,
-                 lambda c, w, o: c.request_changes(w, o, data.message))
+@post(
+    "/shops/{shop:str}/orders/{order_id:str}/request-changes", status_code=200, sync_to_thread=True
+)
+def request_changes(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    data: JSONBody[MessageIn],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
+    return _move(core, actor, shop, order_id, lambda c, w, o: c.request_changes(w, o, data.message))
 
 
 @attrs.define
@@ -238,11 +331,17 @@ class PurchaseOrderUpload:
     document: UploadFile | None = None
 
 
-@post("/shops/{shop:str}/orders/{order_id:str}/purchase-order", status_code=200,
-      request_max_body_size=MAX_PO_DOCUMENT + MiB)
+@post(
+    "/shops/{shop:str}/orders/{order_id:str}/purchase-order",
+    status_code=200,
+    request_max_body_size=MAX_PO_DOCUMENT + MiB,
+)
 async def provide_po(
-    shop: str, order_id: str, actor: Actor, core: Fabcore,
-    data: Annotated[PurchaseOrderUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    actor: ActorDep,
+    core: Core,
+    data: MultipartBody[PurchaseOrderUpload],
 ) -> OrderOut:
     """Give the purchase order: its number and, optionally, the document (PDF, image)."""
     who = shop_actor(actor, shop)
@@ -253,67 +352,104 @@ async def provide_po(
         document = await data.document.read() or None
         await data.document.close()
     order = await anyio.to_thread.run_sync(
-        partial(core.provide_po, who, order_id, data.po_number, document, name))
+        partial(core.provide_po, who, order_id, data.po_number, document, name)
+    )
     return order_out(order)
 
 
-@post("/shops/{shop:str}/orders/{order_id:str}/accept-po", status_code=200,
-      sync_to_thread=True)
-def accept_po(shop: str, order_id: str, data: AcceptPoIn, actor: Actor,
-              core: Fabcore) -> OrderOut:
-    return _move(core, actor, shop, order_id,
-                 lambda c, w, o: c.accept_po(w, o, data.due_date, data.net_days))
+@post("/shops/{shop:str}/orders/{order_id:str}/accept-po", status_code=200, sync_to_thread=True)
+def accept_po(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    data: JSONBody[AcceptPoIn],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
+    return _move(
+        core, actor, shop, order_id, lambda c, w, o: c.accept_po(w, o, data.due_date, data.net_days)
+    )
 
 
-@post("/shops/{shop:str}/orders/{order_id:str}/request-payment", status_code=200,
-      sync_to_thread=True)
-def request_payment(shop: str, order_id: str, actor: Actor, core: Fabcore) -> OrderOut:
+@post(
+    "/shops/{shop:str}/orders/{order_id:str}/request-payment", status_code=200, sync_to_thread=True
+)
+def request_payment(
+    shop: FromPath[str], order_id: FromPath[str], actor: ActorDep, core: Core
+) -> OrderOut:
     return _move(core, actor, shop, order_id, lambda c, w, o: c.request_payment(w, o))
 
 
 @post("/shops/{shop:str}/orders/{order_id:str}/cancel", status_code=200, sync_to_thread=True)
-def cancel(shop: str, order_id: str, data: ReasonIn, actor: Actor, core: Fabcore) -> OrderOut:
+def cancel(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    data: JSONBody[ReasonIn],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
     """Cancel: a customer before production, staff at any time before the end."""
     return _move(core, actor, shop, order_id, lambda c, w, o: c.cancel(w, o, data.reason))
 
 
 def _option_out(option: StatusOption) -> StatusOptionOut:
-    return StatusOptionOut(option.status.value, option.status.label, option.trigger.value,
-                           [FieldOut(f.name, f.label, f.kind, f.required, f.help)
-                            for f in option.fields])
+    return StatusOptionOut(
+        option.status.value,
+        option.status.label,
+        option.trigger.value,
+        [FieldOut(f.name, f.label, f.kind, f.required, f.help) for f in option.fields],
+    )
 
 
 @get("/shops/{shop:str}/orders/{order_id:str}/reachable-statuses", sync_to_thread=True)
-def reachable_statuses(shop: str, order_id: str, actor: Actor,
-                       core: Fabcore) -> list[StatusOptionOut]:
+def reachable_statuses(
+    shop: FromPath[str], order_id: FromPath[str], actor: ActorDep, core: Core
+) -> list[StatusOptionOut]:
     """What the back office's "Change" menu offers: each status, its trigger and fields."""
     return [_option_out(o) for o in core.reachable_statuses(shop_actor(actor, shop), order_id)]
 
 
 @post("/shops/{shop:str}/orders/{order_id:str}/status", status_code=200, sync_to_thread=True)
-def change_status(shop: str, order_id: str, data: StatusChangeIn, actor: Actor,
-                  core: Fabcore) -> OrderOut:
+def change_status(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    data: JSONBody[StatusChangeIn],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
     """Staff move the order to a status by the trigger that leads there (the "Change" button)."""
     status = parse_status(data.status)
-    return _move(core, actor, shop, order_id,
-                 lambda c, w, o: c.change_status(w, o, status, data.fields, data.note))
+    return _move(
+        core,
+        actor,
+        shop,
+        order_id,
+        lambda c, w, o: c.change_status(w, o, status, data.fields, data.note),
+    )
 
 
 # -- payment ----------------------------------------------------------------------------
 
 
 @get("/shops/{shop:str}/orders/{order_id:str}/payment-page", sync_to_thread=True)
-def payment_page(shop: str, order_id: str, actor: Actor, core: Fabcore) -> PaymentPageOut:
+def payment_page(
+    shop: FromPath[str], order_id: FromPath[str], actor: ActorDep, core: Core
+) -> PaymentPageOut:
     """What the customer's payment page shows: budget offer, firm offer, ready for payment, paid."""
     page = core.payment_page(shop_actor(actor, shop), order_id)
-    return PaymentPageOut(page.order_id, page.number,
-                          page.state.value if page.state else None,
-                          page.state.label if page.state else None,
-                          money_out(page.total), page.can_pay)
+    return PaymentPageOut(
+        page.order_id,
+        page.number,
+        page.state.value if page.state else None,
+        page.state.label if page.state else None,
+        money_out(page.total),
+        page.can_pay,
+    )
 
 
 @post("/shops/{shop:str}/orders/{order_id:str}/checkout", status_code=200, sync_to_thread=True)
-def checkout(shop: str, order_id: str, actor: Actor, core: Fabcore) -> CheckoutOut:
+def checkout(
+    shop: FromPath[str], order_id: FromPath[str], actor: ActorDep, core: Core
+) -> CheckoutOut:
     """A hosted payment page for a placed, unpaid order (the same one when asked again)."""
     found = core.start_checkout(shop_actor(actor, shop), order_id)
     amount = money_out(found.amount)
@@ -321,62 +457,84 @@ def checkout(shop: str, order_id: str, actor: Actor, core: Fabcore) -> CheckoutO
     return CheckoutOut(found.id, found.url, found.order_id, amount)
 
 
-@post("/shops/{shop:str}/orders/{order_id:str}/payments", status_code=200,
-      sync_to_thread=True)
-def record_payment(shop: str, order_id: str, data: PaymentIn, actor: Actor,
-                   core: Fabcore) -> OrderOut:
+@post("/shops/{shop:str}/orders/{order_id:str}/payments", status_code=200, sync_to_thread=True)
+def record_payment(
+    shop: FromPath[str],
+    order_id: FromPath[str],
+    data: JSONBody[PaymentIn],
+    actor: ActorDep,
+    core: Core,
+) -> OrderOut:
     """Staff record a payment made outside the gateway (transfer, cheque, paid PO)."""
     amount = Money(data.amount, data.currency)
-    return _move(core, actor, shop, order_id,
-                 lambda c, w, o: c.record_payment(w, o, data.reference, amount, data.note))
+    return _move(
+        core,
+        actor,
+        shop,
+        order_id,
+        lambda c, w, o: c.record_payment(w, o, data.reference, amount, data.note),
+    )
 
 
-@delete("/shops/{shop:str}/orders/{order_id:str}/payments", status_code=200,
-        sync_to_thread=True)
-def mark_unpaid(shop: str, order_id: str, actor: Actor, core: Fabcore) -> OrderOut:
+@delete("/shops/{shop:str}/orders/{order_id:str}/payments", status_code=200, sync_to_thread=True)
+def mark_unpaid(
+    shop: FromPath[str], order_id: FromPath[str], actor: ActorDep, core: Core
+) -> OrderOut:
     """Staff undo a payment (refund, bounced transfer)."""
     return _move(core, actor, shop, order_id, lambda c, w, o: c.mark_unpaid(w, o))
 
 
-@get("/shops/{shop:str}/orders/{order_id:str}/invoice.pdf", sync_to_thread=True,
-     media_type="application/pdf")
-def invoice_pdf(shop: str, order_id: str, actor: Actor, core: Fabcore) -> Response[bytes]:
+@get(
+    "/shops/{shop:str}/orders/{order_id:str}/invoice.pdf",
+    sync_to_thread=True,
+    media_type="application/pdf",
+)
+def invoice_pdf(
+    shop: FromPath[str], order_id: FromPath[str], actor: ActorDep, core: Core
+) -> Response[bytes]:
     """The invoice of a placed order as a PDF (issued under the shop's next number once)."""
     who = shop_actor(actor, shop)
     data = core.invoice_pdf(who, order_id)
     number = core.get_order(who, order_id).invoice
     name = number.number.replace("/", "-") if number is not None else "invoice"
-    return Response(data, media_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{name}.pdf"'})
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+    )
 
 
 # -- mailed links (no sign-in: the link is the proof) --------------------------------------
 
 
 @get("/links/offers/{token:str}", sync_to_thread=True)
-def open_offer(token: str, core: Fabcore) -> OrderOut:
+def open_offer(token: FromPath[str], core: Core) -> OrderOut:
     """The order a firm-offer link shows (400 when it is altered, expired or superseded)."""
     return order_out(core.open_offer_link(token))
 
 
 @post("/links/offers/{token:str}/accept", status_code=200, sync_to_thread=True)
-def accept_offer_link(token: str, core: Fabcore) -> OrderOut:
+def accept_offer_link(token: FromPath[str], core: Core) -> OrderOut:
     """Accept the offer revision the link was mailed for."""
     return order_out(core.accept_offer_link(token))
 
 
 @get("/links/pay/{token:str}", sync_to_thread=True)
-def open_pay_link(token: str, core: Fabcore) -> PaymentPageOut:
+def open_pay_link(token: FromPath[str], core: Core) -> PaymentPageOut:
     """The payment page a "review and pay" link shows."""
     page = core.open_pay_link(token)
-    return PaymentPageOut(page.order_id, page.number,
-                          page.state.value if page.state else None,
-                          page.state.label if page.state else None,
-                          money_out(page.total), page.can_pay)
+    return PaymentPageOut(
+        page.order_id,
+        page.number,
+        page.state.value if page.state else None,
+        page.state.label if page.state else None,
+        money_out(page.total),
+        page.can_pay,
+    )
 
 
 @post("/links/pay/{token:str}/checkout", status_code=200, sync_to_thread=True)
-def pay_link_checkout(token: str, core: Fabcore) -> CheckoutOut:
+def pay_link_checkout(token: FromPath[str], core: Core) -> CheckoutOut:
     """A hosted payment page for the order of a "review and pay" link."""
     target = core.open_link(f"/pay/{token}")
     if target.purpose is not LinkPurpose.PAY:
@@ -388,7 +546,7 @@ def pay_link_checkout(token: str, core: Fabcore) -> CheckoutOut:
 
 
 @post("/payments/webhook", status_code=200)
-async def payment_webhook(request: Request[Any, Any, Any], core: Fabcore) -> PaymentOutcomeOut:
+async def payment_webhook(request: Request[Any, Any, Any], core: Core) -> PaymentOutcomeOut:
     """The payment gateway's notices (the raw body is what its signature covers).
 
     A repeated notice changes nothing; a forged or malformed one is refused
@@ -396,22 +554,47 @@ async def payment_webhook(request: Request[Any, Any, Any], core: Fabcore) -> Pay
     """
     payload = await request.body()
     headers = dict(request.headers)
-    outcome = await anyio.to_thread.run_sync(partial(core.handle_payment_event, payload,
-                                                     headers))
+    outcome = await anyio.to_thread.run_sync(partial(core.handle_payment_event, payload, headers))
     return PaymentOutcomeOut(outcome.order_id, outcome.applied, outcome.detail, outcome.flagged)
 
 
 router = Router(
     path="/api/v1",
     route_handlers=[
-        list_orders, create_order, get_order, add_line, update_line, remove_line,
-        set_shipping, set_billing_address, set_customer, set_firm_price, get_quote,
-        review_reasons, place, submit_for_review, send_firm_offer, accept_offer,
-        request_changes, provide_po, accept_po, request_payment, cancel, reachable_statuses,
-        change_status, payment_page, checkout, record_payment, mark_unpaid, invoice_pdf,
-        open_offer, accept_offer_link, open_pay_link, pay_link_checkout, payment_webhook,
+        list_orders,
+        create_order,
+        get_order,
+        add_line,
+        update_line,
+        remove_line,
+        set_shipping,
+        set_billing_address,
+        set_customer,
+        set_firm_price,
+        get_quote,
+        review_reasons,
+        place,
+        submit_for_review,
+        send_firm_offer,
+        accept_offer,
+        request_changes,
+        provide_po,
+        accept_po,
+        request_payment,
+        cancel,
+        reachable_statuses,
+        change_status,
+        payment_page,
+        checkout,
+        record_payment,
+        mark_unpaid,
+        invoice_pdf,
+        open_offer,
+        accept_offer_link,
+        open_pay_link,
+        pay_link_checkout,
+        payment_webhook,
     ],
     dependencies=DEPENDENCIES,
     tags=["orders"],
 )
-

@@ -7,14 +7,12 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from litestar import Request, Router, delete, get, patch, post, put
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from fabcore.adapters.serialization import converter
 from fabcore.app.accounts import KEEP, Keep
 from fabcore.app.catalogs import parse_catalog
-from fabcore.app.facade import Fabcore
-from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Address, BillingContact
 from fabcore.domain.errors import InvalidInput, PermissionDenied
 from fabcore.domain.money import Money
@@ -22,11 +20,13 @@ from fabcore.domain.review import ReviewMode, ReviewPolicy
 from fabcore.domain.shop import BankAccount, ShopSettings
 from fabcore.entrypoints.web.api.common import (
     DEPENDENCIES,
+    ActorDep,
+    CallerDep,
+    Core,
     customer_out,
     shop_actor,
     visitor_or,
 )
-from fabcore.entrypoints.web.auth import Caller
 from fabcore.entrypoints.web.dto import (
     AddressIn,
     BankIO,
@@ -44,15 +44,16 @@ MAX_CATALOG_BYTES = 1024 * 1024
 
 
 @get("/shops/{shop:str}/catalog", sync_to_thread=True)
-def get_catalog(shop: str, core: Fabcore, caller: Caller | None) -> dict[str, Any]:
+def get_catalog(shop: FromPath[str], core: Core, caller: CallerDep) -> dict[str, Any]:
     """What the shop sells and how it prices it (anyone may look)."""
     data: dict[str, Any] = converter.unstructure(core.catalog(visitor_or(caller, shop)))
     return data
 
 
 @put("/shops/{shop:str}/catalog", request_max_body_size=MAX_CATALOG_BYTES)
-async def put_catalog(shop: str, request: Request[Any, Any, Any], actor: Actor,
-                      core: Fabcore) -> dict[str, Any]:
+async def put_catalog(
+    shop: FromPath[str], request: Request[Any, Any, Any], actor: ActorDep, core: Core
+) -> dict[str, Any]:
     """Owners replace the catalog with TOML (the body); errors name the bad key (422)."""
     owner = shop_actor(actor, shop)
     raw = await request.body()
@@ -74,7 +75,8 @@ def _settings_out(settings: ShopSettings) -> SettingsIO:
         review=ReviewPolicyIO(
             mode=review.mode.value,
             max_order_total=str(review.max_order_total.amount)
-            if review.max_order_total is not None else None,
+            if review.max_order_total is not None
+            else None,
             max_quantity=review.max_quantity,
             dfm_warnings_require_review=review.dfm_warnings_require_review,
         ),
@@ -83,15 +85,19 @@ def _settings_out(settings: ShopSettings) -> SettingsIO:
         payment_terms_days=settings.payment_terms_days,
         legal_name=settings.legal_name,
         address=AddressIn(**converter.unstructure(settings.address))
-        if settings.address is not None else None,
+        if settings.address is not None
+        else None,
         tax_id=settings.tax_id,
-        bank=BankIO(settings.bank.holder, settings.bank.iban, settings.bank.bic,
-                    settings.bank.bank_name) if settings.bank is not None else None,
+        bank=BankIO(
+            settings.bank.holder, settings.bank.iban, settings.bank.bic, settings.bank.bank_name
+        )
+        if settings.bank is not None
+        else None,
         invoice_prefix=settings.invoice_prefix,
     )
 
 
-def _settings_in(data: SettingsIO, currency: str) -> ShopSettings:
+def _settings_in(data: JSONBody[SettingsIO], currency: str) -> ShopSettings:
     review = data.review
     return ShopSettings(
         notify_emails=tuple(data.notify_emails),
@@ -99,7 +105,8 @@ def _settings_in(data: SettingsIO, currency: str) -> ShopSettings:
         review=ReviewPolicy(
             mode=ReviewMode(review.mode),
             max_order_total=Money(review.max_order_total, currency)
-            if review.max_order_total is not None else None,
+            if review.max_order_total is not None
+            else None,
             max_quantity=review.max_quantity,
             dfm_warnings_require_review=review.dfm_warnings_require_review,
         ),
@@ -110,13 +117,14 @@ def _settings_in(data: SettingsIO, currency: str) -> ShopSettings:
         address=data.address.to_domain() if data.address is not None else None,
         tax_id=data.tax_id,
         bank=BankAccount(data.bank.holder, data.bank.iban, data.bank.bic, data.bank.bank_name)
-        if data.bank is not None else None,
+        if data.bank is not None
+        else None,
         invoice_prefix=data.invoice_prefix,
     )
 
 
 @get("/shops/{shop:str}/settings", sync_to_thread=True)
-def get_settings(shop: str, actor: Actor, core: Fabcore) -> SettingsIO:
+def get_settings(shop: FromPath[str], actor: ActorDep, core: Core) -> SettingsIO:
     """How the shop works (staff)."""
     staff = shop_actor(actor, shop)
     if not staff.is_staff:
@@ -125,7 +133,9 @@ def get_settings(shop: str, actor: Actor, core: Fabcore) -> SettingsIO:
 
 
 @put("/shops/{shop:str}/settings", sync_to_thread=True)
-def put_settings(shop: str, data: SettingsIO, actor: Actor, core: Fabcore) -> SettingsIO:
+def put_settings(
+    shop: FromPath[str], data: JSONBody[SettingsIO], actor: ActorDep, core: Core
+) -> SettingsIO:
     """Owners change how the shop works: review, payment and offer terms, invoice details."""
     owner = shop_actor(actor, shop)
     settings = _settings_in(data, core.catalog(owner).currency)
@@ -133,15 +143,20 @@ def put_settings(shop: str, data: SettingsIO, actor: Actor, core: Fabcore) -> Se
 
 
 @get("/shops/{shop:str}/customers", sync_to_thread=True)
-def list_customers(shop: str, actor: Actor, core: Fabcore) -> list[CustomerOut]:
+def list_customers(shop: FromPath[str], actor: ActorDep, core: Core) -> list[CustomerOut]:
     return [customer_out(c) for c in core.list_customers(shop_actor(actor, shop))]
 
 
 @post("/shops/{shop:str}/customers", sync_to_thread=True)
-def create_customer(shop: str, data: CustomerIn, actor: Actor, core: Fabcore) -> CustomerOut:
+def create_customer(
+    shop: FromPath[str], data: JSONBody[CustomerIn], actor: ActorDep, core: Core
+) -> CustomerOut:
     """Staff register a customer (for a quote made on their behalf)."""
     customer = core.register_customer(
-        shop_actor(actor, shop), name=data.name, email=data.email, company=data.company,
+        shop_actor(actor, shop),
+        name=data.name,
+        email=data.email,
+        company=data.company,
         tax_id=data.tax_id,
         billing_address=data.billing_address.to_domain() if data.billing_address else None,
         billing_contact=data.billing_contact.to_domain() if data.billing_contact else None,
@@ -150,13 +165,20 @@ def create_customer(shop: str, data: CustomerIn, actor: Actor, core: Fabcore) ->
 
 
 @get("/shops/{shop:str}/customers/{customer_id:str}", sync_to_thread=True)
-def get_customer(shop: str, customer_id: str, actor: Actor, core: Fabcore) -> CustomerOut:
+def get_customer(
+    shop: FromPath[str], customer_id: FromPath[str], actor: ActorDep, core: Core
+) -> CustomerOut:
     return customer_out(core.get_customer(shop_actor(actor, shop), customer_id))
 
 
 @patch("/shops/{shop:str}/customers/{customer_id:str}", sync_to_thread=True)
-def update_customer(shop: str, customer_id: str, data: CustomerPatch, actor: Actor,
-                    core: Fabcore) -> CustomerOut:
+def update_customer(
+    shop: FromPath[str],
+    customer_id: FromPath[str],
+    data: JSONBody[CustomerPatch],
+    actor: ActorDep,
+    core: Core,
+) -> CustomerOut:
     """The customer (or staff) change contact and billing details; ``clear`` removes some."""
     cleared = set(data.clear)
 
@@ -166,46 +188,68 @@ def update_customer(shop: str, customer_id: str, data: CustomerPatch, actor: Act
         return KEEP if value is None else value
 
     address: Address | Keep | None = field(
-        "billing_address", data.billing_address.to_domain() if data.billing_address else None)
+        "billing_address", data.billing_address.to_domain() if data.billing_address else None
+    )
     contact: BillingContact | Keep | None = None if "billing_contact" in cleared else KEEP
     customer = core.update_customer(
-        shop_actor(actor, shop), customer_id,
+        shop_actor(actor, shop),
+        customer_id,
         name=KEEP if data.name is None else data.name,
         email=KEEP if data.email is None else data.email,
-        company=field("company", data.company), tax_id=field("tax_id", data.tax_id),
-        billing_address=address, billing_contact=contact,
+        company=field("company", data.company),
+        tax_id=field("tax_id", data.tax_id),
+        billing_address=address,
+        billing_contact=contact,
     )
     return customer_out(customer)
 
 
 @put("/shops/{shop:str}/customers/{customer_id:str}/billing-contact", sync_to_thread=True)
-def put_billing_contact(shop: str, customer_id: str, data: ContactIn, actor: Actor,
-                        core: Fabcore) -> CustomerOut:
+def put_billing_contact(
+    shop: FromPath[str],
+    customer_id: FromPath[str],
+    data: JSONBody[ContactIn],
+    actor: ActorDep,
+    core: Core,
+) -> CustomerOut:
     """Add or change the billing contact, copied on offer, order and PO mails."""
     customer = core.set_billing_contact(shop_actor(actor, shop), customer_id, data.to_domain())
     return customer_out(customer)
 
 
-@delete("/shops/{shop:str}/customers/{customer_id:str}/billing-contact",
-        status_code=HTTP_204_NO_CONTENT, sync_to_thread=True)
-def delete_billing_contact(shop: str, customer_id: str, actor: Actor, core: Fabcore) -> None:
+@delete(
+    "/shops/{shop:str}/customers/{customer_id:str}/billing-contact",
+    status_code=HTTP_204_NO_CONTENT,
+    sync_to_thread=True,
+)
+def delete_billing_contact(
+    shop: FromPath[str], customer_id: FromPath[str], actor: ActorDep, core: Core
+) -> None:
     core.set_billing_contact(shop_actor(actor, shop), customer_id, None)
 
 
 def _message_out(message: OutboxMessage) -> OutboxMessageOut:
     return OutboxMessageOut(
-        id=message.id, order_id=message.order_id, status=message.status.value,
-        attempts=message.attempts, to=list(message.mail.to), subject=message.mail.subject,
-        created_at=message.created_at, sent_at=message.sent_at,
-        next_attempt_at=message.next_attempt_at, last_error=message.last_error,
+        id=message.id,
+        order_id=message.order_id,
+        status=message.status.value,
+        attempts=message.attempts,
+        to=list(message.mail.to),
+        subject=message.mail.subject,
+        created_at=message.created_at,
+        sent_at=message.sent_at,
+        next_attempt_at=message.next_attempt_at,
+        last_error=message.last_error,
     )
 
 
 @get("/shops/{shop:str}/outbox", sync_to_thread=True)
 def list_outbox(
-    shop: str, actor: Actor, core: Fabcore,
-    status: Annotated[str | None, Parameter(pattern="^(pending|sent|failed)$")] = None,
-    order_id: Annotated[str | None, Parameter(max_length=64)] = None,
+    shop: FromPath[str],
+    actor: ActorDep,
+    core: Core,
+    status: Annotated[str | None, QueryParameter(pattern="^(pending|sent|failed)$")] = None,
+    order_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
 ) -> list[OutboxMessageOut]:
     """The shop's mails, oldest first, by delivery status (staff)."""
     wanted = OutboxStatus(status) if status else None
@@ -213,16 +257,29 @@ def list_outbox(
 
 
 @post("/shops/{shop:str}/outbox/{message_id:str}/retry", status_code=200, sync_to_thread=True)
-def retry_mail(shop: str, message_id: str, actor: Actor, core: Fabcore) -> OutboxMessageOut:
+def retry_mail(
+    shop: FromPath[str], message_id: FromPath[str], actor: ActorDep, core: Core
+) -> OutboxMessageOut:
     """Queue a mail that failed for good again (after fixing the address or server)."""
     return _message_out(core.retry_mail(shop_actor(actor, shop), message_id))
 
 
 router = Router(
     path="/api/v1",
-    route_handlers=[get_catalog, put_catalog, get_settings, put_settings, list_customers,
-                    create_customer, get_customer, update_customer, put_billing_contact,
-                    delete_billing_contact, list_outbox, retry_mail],
+    route_handlers=[
+        get_catalog,
+        put_catalog,
+        get_settings,
+        put_settings,
+        list_customers,
+        create_customer,
+        get_customer,
+        update_customer,
+        put_billing_contact,
+        delete_billing_contact,
+        list_outbox,
+        retry_mail,
+    ],
     dependencies=DEPENDENCIES,
     tags=["shop"],
 )
