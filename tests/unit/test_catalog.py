@@ -7,6 +7,7 @@ in the package.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -14,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from fabcore.adapters.serialization import dumps, structure
 from fabcore.app.catalogs import load_catalog, load_sample_catalog, parse_catalog
 from fabcore.domain.catalog import Catalog, DiscountTier, ProcessKind
 from fabcore.domain.errors import CatalogError, InvalidInput
 from fabcore.domain.money import Money
-from fabcore.domain.review import ReviewMode
 
 DELETE = object()
 
@@ -78,7 +79,6 @@ def test_minimal_catalog_is_valid() -> None:
     assert catalog.currency == "EUR"
     assert catalog.shop.tax_rate == Decimal("0.19")
     assert catalog.shop.minimum_order_value == Money.zero("EUR")
-    assert catalog.shop.review.mode is ReviewMode.INSTANT
     fdm = catalog.process("fdm")
     assert fdm.kind is ProcessKind.FDM
     assert fdm.label == "fdm"
@@ -217,15 +217,10 @@ MATERIAL_KEYS = (
         ),
         (
             "shop.review",
-            {"mode": "auto"},
-            "shop.review.mode",
-            "must be one of instant, semi_manual, manual; got 'auto'",
-        ),
-        (
+            {"mode": "semi_manual", "max_quantity": 500},
             "shop.review",
-            {"max_quantity": 0},
-            "shop.review.max_quantity",
-            "must be a whole number >= 1, got 0",
+            "review settings are shop settings now: set the review mode and thresholds "
+            "with the shop's settings, not in the catalog",
         ),
         (
             "shipping[1].id",
@@ -441,8 +436,6 @@ def test_sample_catalog_loads() -> None:
     assert catalog.currency == "EUR"
     assert catalog.shop.tax_rate == Decimal("0.19")
     assert catalog.shop.minimum_order_value == Money("25.00", "EUR")
-    assert catalog.shop.review.mode is ReviewMode.SEMI_MANUAL
-    assert catalog.shop.review.max_order_total == Money("2500.00", "EUR")
     kinds = {process.kind for process in catalog.processes.values()}
     assert {
         ProcessKind.FDM,
@@ -462,3 +455,17 @@ def test_sample_catalog_loads() -> None:
     assert pickup.pickup
     assert pickup.price == Money.zero("EUR")
     assert not catalog.shipping_method("standard").pickup
+
+
+def test_stored_catalogs_with_the_old_review_table_still_load() -> None:
+    # Catalogs stored before the review policy became a shop setting carry it
+    # in their shop terms; storage ignores it.
+    catalog = Catalog.from_mapping(minimal())
+    document = json.loads(dumps(catalog))
+    document["shop"]["review"] = {
+        "mode": "semi_manual",
+        "max_order_total": {"amount": "2500.00", "currency": "EUR"},
+        "max_quantity": 500,
+        "dfm_warnings_require_review": True,
+    }
+    assert structure(document, Catalog) == catalog

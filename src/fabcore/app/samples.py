@@ -8,6 +8,8 @@ import numpy as np
 import trimesh
 
 from fabcore.app.catalogs import load_sample_catalog
+from fabcore.domain.money import Money
+from fabcore.domain.review import ReviewMode, ReviewPolicy
 from fabcore.domain.shop import Shop, ShopSettings
 
 # L-shaped profile in the XZ plane (mm), counter-clockwise; star-shaped
@@ -43,15 +45,25 @@ def bracket_stl() -> bytes:
 
 
 def sample_shop(shop_id: str = "acme") -> Shop:
-    """A demo shop that bills in the sample catalog's currency."""
-    catalog = load_sample_catalog()
+    """A demo shop that bills in the sample catalog's currency.
+
+    Orders over 2,500.00 of that currency (gross) or 500 parts, or with a
+    model that has a DFM warning, go to review; others may be placed at once.
+    """
+    currency = load_sample_catalog().currency
+    review = ReviewPolicy(
+        mode=ReviewMode.SEMI_MANUAL,
+        max_order_total=Money("2500.00", currency),
+        max_quantity=500,
+        dfm_warnings_require_review=True,
+    )
     return Shop(
         id=shop_id,
         name="Acme Prototyping",
         settings=ShopSettings(
-            currency=catalog.currency,
+            currency=currency,
             notify_emails=("orders@acme-prototyping.example",),
             sender_email="no-reply@acme-prototyping.example",
-            review=catalog.shop.review,
+            review=review,
         ),
     )

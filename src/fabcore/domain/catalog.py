@@ -32,7 +32,6 @@ import attrs
 
 from fabcore.domain.errors import CatalogError, InvalidInput
 from fabcore.domain.money import Money, minor_unit
-from fabcore.domain.review import ReviewMode, ReviewPolicy
 
 
 class ProcessKind(enum.Enum):
@@ -202,13 +201,16 @@ class ShippingMethod:
 
 @attrs.frozen
 class ShopTerms:
-    """Shop-wide terms: currency, tax, minimum order value, review policy."""
+    """Shop-wide terms of sale: currency, tax, minimum order value.
+
+    How orders reach the shop (its review policy) is a shop setting, not part
+    of the catalog.
+    """
 
     name: str
     currency: str
     tax_rate: Decimal
     minimum_order_value: Money
-    review: ReviewPolicy = attrs.field(factory=ReviewPolicy)
 
 
 @attrs.frozen
@@ -522,17 +524,11 @@ def _money(value: object, key: str, currency: str) -> Money:
 
 def _parse_catalog(data: Mapping[str, object]) -> Catalog:
     root = _Table(data, "", {"shop", "processes", "quantity_discounts", "shipping"})
+    shop_data = root.required("shop")
+    if isinstance(shop_data, Mapping) and "review" in shop_data:
+        raise CatalogError("shop.review", REVIEW_MOVED)
     shop = _parse_shop(
-        root.table(
-            "shop",
-            {
-                "name",
-                "currency",
-                "tax_rate",
-                "minimum_order_value",
-                "review",
-            },
-        )
+        root.table("shop", {"name", "currency", "tax_rate", "minimum_order_value"})
     )
     currency = shop.currency
     processes = {
@@ -575,40 +571,18 @@ def _parse_shop(table: _Table) -> ShopTerms:
         if table.has("minimum_order_value")
         else Money.zero(currency)
     )
-    review = ReviewPolicy()
-    if table.has("review"):
-        review = _parse_review(
-            table.table(
-                "review",
-                {
-                    "mode",
-                    "max_order_total",
-                    "max_quantity",
-                    "dfm_warnings_require_review",
-                },
-            ),
-            currency,
-        )
     return ShopTerms(
         name=table.string("name"),
         currency=currency,
         tax_rate=tax,
         minimum_order_value=minimum,
-        review=review,
     )
 
 
-def _parse_review(table: _Table, currency: str) -> ReviewPolicy:
-    mode = ReviewMode.INSTANT
-    if table.has("mode"):
-        mode = _enum(ReviewMode, table.required("mode"), table.key("mode"))
-    max_quantity = table.integer("max_quantity", 1) if table.has("max_quantity") else None
-    return ReviewPolicy(
-        mode=mode,
-        max_order_total=table.optional_money("max_order_total", currency),
-        max_quantity=max_quantity,
-        dfm_warnings_require_review=table.boolean("dfm_warnings_require_review", True),
-    )
+REVIEW_MOVED = (
+    "review settings are shop settings now: set the review mode and thresholds with "
+    "the shop's settings, not in the catalog"
+)
 
 
 _E = TypeVar("_E", bound=enum.Enum)

@@ -48,8 +48,6 @@ def catalog() -> Catalog:
         "shop": {
             "name": "Prüfstand", "currency": "EUR", "tax_rate": "0.19",
             "minimum_order_value": "25.00",
-            "review": {"mode": "semi_manual", "max_order_total": "2500.00",
-                       "max_quantity": 500, "dfm_warnings_require_review": True},
         },
         "quantity_discounts": [{"min_quantity": 10, "percent": "5"},
                                {"min_quantity": 50, "percent": "12.5"}],
