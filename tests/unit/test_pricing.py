@@ -9,8 +9,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from fabcore.app.catalogs import catalog_from_mapping
 from fabcore.domain.analysis import DfmWarning, ModelAnalysis, WarningCode
-from fabcore.domain.catalog import Catalog
 from fabcore.domain.errors import InvalidInput
 from fabcore.domain.money import Money
 from fabcore.domain.pricing import options_for, price_line, price_order
@@ -106,7 +106,7 @@ CATALOG_DATA: dict[str, Any] = {
     ],
 }
 
-CATALOG = Catalog.from_mapping(CATALOG_DATA)
+CATALOG = catalog_from_mapping(CATALOG_DATA)
 
 
 def eur(amount: str) -> Money:

@@ -74,14 +74,17 @@ down, so they never exceed the price break they are capped at.
 
 Bounds
 ------
-A line holds at most :data:`~fabcore.domain.quote.MAX_QUANTITY` parts. A
+Every figure of a catalog has a range (:mod:`fabcore.domain.catalog`), a
+line holds at most :data:`~fabcore.domain.quote.MAX_QUANTITY` parts, and a
 model larger than :data:`MAX_SIZE_MM` a side (the mesh analyser's own limit),
 or with a volume or area beyond :data:`MAX_VOLUME_CM3` / :data:`MAX_AREA_CM2`,
-is refused with ``InvalidInput``. The extremes combined (the dearest rate on
-the largest model, a million times) would not fit a quote: a line whose
-machine time per part exceeds :data:`MAX_HOURS`, or any of whose amounts
-exceeds :data:`MAX_AMOUNT`, is refused with ``InvalidInput`` naming the
-amount, before anything is rounded.
+is refused with ``InvalidInput``. Within those bounds every intermediate
+figure stays far inside the exponent range of ``Decimal``, but the extremes
+combined (the dearest rate on the largest model, a million times) would not
+fit a quote of 28 digits: a line whose machine time per part exceeds
+:data:`MAX_HOURS`, or any of whose amounts exceeds :data:`MAX_AMOUNT`, is
+refused with ``InvalidInput`` naming the amount, before anything is rounded.
+An order adds up such lines, so its amounts stay computable too.
 
 Review instead of a price
 -------------------------
