@@ -32,12 +32,12 @@ The tables then become the classes of :mod:`fabcore.domain.catalog`, which
 check everything else: the range of every number, the settings a kind needs,
 either/or prices, distinct colors, finishes limited to known materials,
 sorted distinct discount tiers. Here a label defaults to its id, a process
-keeps the domain's defaults for the settings it leaves out, shipping is
-listed as an array (ids must be distinct) and needs a price and days unless
-it is a pickup, and fixed amounts (fees, shipping prices, the minimum order
-value) become Money of the shop's currency, refused with more decimals than
-the currency has. Review settings (``[shop.review]``) are refused: they are
-shop settings.
+keeps the domain's defaults for the settings it leaves out, its
+``build_volume_mm`` lists three sizes, shipping is listed as an array (ids
+must be distinct) and needs a price and days unless it is a pickup, and
+fixed amounts (fees, shipping prices, the minimum order value) become Money
+of the shop's currency, refused with more decimals than the currency has.
+Review settings (``[shop.review]``) are refused: they are shop settings.
 
 Every problem raises :class:`~fabcore.domain.errors.CatalogError` whose
 ``key`` is the dotted path of the entry, e.g.
@@ -45,7 +45,9 @@ Every problem raises :class:`~fabcore.domain.errors.CatalogError` whose
 ``shipping[1].price``. The path of a structuring error comes from the notes
 cattrs attaches to it (``AttributeValidationNote``,
 ``IterableValidationNote``), the rest of it from the domain error's own key.
-When several entries are wrong, the first is reported, unknown keys first.
+When several entries are wrong, one is reported: problems of form (keys,
+types) before those of value (ranges, invariants), and within a table
+unknown keys before the others.
 """
 
 from __future__ import annotations
