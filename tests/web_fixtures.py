@@ -45,8 +45,8 @@ class Site:
     clock: ManualClock
 
     def sign_up(self, email: str, shop: str = "acme", **extra: Any) -> Person:
-        body = {"name": email.split("@")[0].title(), "email": email, "password": PASSWORD,
-                **extra}
+        name = email.split("@", maxsplit=1)[0].title()
+        body = {"name": name, "email": email, "password": PASSWORD, **extra}
         answer = self.client.post(f"/api/v1/shops/{shop}/sign-up", json=body)
         assert answer.status_code == 202, answer.text
         return self.sign_in(email, shop)

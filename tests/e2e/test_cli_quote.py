@@ -81,7 +81,11 @@ def test_open_mesh_is_quoted_as_needing_review(capsys: pytest.CaptureFixture[str
         (["analyse", str(DATA / "empty.stl")], "empty.stl"),
         (["quote", str(CUBE), "--process", "fdm"], "--process and --material go together"),
         (["quote", str(CUBE), "--process", "fdm", "--material", "gold"], "gold"),
-        (["quote", str(CUBE), "--quantity", "0"], "--quantity"),
+        (["quote", str(CUBE), "--quantity", "0"], "--quantity must be from 1 to 1,000,000"),
+        (
+            ["quote", str(CUBE), "--quantity", "99999999999999999999999999999"],
+            "--quantity must be from 1 to 1,000,000",
+        ),
         (["quote", str(CUBE), "--catalog", "missing.toml"], "missing.toml"),
     ],
 )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 import attrs
 import pytest
 
 from app_fixtures import ADDRESS
 from fabcore.adapters.memory import RecordingMailer
-from fabcore.app.catalogs import load_sample_catalog
+from fabcore.app.catalogs import load_sample_catalog, parse_catalog
 from fabcore.app.drafting import UploadedModel
 from fabcore.app.facade import Fabcore
 from fabcore.app.samples import create_sample_shop
@@ -107,8 +109,8 @@ def test_the_currency_is_fixed_once_the_shop_has_orders(
     app: Fabcore, staff: Actor, as_ada: Actor
 ) -> None:
     owner = Actor.owner(staff.shop_id, "olga")
-    catalog = load_sample_catalog()
-    in_usd = attrs.evolve(catalog, shop=attrs.evolve(catalog.shop, currency="USD"))
+    sample = resources.files("fabcore").joinpath("data", "sample_catalog.toml").read_text("utf-8")
+    in_usd = parse_catalog(sample.replace('currency = "EUR"', 'currency = "USD"'))
     app.create_order(as_ada)
     with pytest.raises(InvalidInput, match="orders are in EUR"):
         app.update_catalog(owner, in_usd)

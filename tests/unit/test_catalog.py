@@ -7,18 +7,34 @@ in the package.
 from __future__ import annotations
 
 import copy
+import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
-from fabcore.app.catalogs import load_catalog, load_sample_catalog, parse_catalog
-from fabcore.domain.catalog import Catalog, DiscountTier, ProcessKind
+from fabcore.adapters.serialization import dumps, structure
+from fabcore.app.catalogs import (
+    catalog_from_mapping,
+    load_catalog,
+    load_sample_catalog,
+    parse_catalog,
+)
+from fabcore.domain.catalog import (
+    Catalog,
+    DiscountTier,
+    Finish,
+    Material,
+    ProcessKind,
+    ShippingMethod,
+    fixed_amount,
+)
 from fabcore.domain.errors import CatalogError, InvalidInput
 from fabcore.domain.money import Money
-from fabcore.domain.review import ReviewMode
 
 DELETE = object()
 
@@ -74,11 +90,10 @@ def mutated(path: str, value: object) -> dict[str, Any]:
 
 
 def test_minimal_catalog_is_valid() -> None:
-    catalog = Catalog.from_mapping(minimal())
+    catalog = catalog_from_mapping(minimal())
     assert catalog.currency == "EUR"
     assert catalog.shop.tax_rate == Decimal("0.19")
     assert catalog.shop.minimum_order_value == Money.zero("EUR")
-    assert catalog.shop.review.mode is ReviewMode.INSTANT
     fdm = catalog.process("fdm")
     assert fdm.kind is ProcessKind.FDM
     assert fdm.label == "fdm"
@@ -93,27 +108,27 @@ def test_minimal_catalog_is_valid() -> None:
 
 def test_floats_become_their_decimal_literal() -> None:
     data = mutated("processes.fdm.materials.pla.price_per_cm3", 0.1)
-    material = Catalog.from_mapping(data).process("fdm").material("pla")
+    material = catalog_from_mapping(data).process("fdm").material("pla")
     assert material.price_per_cm3 == Decimal("0.1")
 
 
 def test_numbers_may_be_strings_or_decimals() -> None:
     data = mutated("processes.fdm.materials.pla.price_per_cm3", "0.125")
     data["processes"]["fdm"]["hourly_rate"] = Decimal("4.5")
-    fdm = Catalog.from_mapping(data).process("fdm")
+    fdm = catalog_from_mapping(data).process("fdm")
     assert fdm.material("pla").price_per_cm3 == Decimal("0.125")
     assert fdm.hourly_rate == Decimal("4.5")
 
 
 def test_price_per_kg_uses_the_density() -> None:
     data = mutated("processes.fdm.materials.pla", {"price_per_kg": 25, "density_g_cm3": 1.24})
-    material = Catalog.from_mapping(data).process("fdm").material("pla")
+    material = catalog_from_mapping(data).process("fdm").material("pla")
     assert material.cost_per_cm3 == Decimal("0.031")
 
 
 def test_process_tiers_replace_the_shop_tiers_even_when_empty() -> None:
     data = mutated("processes.cnc.quantity_discounts", [])
-    catalog = Catalog.from_mapping(data)
+    catalog = catalog_from_mapping(data)
     assert catalog.discounts_for(catalog.process("cnc")) == ()
     assert len(catalog.discounts_for(catalog.process("fdm"))) == 1
 
@@ -123,7 +138,7 @@ def test_tiers_are_sorted_by_quantity() -> None:
         "quantity_discounts",
         [{"min_quantity": 50, "percent": 10}, {"min_quantity": 10, "percent": 5}],
     )
-    tiers = Catalog.from_mapping(data).quantity_discounts
+    tiers = catalog_from_mapping(data).quantity_discounts
     assert [t.min_quantity for t in tiers] == [10, 50]
 
 
@@ -153,25 +168,25 @@ MATERIAL_KEYS = (
             "processes.fdm.materials.pla.price_per_cm3",
             "abc",
             "processes.fdm.materials.pla.price_per_cm3",
-            "must be a non-negative number, got 'abc'",
+            "must be a number, got 'abc'",
         ),
         (
             "processes.fdm.materials.pla.price_per_cm3",
             -0.1,
             "processes.fdm.materials.pla.price_per_cm3",
-            "must be a non-negative number, got -0.1",
+            "must be a number from 0 to 1,000,000,000,000, got -0.1",
         ),
         (
             "processes.fdm.hourly_rate",
             True,
             "processes.fdm.hourly_rate",
-            "must be a non-negative number, got True",
+            "must be a number, got True",
         ),
         (
             "processes.fdm.hourly_rate",
             float("nan"),
             "processes.fdm.hourly_rate",
-            "must be a non-negative number, got nan",
+            "must be a number, got nan",
         ),
         (
             "processes.fdm.materials.pla.colour",
@@ -206,9 +221,24 @@ MATERIAL_KEYS = (
             "injection_molding; got 'fff'",
         ),
         ("processes.fdm.kind", DELETE, "processes.fdm.kind", "is required"),
-        ("shop.currency", "euro", "shop.currency", "three-letter ISO 4217 code, got 'euro'"),
-        ("shop.currency", 978, "shop.currency", "must be a string, got 978"),
-        ("shop.tax_rate", 19, "shop.tax_rate", "must be a fraction from 0 to below 1"),
+        (
+            "shop.currency",
+            "euro",
+            "shop.currency",
+            "must be a three-letter ISO 4217 code such as EUR, got 'euro'",
+        ),
+        (
+            "shop.currency",
+            978,
+            "shop.currency",
+            "must be a three-letter ISO 4217 code such as EUR, got 978",
+        ),
+        (
+            "shop.tax_rate",
+            19,
+            "shop.tax_rate",
+            "must be a number from 0 to below 1 (a fraction: 0.19 for 19 %), got 19",
+        ),
         (
             "shop.minimum_order_value",
             10.005,
@@ -217,15 +247,10 @@ MATERIAL_KEYS = (
         ),
         (
             "shop.review",
-            {"mode": "auto"},
-            "shop.review.mode",
-            "must be one of instant, semi_manual, manual; got 'auto'",
-        ),
-        (
+            {"mode": "semi_manual", "max_quantity": 500},
             "shop.review",
-            {"max_quantity": 0},
-            "shop.review.max_quantity",
-            "must be a whole number >= 1, got 0",
+            "review settings are shop settings now: set the review mode and thresholds "
+            "with the shop's settings, not in the catalog",
         ),
         (
             "shipping[1].id",
@@ -235,7 +260,12 @@ MATERIAL_KEYS = (
         ),
         ("shipping[1].price", DELETE, "shipping[1].price", "is required"),
         ("shipping[0].price", 5, "shipping[0].price", "pickup is free"),
-        ("shipping[1].days", -1, "shipping[1].days", "must be a whole number >= 0, got -1"),
+        (
+            "shipping[1].days",
+            -1,
+            "shipping[1].days",
+            "must be a whole number from 0 to 1,000, got -1",
+        ),
         (
             "quantity_discounts[1]",
             {"min_quantity": 10, "percent": 8},
@@ -246,7 +276,7 @@ MATERIAL_KEYS = (
             "quantity_discounts[0].percent",
             100,
             "quantity_discounts[0].percent",
-            "must be a non-negative number below 100, got 100",
+            "must be a number from 0 to below 100, got 100",
         ),
         (
             "processes.fdm.materials.pla.colors",
@@ -283,7 +313,7 @@ MATERIAL_KEYS = (
         (
             "processes.fdm.finishes.sanding.materials",
             ["abs"],
-            "processes.fdm.finishes.sanding.materials[0]",
+            "processes.fdm.finishes.sanding.materials",
             "unknown material 'abs'; choose from: pla",
         ),
         (
@@ -296,20 +326,20 @@ MATERIAL_KEYS = (
             "processes.fdm.build_volume_mm",
             [200, 0, 200],
             "processes.fdm.build_volume_mm[1]",
-            "must be a positive number, got 0",
+            "must be a number from 0.001 to 100,000, got 0",
         ),
         ("processes.fdm.build_volume_mm", DELETE, "processes.fdm.build_volume_mm", "required"),
         (
             "processes.fdm.lead_time_days",
             1.5,
             "processes.fdm.lead_time_days",
-            "must be a whole number >= 0, got 1.5",
+            "must be a whole number, got 1.5",
         ),
         (
             "processes.fdm.packing_density",
             1.5,
             "processes.fdm.packing_density",
-            "must be a positive number up to 1, got 1.5",
+            "must be a number from 0.001 to 1, got 1.5",
         ),
         (
             "processes.fdm.layer_height_mm",
@@ -363,19 +393,168 @@ MATERIAL_KEYS = (
             "processes.im.tooling_cost",
             "is required",
         ),
+        ("processes.fdm", "fdm", "processes.fdm", "must be a table, got 'fdm'"),
+        ("shipping", {"std": {}}, "shipping", "must be a list, got a table"),
+        ("shipping[1].days", DELETE, "shipping[1].days", "is required"),
+        (
+            "processes.fdm.label",
+            None,
+            "processes.fdm.label",
+            "must be a non-empty string, got None",
+        ),
+        (
+            "processes.fdm.finishes.sanding.materials",
+            ["pla", "pla"],
+            "processes.fdm.finishes.sanding.materials[1]",
+            "duplicate entry 'pla'",
+        ),
+        (
+            "processes.fdm.materials.pla.colors",
+            "red",
+            "processes.fdm.materials.pla.colors",
+            "must be a list, got 'red'",
+        ),
+        (
+            "processes.cnc.materials.alú",
+            {"stock_price_per_cm3": 0.05, "price_per_kg": 9, "density_g_cm3": 2.7},
+            "processes.cnc.materials.alú.price_per_kg",
+            "give either stock_price_per_cm3 or price_per_kg, not both",
+        ),
     ],
 )
 def test_validation_errors_name_the_key(path: str, value: object, key: str, reason: str) -> None:
     with pytest.raises(CatalogError) as info:
-        Catalog.from_mapping(mutated(path, value))
+        catalog_from_mapping(mutated(path, value))
     assert info.value.key == key
     assert reason in info.value.reason
     assert str(info.value).startswith(f"{key}: ")
 
 
+NUMBER = "must be a number from"
+WHOLE = "must be a whole number from"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "reason"),
+    [
+        ("shop.minimum_order_value", 1e30, f"{NUMBER} 0 to 1,000,000,000,000, got 1E+30"),
+        ("shipping[1].price", "1e13", f"{NUMBER} 0 to 1,000,000,000,000, got 1E+13"),
+        ("processes.fdm.hourly_rate", 1e300, f"{NUMBER} 0 to 1,000,000,000,000, got 1E+300"),
+        (
+            "processes.fdm.materials.pla.price_per_cm3",
+            "1E+100000",
+            f"{NUMBER} 0 to 1,000,000,000,000, got 1E+100000",
+        ),
+        ("processes.fdm.layer_height_mm", 1e-300, f"{NUMBER} 0.001 to 100,000, got 1E-300"),
+        (
+            "processes.fdm.build_rate_cm3_per_h",
+            1e-300,
+            f"{NUMBER} 0.001 to 1,000,000,000, got 1E-300",
+        ),
+        (
+            "processes.fdm.materials.pla.volume_exponent",
+            1e10,
+            f"{NUMBER} 0.1 to 2, got 10000000000.0",
+        ),
+        ("processes.fdm.overhead_h_per_part", 10_001, f"{NUMBER} 0 to 10,000, got 10001"),
+        ("processes.fdm.lead_time_days", 10**30, f"{WHOLE} 0 to 1,000, got {10**30}"),
+        (
+            "quantity_discounts[0].min_quantity",
+            1_000_001,
+            f"{WHOLE} 1 to 1,000,000, got 1000001",
+        ),
+        ("processes.fdm.finishes.sanding.percent", 1001, f"{NUMBER} 0 to 1,000, got 1001"),
+    ],
+)
+def test_numbers_are_bounded_to_what_pricing_can_compute(
+    path: str, value: object, reason: str
+) -> None:
+    with pytest.raises(CatalogError) as info:
+        catalog_from_mapping(mutated(path, value))
+    assert info.value.key == path
+    assert info.value.reason == reason
+
+
+def test_a_value_with_more_digits_than_any_number_is_refused() -> None:
+    # Decimal cannot even represent this exponent.
+    data = mutated("processes.fdm.hourly_rate", "1e999999999999999999999")
+    with pytest.raises(CatalogError, match=r"processes.fdm.hourly_rate: must be a number, got"):
+        catalog_from_mapping(data)
+
+
+CATALOG = catalog_from_mapping(minimal())
+FDM = CATALOG.process("fdm")
+CNC = CATALOG.process("cnc")
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda: attrs.evolve(FDM, hourly_rate=Decimal("-1")),
+            "hourly_rate: must be a number from 0 to 1,000,000,000,000, got -1",
+        ),
+        (
+            lambda: attrs.evolve(FDM, build_volume_mm=(Decimal(1), Decimal(0), Decimal(1))),
+            "build_volume_mm[1]: must be a number from 0.001 to 100,000, got 0",
+        ),
+        (
+            lambda: attrs.evolve(FDM, build_rate_cm3_per_h=None),
+            "build_rate_cm3_per_h: is required for fdm",
+        ),
+        (
+            lambda: attrs.evolve(
+                CNC, materials={"alu": Material(id="alu", label="Alu", price_per_cm3=Decimal(1))}
+            ),
+            "materials.alu.price_per_cm3: cnc_milling prices a material by stock_price_per_cm3 "
+            "or price_per_kg",
+        ),
+        (
+            lambda: attrs.evolve(CNC, materials={"alu": Material(id="alu", label="Alu")}),
+            "materials.alu.stock_price_per_cm3: is required (or price_per_kg with density_g_cm3)",
+        ),
+        (
+            lambda: Material(id="pla", label="PLA", price_per_kg=Decimal(20)),
+            "density_g_cm3: is required with price_per_kg",
+        ),
+        (
+            lambda: Finish(id="paint", label="Paint", materials=[]),
+            "materials: must list at least one entry",
+        ),
+        (
+            lambda: DiscountTier(0, Decimal(5)),
+            "min_quantity: must be a whole number from 1 to 1,000,000, got 0",
+        ),
+        (
+            lambda: ShippingMethod("pickup", "Pickup", Money("1.00", "EUR"), 0, pickup=True),
+            "price: pickup is free; leave the price out or 0",
+        ),
+        (
+            lambda: attrs.evolve(CATALOG.shop, currency="euro"),
+            "currency: must be a three-letter ISO 4217 code such as EUR, got 'euro'",
+        ),
+        (
+            lambda: attrs.evolve(CATALOG.shop, minimum_order_value=Money("1.00", "USD")),
+            "minimum_order_value: must be in EUR",
+        ),
+        (lambda: attrs.evolve(CATALOG, processes={}), "processes: must list at least one entry"),
+        (
+            lambda: fixed_amount(Decimal("100.5"), "JPY"),
+            "has more decimals than JPY allows (0), got 100.5",
+        ),
+    ],
+)
+def test_the_catalog_classes_keep_their_invariants_however_built(
+    build: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(CatalogError) as info:
+        build()
+    assert str(info.value) == message
+
+
 def test_unknown_process_key_lists_the_keys_of_that_kind() -> None:
     with pytest.raises(CatalogError) as info:
-        Catalog.from_mapping(mutated("processes.cnc.layer_height_mm", 0.2))
+        catalog_from_mapping(mutated("processes.cnc.layer_height_mm", 0.2))
     assert "programming_fee" in info.value.reason
     assert "removal_rate_cm3_per_h" in info.value.reason
     assert "layer_time_s" not in info.value.reason
@@ -383,11 +562,11 @@ def test_unknown_process_key_lists_the_keys_of_that_kind() -> None:
 
 def test_a_catalog_must_be_a_table() -> None:
     with pytest.raises(CatalogError, match="must be a table, got a list"):
-        Catalog.from_mapping([])  # type: ignore[arg-type]
+        catalog_from_mapping([])
 
 
 def test_lookups_name_the_valid_choices() -> None:
-    catalog = Catalog.from_mapping(minimal())
+    catalog = catalog_from_mapping(minimal())
     with pytest.raises(InvalidInput, match=r"unknown process 'sls'; choose one of: cnc, fdm"):
         catalog.process("sls")
     with pytest.raises(InvalidInput, match=r"no material 'abs'; choose one of: pla"):
@@ -426,8 +605,21 @@ price_per_cm3 = "abc"
     with pytest.raises(CatalogError) as info:
         parse_catalog(text)
     assert str(info.value) == (
-        "processes.fdm.materials.pla.price_per_cm3: must be a non-negative number, got 'abc'"
+        "processes.fdm.materials.pla.price_per_cm3: must be a number, got 'abc'"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x = " + "[" * 100_000 + "]" * 100_000, "<string> nests arrays or tables too deeply"),
+        ("x = {" + "a = {" * 5_000 + "}" * 5_001, "<string> nests arrays or tables too deeply"),
+        ("x = " + "9" * 5_000, "<string> is not valid TOML: Exceeds the limit"),
+    ],
+)
+def test_toml_the_parser_cannot_read_is_a_catalog_error(text: str, message: str) -> None:
+    with pytest.raises(CatalogError, match=message):
+        parse_catalog(text)
 
 
 def test_missing_file_is_a_catalog_error(tmp_path: Path) -> None:
@@ -441,8 +633,6 @@ def test_sample_catalog_loads() -> None:
     assert catalog.currency == "EUR"
     assert catalog.shop.tax_rate == Decimal("0.19")
     assert catalog.shop.minimum_order_value == Money("25.00", "EUR")
-    assert catalog.shop.review.mode is ReviewMode.SEMI_MANUAL
-    assert catalog.shop.review.max_order_total == Money("2500.00", "EUR")
     kinds = {process.kind for process in catalog.processes.values()}
     assert {
         ProcessKind.FDM,
@@ -462,3 +652,17 @@ def test_sample_catalog_loads() -> None:
     assert pickup.pickup
     assert pickup.price == Money.zero("EUR")
     assert not catalog.shipping_method("standard").pickup
+
+
+def test_stored_catalogs_with_the_old_review_table_still_load() -> None:
+    # Catalogs stored before the review policy became a shop setting carry it
+    # in their shop terms; storage ignores it.
+    catalog = catalog_from_mapping(minimal())
+    document = json.loads(dumps(catalog))
+    document["shop"]["review"] = {
+        "mode": "semi_manual",
+        "max_order_total": {"amount": "2500.00", "currency": "EUR"},
+        "max_quantity": 500,
+        "dfm_warnings_require_review": True,
+    }
+    assert structure(document, Catalog) == catalog

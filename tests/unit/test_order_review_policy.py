@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from order_builders import analysis, eur, priced_quote
 
+from fabcore.app.samples import sample_shop
 from fabcore.domain.analysis import ModelAnalysis, WarningCode
 from fabcore.domain.errors import CurrencyMismatch
 from fabcore.domain.money import Money
@@ -88,3 +89,12 @@ def test_threshold_in_another_currency_is_an_error() -> None:
     policy = ReviewPolicy(ReviewMode.SEMI_MANUAL, max_order_total=Money("10", "USD"))
     with pytest.raises(CurrencyMismatch):
         review_required(policy, _quote(_line()), CLEAN)
+
+
+def test_the_sample_shop_reviews_big_orders_and_models_with_warnings() -> None:
+    assert sample_shop().settings.review == ReviewPolicy(
+        ReviewMode.SEMI_MANUAL,
+        max_order_total=Money("2500.00", "EUR"),
+        max_quantity=500,
+        dfm_warnings_require_review=True,
+    )

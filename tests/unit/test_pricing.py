@@ -9,12 +9,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from fabcore.app.catalogs import catalog_from_mapping
 from fabcore.domain.analysis import DfmWarning, ModelAnalysis, WarningCode
-from fabcore.domain.catalog import Catalog
 from fabcore.domain.errors import InvalidInput
 from fabcore.domain.money import Money
 from fabcore.domain.pricing import options_for, price_line, price_order
-from fabcore.domain.quote import Fee, LineBreakdown, LineQuote, LineSpec
+from fabcore.domain.quote import MAX_QUANTITY, Fee, LineBreakdown, LineQuote, LineSpec
 
 CATALOG_DATA: dict[str, Any] = {
     "shop": {
@@ -106,7 +106,7 @@ CATALOG_DATA: dict[str, Any] = {
     ],
 }
 
-CATALOG = Catalog.from_mapping(CATALOG_DATA)
+CATALOG = catalog_from_mapping(CATALOG_DATA)
 
 
 def eur(amount: str) -> Money:
@@ -260,12 +260,71 @@ def test_color_defaults_to_the_first_and_is_checked() -> None:
             "finish 'paint' is not available for material 'petg'; available: sanding",
         ),
         (LineSpec("fdm", "pla", finishes=("sanding", "sanding")), "chosen twice"),
-        (LineSpec("fdm", "pla", quantity=0), "quantity must be a whole number of at least 1"),
     ],
 )
 def test_bad_choices_are_invalid_input(spec: LineSpec, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         price_line(CATALOG, part(), spec)
+
+
+@pytest.mark.parametrize("quantity", [0, -1, MAX_QUANTITY + 1, 10**29, True, 2.0])
+def test_line_quantity_is_a_whole_number_up_to_the_maximum(quantity: Any) -> None:
+    with pytest.raises(
+        InvalidInput, match=r"quantity must be a whole number from 1 to 1,000,000, got"
+    ):
+        LineSpec("fdm", "pla", quantity=quantity)
+
+
+def test_the_largest_quantity_is_priced() -> None:
+    b = priced(part(), "fdm", "pla", MAX_QUANTITY)
+    assert b.unit_price == eur("6.56")  # 20 % off 8.20
+    assert b.total == eur("6560000.00")
+
+
+def test_line_finishes_become_a_tuple_so_the_spec_stays_hashable() -> None:
+    spec = LineSpec("fdm", "pla", finishes=["sanding", "paint"])
+    assert spec.finishes == ("sanding", "paint")
+    assert hash(spec) == hash(LineSpec("fdm", "pla", finishes=("sanding", "paint")))
+    with pytest.raises(InvalidInput, match="finishes must be a list of finish ids"):
+        LineSpec("fdm", "pla", finishes="sanding")
+
+
+@pytest.mark.parametrize(
+    ("analysis", "message"),
+    [
+        (part(volume=1e300), r"part.stl: the model's volume of 1.000E\+300 cm3 is more than "
+         r"pricing takes \(up to 1,000,000,000,000,000 cm3\)"),
+        (part(area=1e16), "the model's surface area of 1.000E[+]16 cm2"),
+        (part(overhang=1e16), "the model's overhang area of 1.000E[+]16 cm2"),
+        (part(bbox=(20.0, 2e6, 20.0)), r"the model's size of 2.000E\+6 mm .* 1,000,000 mm"),
+    ],
+)
+def test_model_figures_beyond_the_bounds_are_refused(
+    analysis: ModelAnalysis, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        price_line(CATALOG, analysis, LineSpec("fdm", "pla"))
+
+
+def test_largest_model_that_does_not_fit_goes_to_review() -> None:
+    huge = part(volume=1e15, bbox=(1e6, 1e6, 1e6), area=6e10)
+    assert all(not quote.priced for quote in options_for(CATALOG, huge))
+
+
+def test_machine_time_beyond_the_bound_is_refused() -> None:
+    # 10^15 cm3 (the largest volume taken) at 10 cm3/h is 10^14 hours.
+    with pytest.raises(InvalidInput, match=r"machine time per part of 1 x fdm pla would be "
+                       r"1.000E\+14 h, more than pricing takes \(up to 1,000,000,000 h\)"):
+        price_line(CATALOG, part(volume=1e15), LineSpec("fdm", "pla"))
+
+
+def test_amounts_beyond_the_bound_are_refused() -> None:
+    # 10^15 cm3 of ABS at 0.005 EUR/cm3 is 5 x 10^12 EUR a part, 5 x 10^15 for 1000.
+    analysis = part(volume=1e15)
+    assert price_line(CATALOG, analysis, LineSpec("im", "abs", quantity=100)).priced
+    with pytest.raises(InvalidInput, match=r"the total of 1000 x im abs would be 5.000E\+15 "
+                       r"EUR, more than pricing takes \(up to 1,000,000,000,000,000\)"):
+        price_line(CATALOG, analysis, LineSpec("im", "abs", quantity=1000))
 
 
 # --- review instead of a price -----------------------------------------------

@@ -1,8 +1,11 @@
 """Loading shop catalogs from TOML.
 
-Every problem (a missing or unreadable file, TOML syntax, a value that does
-not validate) raises :class:`~fabcore.domain.errors.CatalogError`, so callers
-catch one error type and show its message.
+Every problem (a missing or unreadable file, TOML syntax, a document nested
+too deeply to parse, a value that does not validate) raises
+:class:`~fabcore.domain.errors.CatalogError`, so callers catch one error type
+and show its message. The format and its validation are described in
+:mod:`fabcore.app.catalog_format`; :func:`catalog_from_mapping` builds a
+catalog from data already parsed.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
+from fabcore.app.catalog_format import catalog_from_mapping
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.errors import CatalogError
+
+__all__ = ["catalog_from_mapping", "load_catalog", "load_sample_catalog", "parse_catalog"]
 
 SAMPLE_CATALOG = "sample_catalog.toml"
 
@@ -21,10 +27,13 @@ def parse_catalog(text: str, source: str = "<string>") -> Catalog:
     """Parse and validate catalog TOML; ``source`` names it in syntax errors."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # tomllib's message carries the line and column.
+    except ValueError as exc:
+        # tomllib's message carries the line and column; an integer of more
+        # digits than Python converts is a plain ValueError.
         raise CatalogError("", f"{source} is not valid TOML: {exc}") from exc
-    return Catalog.from_mapping(data)
+    except RecursionError:
+        raise CatalogError("", f"{source} nests arrays or tables too deeply") from None
+    return catalog_from_mapping(data)
 
 
 def load_catalog(path: str | Path) -> Catalog:

@@ -1,20 +1,35 @@
 """A shop's catalog: processes, materials, finishes, discounts and shipping.
 
-:meth:`Catalog.from_mapping` builds a catalog from plain data (what a TOML or
-JSON file parses to) and validates it. Every problem raises
-:class:`~fabcore.domain.errors.CatalogError` whose ``key`` is the dotted path
-of the offending entry, e.g. ``processes.fdm.materials.pla.price_per_cm3``;
-array entries are written ``shipping[1].price``. Unknown keys are errors that
-name the keys allowed at that place, so a typo never passes silently.
+The classes keep their own invariants: building one with a value out of its
+range, or with settings that contradict each other, raises
+:class:`~fabcore.domain.errors.CatalogError` whose ``key`` names the field
+relative to the object being built (``hourly_rate``, ``build_volume_mm[1]``,
+``materials.pla.price_per_cm3``). The catalog file loader
+(:mod:`fabcore.app.catalog_format`) puts the path of the object in front, so
+its errors name the full dotted key.
 
-Numbers may be given as ints, floats, ``Decimal`` or numeric strings. Floats
-are read through their shortest decimal text (``0.12`` becomes
-``Decimal("0.12")``): a TOML float is a decimal literal, and money never goes
-through binary arithmetic here. Fixed amounts (fees, shipping prices) become
-:class:`~fabcore.domain.money.Money` and may not carry more decimals than the
-currency has; rates (per cm3, per hour, ...) stay ``Decimal`` at full
-precision. Percentages are written as percent (``15`` for 15 %); the tax rate
-is a fraction (``0.19`` for 19 %).
+Every number has a :class:`Range` (the constants below), chosen so that
+pricing can compute with it and wide enough for any shop in any currency:
+
+- prices per unit (cm3, kg, cm2, hour, part) and fixed amounts: 0 to 10^12
+  of the currency (``PRICE``);
+- work per hour (cm3, mm or cm2 an hour): 0.001 to 10^9 (``SPEED``);
+- machine sizes, layer heights, sheet thicknesses: 0.001 mm to 100 m
+  (``SIZE_MM``); stock margin up to 1 m;
+- times: overheads up to 10,000 h, layer time up to a day, cycle time from
+  0.001 s to a day;
+- density 0.001 to 100 g/cm3, volume exponent 0.1 to 2, packing density
+  0.001 to 1, support up to 100 cm3/cm2;
+- finish surcharge up to 1,000 %, quantity discount below 100 %, tax rate
+  below 1;
+- whole numbers: lead times and shipping days up to 1,000, cavities 1 to
+  1,000, discount tiers up to the most parts a line may have.
+
+Rates are ``Decimal`` at full precision; fixed amounts (fees, shipping
+prices, the minimum order value) are :class:`~fabcore.domain.money.Money`,
+which :func:`fixed_amount` builds without rounding: a number with more
+decimals than the currency has is refused. Percentages are written as
+percent (``15`` for 15 %); the tax rate is a fraction (``0.19`` for 19 %).
 
 Lookups by id (:meth:`Catalog.process`, :meth:`Process.material`, ...) raise
 :class:`~fabcore.domain.errors.InvalidInput` naming the valid choices.
@@ -24,15 +39,15 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any
 
 import attrs
 
 from fabcore.domain.errors import CatalogError, InvalidInput
 from fabcore.domain.money import Money, minor_unit
-from fabcore.domain.review import ReviewMode, ReviewPolicy
+from fabcore.domain.quote import MAX_QUANTITY
 
 
 class ProcessKind(enum.Enum):
@@ -65,12 +80,163 @@ _ADDITIVE = frozenset({ProcessKind.FDM, ProcessKind.SLA, ProcessKind.SLS, Proces
 _MACHINING = frozenset({ProcessKind.CNC_MILLING, ProcessKind.CNC_TURNING})
 
 
+def _show(value: object) -> str:
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        return str(value)
+    return repr(value)
+
+
+@attrs.frozen
+class Range:
+    """The values a catalog figure may take; as an attrs validator it raises CatalogError.
+
+    ``low`` and ``high`` are allowed, unless ``below`` excludes ``high``.
+    ``whole`` asks for an ``int``, otherwise a finite ``Decimal``.
+    """
+
+    low: Decimal
+    high: Decimal
+    below: bool = False
+    whole: bool = False
+    hint: str = ""
+
+    def allows(self, value: object) -> bool:
+        if self.whole:
+            if isinstance(value, bool) or not isinstance(value, int):
+                return False
+            number: Decimal | int = value
+        elif isinstance(value, Decimal) and value.is_finite():
+            number = value
+        else:
+            return False
+        return self.low <= number and (number < self.high if self.below else number <= self.high)
+
+    def describe(self) -> str:
+        what = "a whole number" if self.whole else "a number"
+        top = f"to below {self.high:,}" if self.below else f"to {self.high:,}"
+        return f"{what} from {self.low:,} {top}{self.hint}"
+
+    def check(self, key: str, value: object) -> None:
+        if not self.allows(value):
+            raise CatalogError(key, f"must be {self.describe()}, got {_show(value)}")
+
+    def __call__(self, _: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        self.check(attribute.name, value)
+
+
+#: Prices per cm3, kg, cm2, hour or part, and fixed amounts, in units of the
+#: currency: room for any currency, the dong and the won included.
+PRICE = Range(Decimal(0), Decimal(10) ** 12)
+#: Work per hour: cm3, mm of build height or cm2 of blank an hour.
+SPEED = Range(Decimal("0.001"), Decimal(10) ** 9)
+#: Machine sizes, layer heights and sheet thicknesses in mm (up to 100 m).
+SIZE_MM = Range(Decimal("0.001"), Decimal(100_000))
+STOCK_MARGIN_MM = Range(Decimal(0), Decimal(1_000))
+OVERHEAD_H = Range(Decimal(0), Decimal(10_000))
+LAYER_TIME_S = Range(Decimal(0), Decimal(86_400))
+CYCLE_TIME_S = Range(Decimal("0.001"), Decimal(86_400))
+SUPPORT_CM3_PER_CM2 = Range(Decimal(0), Decimal(100))
+PACKING_DENSITY = Range(Decimal("0.001"), Decimal(1))
+DENSITY_G_CM3 = Range(Decimal("0.001"), Decimal(100))
+VOLUME_EXPONENT = Range(Decimal("0.1"), Decimal(2))
+FINISH_PERCENT = Range(Decimal(0), Decimal(1_000))
+DISCOUNT_PERCENT = Range(Decimal(0), Decimal(100), below=True)
+TAX_RATE = Range(Decimal(0), Decimal(1), below=True, hint=" (a fraction: 0.19 for 19 %)")
+DAYS = Range(Decimal(0), Decimal(1_000), whole=True)
+CAVITIES = Range(Decimal(1), Decimal(1_000), whole=True)
+#: A tier from more parts than a line may have would never apply.
+MIN_QUANTITY = Range(Decimal(1), Decimal(MAX_QUANTITY), whole=True)
+
+
+def fixed_amount(value: Decimal, currency: str) -> Money:
+    """``value`` as Money of ``currency``, not rounded.
+
+    Raises :class:`CatalogError` with an empty key when ``value`` is out of
+    :data:`PRICE` or has more decimals than the currency.
+    """
+    PRICE.check("", value)
+    places = minor_unit(currency)
+    if value != value.quantize(Decimal(1).scaleb(-places)):
+        raise CatalogError(
+            "", f"has more decimals than {currency} allows ({places}), got {_show(value)}"
+        )
+    return Money(value, currency)
+
+
+def currency_code(value: object) -> str:
+    """``value`` when it is an ISO 4217 code; :class:`CatalogError` with an empty key if not."""
+    try:
+        if isinstance(value, str):
+            return Money.zero(value).currency
+    except InvalidInput:
+        pass
+    raise CatalogError("", f"must be a three-letter ISO 4217 code such as EUR, got {_show(value)}")
+
+
+def _currency(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    try:
+        currency_code(value)
+    except CatalogError as exc:
+        raise CatalogError(attribute.name, exc.reason) from None
+
+
+def _text(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogError(attribute.name, f"must be a non-empty string, got {_show(value)}")
+
+
+def _amount(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Money):
+        raise CatalogError(attribute.name, f"must be Money, got {_show(value)}")
+    PRICE.check(attribute.name, value.amount)
+
+
+def _not_empty(_: object, attribute: attrs.Attribute[Any], value: Mapping[str, object]) -> None:
+    if not value:
+        raise CatalogError(attribute.name, "must list at least one entry")
+
+
+def _names(field: str, values: Iterable[str]) -> tuple[str, ...]:
+    """Non-empty, distinct names, in order; errors name the entry (``colors[1]``)."""
+    if isinstance(values, str):
+        raise CatalogError(field, f"must be a list of names, got {values!r}")
+    names = tuple(values)
+    if not names:
+        raise CatalogError(field, "must list at least one entry")
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name.strip():
+            raise CatalogError(f"{field}[{i}]", f"must be a non-empty string, got {_show(name)}")
+        if name in names[:i]:
+            raise CatalogError(f"{field}[{i}]", f"duplicate entry {name!r}")
+    return names
+
+
+def _colors(values: Iterable[str]) -> tuple[str, ...]:
+    return _names("colors", values)
+
+
+def _material_ids(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(_names("materials", values))
+
+
 @attrs.frozen
 class DiscountTier:
     """From ``min_quantity`` parts on, per-part prices are ``percent`` lower."""
 
-    min_quantity: int
-    percent: Decimal
+    min_quantity: int = attrs.field(validator=MIN_QUANTITY)
+    percent: Decimal = attrs.field(validator=DISCOUNT_PERCENT)
+
+
+def _tiers(tiers: Iterable[DiscountTier]) -> tuple[DiscountTier, ...]:
+    """The tiers sorted by quantity; two for the same quantity are refused."""
+    given = tuple(tiers)
+    for i, tier in enumerate(given):
+        if any(other.min_quantity == tier.min_quantity for other in given[:i]):
+            raise CatalogError(
+                f"quantity_discounts[{i}].min_quantity",
+                f"duplicate tier for {tier.min_quantity} parts",
+            )
+    return tuple(sorted(given, key=lambda tier: tier.min_quantity))
 
 
 @attrs.frozen
@@ -80,19 +246,40 @@ class Material:
     For additive processes, sheet metal and injection molding the price
     applies to the part's volume (plus support material); for machining it
     applies to the stock the part is cut from (``stock_price_per_cm3``).
-    Cost grows as ``volume ** volume_exponent``: below 1 big parts get
-    cheaper per cm3.
+    A material has one price: per cm3 (of part or of stock), or per kg
+    together with its density. Cost grows as ``volume ** volume_exponent``:
+    below 1 big parts get cheaper per cm3.
     """
 
-    id: str
-    label: str
-    price_per_cm3: Decimal | None = None
-    stock_price_per_cm3: Decimal | None = None
-    price_per_kg: Decimal | None = None
-    density_g_cm3: Decimal | None = None
-    volume_exponent: Decimal = Decimal(1)
-    colors: tuple[str, ...] = ("natural",)
-    lead_time_days: int = 0
+    id: str = attrs.field(validator=_text)
+    label: str = attrs.field(validator=_text)
+    price_per_cm3: Decimal | None = attrs.field(
+        default=None, validator=attrs.validators.optional(PRICE)
+    )
+    stock_price_per_cm3: Decimal | None = attrs.field(
+        default=None, validator=attrs.validators.optional(PRICE)
+    )
+    price_per_kg: Decimal | None = attrs.field(
+        default=None, validator=attrs.validators.optional(PRICE)
+    )
+    density_g_cm3: Decimal | None = attrs.field(
+        default=None, validator=attrs.validators.optional(DENSITY_G_CM3)
+    )
+    volume_exponent: Decimal = attrs.field(default=Decimal(1), validator=VOLUME_EXPONENT)
+    colors: tuple[str, ...] = attrs.field(default=("natural",), converter=_colors)
+    lead_time_days: int = attrs.field(default=0, validator=DAYS)
+
+    def __attrs_post_init__(self) -> None:
+        if self.price_per_cm3 is not None and self.stock_price_per_cm3 is not None:
+            raise CatalogError(
+                "stock_price_per_cm3",
+                "give either price_per_cm3 or stock_price_per_cm3, not both",
+            )
+        per_cm3 = "price_per_cm3" if self.stock_price_per_cm3 is None else "stock_price_per_cm3"
+        if getattr(self, per_cm3) is not None and self.price_per_kg is not None:
+            raise CatalogError("price_per_kg", f"give either {per_cm3} or price_per_kg, not both")
+        if self.price_per_kg is not None and self.density_g_cm3 is None:
+            raise CatalogError("density_g_cm3", "is required with price_per_kg")
 
     @property
     def cost_per_cm3(self) -> Decimal:
@@ -118,16 +305,37 @@ class Finish:
     ``materials`` limits the finish to those materials; ``None`` allows all.
     """
 
-    id: str
-    label: str
-    price_per_part: Decimal = Decimal(0)
-    price_per_cm2: Decimal = Decimal(0)
-    percent: Decimal = Decimal(0)
-    materials: frozenset[str] | None = None
-    lead_time_days: int = 0
+    id: str = attrs.field(validator=_text)
+    label: str = attrs.field(validator=_text)
+    price_per_part: Decimal = attrs.field(default=Decimal(0), validator=PRICE)
+    price_per_cm2: Decimal = attrs.field(default=Decimal(0), validator=PRICE)
+    percent: Decimal = attrs.field(default=Decimal(0), validator=FINISH_PERCENT)
+    materials: frozenset[str] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_material_ids)
+    )
+    lead_time_days: int = attrs.field(default=0, validator=DAYS)
 
     def allows(self, material: str) -> bool:
         return self.materials is None or material in self.materials
+
+
+def _build_volume(
+    _: object, attribute: attrs.Attribute[Any], value: tuple[Decimal, Decimal, Decimal]
+) -> None:
+    if not isinstance(value, tuple) or len(value) != 3:
+        raise CatalogError(attribute.name, f"must be three sizes (x, y, z) in mm, got {value!r}")
+    for i, size in enumerate(value):
+        SIZE_MM.check(f"{attribute.name}[{i}]", size)
+
+
+# Settings a kind cannot do without, besides the additive kinds' rates.
+_REQUIRED: dict[ProcessKind, tuple[str, ...]] = {
+    ProcessKind.FDM: ("build_rate_cm3_per_h",),
+    ProcessKind.CNC_MILLING: ("removal_rate_cm3_per_h",),
+    ProcessKind.CNC_TURNING: ("removal_rate_cm3_per_h",),
+    ProcessKind.SHEET_METAL: ("processing_rate_cm2_per_h", "min_thickness_mm", "max_thickness_mm"),
+    ProcessKind.INJECTION_MOLDING: ("tooling_cost", "cycle_time_s"),
+}
 
 
 @attrs.frozen
@@ -137,36 +345,125 @@ class Process:
     Which settings are used depends on ``kind``; see :mod:`fabcore.domain.pricing`
     for the cost model of each kind. Times are in hours unless the name says
     otherwise; lengths in mm, areas in cm2, volumes in cm3.
+
+    Besides the ranges: at least one material, each priced the way the kind
+    prices (machining by ``stock_price_per_cm3``, the others by
+    ``price_per_cm3``, any kind by ``price_per_kg``); finishes limited to the
+    process's materials; the settings the kind needs (fdm a build rate,
+    the other additive kinds a build rate, a growth rate or a layer height
+    and time, never both of the last two; machining a removal rate; sheet
+    metal a processing rate and a thickness range with its maximum above its
+    minimum; injection molding a tooling cost and a cycle time).
     """
 
-    id: str
+    id: str = attrs.field(validator=_text)
     kind: ProcessKind
-    label: str
-    hourly_rate: Decimal
-    build_volume_mm: tuple[Decimal, Decimal, Decimal]
-    lead_time_days: int
-    materials: Mapping[str, Material]
+    label: str = attrs.field(validator=_text)
+    hourly_rate: Decimal = attrs.field(validator=PRICE)
+    build_volume_mm: tuple[Decimal, Decimal, Decimal] = attrs.field(validator=_build_volume)
+    lead_time_days: int = attrs.field(validator=DAYS)
+    materials: Mapping[str, Material] = attrs.field(validator=_not_empty)
     finishes: Mapping[str, Finish] = attrs.field(factory=lambda: MappingProxyType({}))
-    startup_fee: Money | None = None
-    min_price_per_part: Money | None = None
-    programming_fee: Money | None = None
-    tooling_cost: Money | None = None
-    quantity_discounts: tuple[DiscountTier, ...] | None = None
-    build_rate_cm3_per_h: Decimal | None = None
-    growth_rate_mm_per_h: Decimal | None = None
-    layer_height_mm: Decimal | None = None
-    layer_time_s: Decimal | None = None
-    overhead_h_per_part: Decimal = Decimal(0)
-    overhead_h_per_build: Decimal = Decimal(0)
-    packing_density: Decimal = Decimal(1)
-    support_cm3_per_cm2: Decimal = Decimal(0)
-    removal_rate_cm3_per_h: Decimal | None = None
-    stock_margin_mm: Decimal = Decimal(2)
-    cycle_time_s: Decimal | None = None
-    cavities: int = 1
-    processing_rate_cm2_per_h: Decimal | None = None
-    min_thickness_mm: Decimal | None = None
-    max_thickness_mm: Decimal | None = None
+    startup_fee: Money | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_amount)
+    )
+    min_price_per_part: Money | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_amount)
+    )
+    programming_fee: Money | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_amount)
+    )
+    tooling_cost: Money | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_amount)
+    )
+    quantity_discounts: tuple[DiscountTier, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_tiers)
+    )
+    build_rate_cm3_per_h: Decimal | None = attrs.field(
+        default=None, validator=attrs.validators.optional(SPEED)
+    )
+    growth_rate_mm_per_h: Decimal | None = attrs.field(
+        default=None, validator=attrs.validators.optional(SPEED)
+    )
+    layer_height_mm: Decimal | None = attrs.field(
+        default=None, validator=attrs.validators.optional(SIZE_MM)
+    )
+    layer_time_s: Decimal | None = attrs.field(
+        default=None, validator=attrs.validators.optional(LAYER_TIME_S)
+    )
+    overhead_h_per_part: Decimal = attrs.field(default=Decimal(0), validator=OVERHEAD_H)
+    overhead_h_per_build: Decimal = attrs.field(default=Decimal(0), validator=OVERHEAD_H)
+    packing_density: Decimal = attrs.field(default=Decimal(1), validator=PACKING_DENSITY)
+    support_cm3_per_cm2: Decimal = attrs.field(default=Decimal(0), validator=SUPPORT_CM3_PER_CM2)
+    removal_rate_cm3_per_h: Decimal | None = attrs.field(
+        default=None, validator=attrs.validators.optional(SPEED)
+    )
+    stock_margin_mm: Decimal = attrs.field(default=Decimal(2), validator=STOCK_MARGIN_MM)
+    cycle_time_s: Decimal | None = attrs.field(
+        default=None, validator=attrs.validators.optional(CYCLE_TIME_S)
+    )
+    cavities: int = attrs.field(default=1, validator=CAVITIES)
+    processing_rate_cm2_per_h: Decimal | None = attrs.field(
+        default=None, validator=attrs.validators.optional(SPEED)
+    )
+    min_thickness_mm: Decimal | None = attrs.field(
+        default=None, validator=attrs.validators.optional(SIZE_MM)
+    )
+    max_thickness_mm: Decimal | None = attrs.field(
+        default=None, validator=attrs.validators.optional(SIZE_MM)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        self._check_settings()
+        self._check_materials()
+
+    def _check_settings(self) -> None:
+        layer_height, layer_time = self.layer_height_mm, self.layer_time_s
+        if (layer_height is None) != (layer_time is None):
+            missing = "layer_time_s" if layer_time is None else "layer_height_mm"
+            raise CatalogError(missing, "is required with layer_height_mm / layer_time_s")
+        growth = self.growth_rate_mm_per_h
+        if growth is not None and layer_time is not None:
+            raise CatalogError(
+                "growth_rate_mm_per_h",
+                "give either growth_rate_mm_per_h or layer_height_mm + layer_time_s, not both",
+            )
+        for name in _REQUIRED.get(self.kind, ()):
+            if getattr(self, name) is None:
+                raise CatalogError(name, f"is required for {self.kind.value}")
+        rates = (self.build_rate_cm3_per_h, growth, layer_time)
+        if self.kind.additive and all(rate is None for rate in rates):
+            raise CatalogError(
+                "build_rate_cm3_per_h",
+                "an additive process needs build_rate_cm3_per_h, growth_rate_mm_per_h "
+                "or layer_height_mm + layer_time_s",
+            )
+        low, high = self.min_thickness_mm, self.max_thickness_mm
+        if low is not None and high is not None and high <= low:
+            raise CatalogError("max_thickness_mm", "must be larger than min_thickness_mm")
+
+    def _check_materials(self) -> None:
+        price, other = "price_per_cm3", "stock_price_per_cm3"
+        if self.kind.machining:
+            price, other = other, price
+        for material_id, material in self.materials.items():
+            if getattr(material, other) is not None:
+                raise CatalogError(
+                    f"materials.{material_id}.{other}",
+                    f"{self.kind.value} prices a material by {price} or price_per_kg",
+                )
+            if getattr(material, price) is None and material.price_per_kg is None:
+                raise CatalogError(
+                    f"materials.{material_id}.{price}",
+                    "is required (or price_per_kg with density_g_cm3)",
+                )
+        for finish_id, finish in self.finishes.items():
+            unknown = sorted((finish.materials or frozenset()) - set(self.materials))
+            if unknown:
+                raise CatalogError(
+                    f"finishes.{finish_id}.materials",
+                    f"unknown material {unknown[0]!r}; choose from: {_choices(self.materials)}",
+                )
 
     def material(self, material_id: str) -> Material:
         """The material ``material_id``; InvalidInput naming the choices if unknown."""
@@ -193,22 +490,33 @@ class Process:
 class ShippingMethod:
     """A way to get parts to the customer; pickup is free and needs no address."""
 
-    id: str
-    label: str
-    price: Money
-    days: int
+    id: str = attrs.field(validator=_text)
+    label: str = attrs.field(validator=_text)
+    price: Money = attrs.field(validator=_amount)
+    days: int = attrs.field(validator=DAYS)
     pickup: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if self.pickup and self.price:
+            raise CatalogError("price", "pickup is free; leave the price out or 0")
 
 
 @attrs.frozen
 class ShopTerms:
-    """Shop-wide terms: currency, tax, minimum order value, review policy."""
+    """Shop-wide terms of sale: currency, tax, minimum order value.
 
-    name: str
-    currency: str
-    tax_rate: Decimal
-    minimum_order_value: Money
-    review: ReviewPolicy = attrs.field(factory=ReviewPolicy)
+    How orders reach the shop (its review policy) is a shop setting, not part
+    of the catalog.
+    """
+
+    name: str = attrs.field(validator=_text)
+    currency: str = attrs.field(validator=_currency)
+    tax_rate: Decimal = attrs.field(validator=TAX_RATE)
+    minimum_order_value: Money = attrs.field(validator=_amount)
+
+    def __attrs_post_init__(self) -> None:
+        if self.minimum_order_value.currency != self.currency:
+            raise CatalogError("minimum_order_value", f"must be in {self.currency}")
 
 
 @attrs.frozen
@@ -216,8 +524,8 @@ class Catalog:
     """Everything a shop sells and how it prices it."""
 
     shop: ShopTerms
-    processes: Mapping[str, Process]
-    quantity_discounts: tuple[DiscountTier, ...] = ()
+    processes: Mapping[str, Process] = attrs.field(validator=_not_empty)
+    quantity_discounts: tuple[DiscountTier, ...] = attrs.field(default=(), converter=_tiers)
     shipping: Mapping[str, ShippingMethod] = attrs.field(factory=lambda: MappingProxyType({}))
 
     @property
@@ -248,568 +556,6 @@ class Catalog:
             return process.quantity_discounts
         return self.quantity_discounts
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, object]) -> Catalog:
-        """Validate plain data (parsed TOML/JSON) and build a catalog.
-
-        Raises :class:`CatalogError` naming the dotted key of the first problem.
-        """
-        return _parse_catalog(data)
-
 
 def _choices(mapping: Mapping[str, object]) -> str:
     return ", ".join(sorted(mapping)) or "(none)"
-
-
-# --- parsing ---------------------------------------------------------------
-
-_COMMON_PROCESS_KEYS = frozenset(
-    {
-        "kind",
-        "label",
-        "hourly_rate",
-        "build_volume_mm",
-        "lead_time_days",
-        "materials",
-        "finishes",
-        "startup_fee",
-        "min_price_per_part",
-        "quantity_discounts",
-        "overhead_h_per_part",
-    }
-)
-_ADDITIVE_KEYS = frozenset(
-    {
-        "build_rate_cm3_per_h",
-        "layer_height_mm",
-        "layer_time_s",
-        "overhead_h_per_build",
-        "packing_density",
-    }
-)
-_PROCESS_KEYS: dict[ProcessKind, frozenset[str]] = {
-    ProcessKind.FDM: _COMMON_PROCESS_KEYS | _ADDITIVE_KEYS | {"support_cm3_per_cm2"},
-    ProcessKind.SLA: _COMMON_PROCESS_KEYS
-    | _ADDITIVE_KEYS
-    | {"growth_rate_mm_per_h", "support_cm3_per_cm2"},
-    ProcessKind.SLS: _COMMON_PROCESS_KEYS | _ADDITIVE_KEYS | {"growth_rate_mm_per_h"},
-    ProcessKind.MJF: _COMMON_PROCESS_KEYS | _ADDITIVE_KEYS | {"growth_rate_mm_per_h"},
-    ProcessKind.CNC_MILLING: _COMMON_PROCESS_KEYS
-    | {"removal_rate_cm3_per_h", "stock_margin_mm", "programming_fee"},
-    ProcessKind.CNC_TURNING: _COMMON_PROCESS_KEYS
-    | {"removal_rate_cm3_per_h", "stock_margin_mm", "programming_fee"},
-    ProcessKind.SHEET_METAL: _COMMON_PROCESS_KEYS
-    | {"processing_rate_cm2_per_h", "min_thickness_mm", "max_thickness_mm", "programming_fee"},
-    ProcessKind.INJECTION_MOLDING: _COMMON_PROCESS_KEYS
-    | {"tooling_cost", "cycle_time_s", "cavities"},
-}
-_MATERIAL_KEYS = frozenset(
-    {
-        "label",
-        "price_per_kg",
-        "density_g_cm3",
-        "volume_exponent",
-        "colors",
-        "lead_time_days",
-    }
-)
-_FINISH_KEYS = frozenset(
-    {
-        "label",
-        "price_per_part",
-        "price_per_cm2",
-        "percent",
-        "materials",
-        "lead_time_days",
-    }
-)
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _show(value: object) -> str:
-    if isinstance(value, Mapping):
-        return "a table"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return repr(value)
-
-
-class _Table:
-    """One table of the catalog data, read with the dotted path kept for errors."""
-
-    def __init__(self, data: object, path: str, allowed: Iterable[str]) -> None:
-        if not isinstance(data, Mapping):
-            raise CatalogError(path, f"must be a table, got {_show(data)}")
-        allowed_keys = frozenset(allowed)
-        for key in data:
-            if not isinstance(key, str):
-                raise CatalogError(path, f"keys must be strings, got {key!r}")
-            if key not in allowed_keys:
-                raise CatalogError(
-                    _join(path, key),
-                    f"unknown key; allowed here: {', '.join(sorted(allowed_keys))}",
-                )
-        self.data: Mapping[str, object] = data
-        self.path = path
-
-    def key(self, name: str) -> str:
-        return _join(self.path, name)
-
-    def has(self, name: str) -> bool:
-        return name in self.data
-
-    def required(self, name: str) -> object:
-        if name not in self.data:
-            raise CatalogError(self.key(name), "is required")
-        return self.data[name]
-
-    def string(self, name: str, default: str | None = None) -> str:
-        if name not in self.data and default is not None:
-            return default
-        value = self.required(name)
-        if not isinstance(value, str) or not value.strip():
-            raise CatalogError(self.key(name), f"must be a non-empty string, got {_show(value)}")
-        return value
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self.data.get(name, default)
-        if not isinstance(value, bool):
-            raise CatalogError(self.key(name), f"must be true or false, got {_show(value)}")
-        return value
-
-    def integer(self, name: str, minimum: int, default: int | None = None) -> int:
-        if name not in self.data and default is not None:
-            return default
-        value = self.required(name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise CatalogError(
-                self.key(name), f"must be a whole number >= {minimum}, got {_show(value)}"
-            )
-        return value
-
-    def number(
-        self,
-        name: str,
-        *,
-        positive: bool = False,
-        maximum: Decimal | None = None,
-        below_max: bool = False,
-    ) -> Decimal:
-        """A required number; ``positive`` excludes zero, ``maximum`` caps it."""
-        return _number(self.required(name), self.key(name), positive, maximum, below_max)
-
-    def optional_number(
-        self, name: str, *, positive: bool = False, maximum: Decimal | None = None
-    ) -> Decimal | None:
-        if name not in self.data:
-            return None
-        return self.number(name, positive=positive, maximum=maximum)
-
-    def number_or(
-        self,
-        name: str,
-        default: Decimal,
-        *,
-        positive: bool = False,
-        maximum: Decimal | None = None,
-        below_max: bool = False,
-    ) -> Decimal:
-        if name not in self.data:
-            return default
-        return self.number(name, positive=positive, maximum=maximum, below_max=below_max)
-
-    def money(self, name: str, currency: str) -> Money:
-        return _money(self.required(name), self.key(name), currency)
-
-    def optional_money(self, name: str, currency: str) -> Money | None:
-        if name not in self.data:
-            return None
-        return self.money(name, currency)
-
-    def table(self, name: str, allowed: Iterable[str]) -> _Table:
-        return _Table(self.required(name), self.key(name), allowed)
-
-    def entries(self, name: str, *, required: bool) -> list[tuple[str, object]]:
-        """The ``id -> table`` entries of a keyed table (processes, materials, ...)."""
-        if name not in self.data and not required:
-            return []
-        value = self.required(name)
-        if not isinstance(value, Mapping):
-            raise CatalogError(self.key(name), f"must be a table, got {_show(value)}")
-        if required and not value:
-            raise CatalogError(self.key(name), "must list at least one entry")
-        result: list[tuple[str, object]] = []
-        for key, entry in value.items():
-            if not isinstance(key, str) or not key.strip():
-                raise CatalogError(self.key(name), f"ids must be non-empty strings, got {key!r}")
-            result.append((key, entry))
-        return result
-
-    def array(self, name: str) -> list[object]:
-        if name not in self.data:
-            return []
-        value = self.data[name]
-        if not isinstance(value, list | tuple):
-            raise CatalogError(self.key(name), f"must be a list, got {_show(value)}")
-        return list(value)
-
-    def strings(self, name: str, default: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        if name not in self.data:
-            return default
-        items = self.array(name)
-        if not items:
-            raise CatalogError(self.key(name), "must list at least one entry")
-        seen: list[str] = []
-        for i, item in enumerate(items):
-            if not isinstance(item, str) or not item.strip():
-                raise CatalogError(
-                    f"{self.key(name)}[{i}]", f"must be a non-empty string, got {_show(item)}"
-                )
-            if item in seen:
-                raise CatalogError(f"{self.key(name)}[{i}]", f"duplicate entry {item!r}")
-            seen.append(item)
-        return tuple(seen)
-
-
-def _decimal(value: object) -> Decimal | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, int):
-        result = Decimal(value)
-    elif isinstance(value, float):
-        result = Decimal(str(value))
-    elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation:
-            return None
-    else:
-        return None
-    return result if result.is_finite() else None
-
-
-def _number(
-    value: object, key: str, positive: bool, maximum: Decimal | None, below_max: bool
-) -> Decimal:
-    what = "a positive number" if positive else "a non-negative number"
-    if maximum is not None:
-        what += f" {'below' if below_max else 'up to'} {maximum}"
-    result = _decimal(value)
-    if (
-        result is None
-        or result < 0
-        or (positive and result == 0)
-        or (maximum is not None and (result >= maximum if below_max else result > maximum))
-    ):
-        raise CatalogError(key, f"must be {what}, got {_show(value)}")
-    return result
-
-
-def _money(value: object, key: str, currency: str) -> Money:
-    amount = _number(value, key, False, None, False)
-    places = minor_unit(currency)
-    if amount != amount.quantize(Decimal(1).scaleb(-places)):
-        raise CatalogError(
-            key, f"has more decimals than {currency} allows ({places}), got {_show(value)}"
-        )
-    return Money(amount, currency)
-
-
-def _parse_catalog(data: Mapping[str, object]) -> Catalog:
-    root = _Table(data, "", {"shop", "processes", "quantity_discounts", "shipping"})
-    shop = _parse_shop(
-        root.table(
-            "shop",
-            {
-                "name",
-                "currency",
-                "tax_rate",
-                "minimum_order_value",
-                "review",
-            },
-        )
-    )
-    currency = shop.currency
-    processes = {
-        pid: _parse_process(pid, entry, root.key("processes"), currency)
-        for pid, entry in root.entries("processes", required=True)
-    }
-    tiers = _parse_tiers(root.array("quantity_discounts"), "quantity_discounts")
-    shipping: dict[str, ShippingMethod] = {}
-    for i, entry in enumerate(root.array("shipping")):
-        method = _parse_shipping(entry, f"shipping[{i}]", currency)
-        if method.id in shipping:
-            raise CatalogError(f"shipping[{i}].id", f"duplicate shipping method {method.id!r}")
-        shipping[method.id] = method
-    return Catalog(
-        shop=shop,
-        processes=MappingProxyType(processes),
-        quantity_discounts=tiers,
-        shipping=MappingProxyType(shipping),
-    )
-
-
-def _parse_shop(table: _Table) -> ShopTerms:
-    currency_value = table.required("currency")
-    if not isinstance(currency_value, str):
-        raise CatalogError(table.key("currency"), f"must be a string, got {_show(currency_value)}")
-    try:
-        Money.zero(currency_value)
-    except InvalidInput as exc:
-        raise CatalogError(table.key("currency"), str(exc)) from None
-    currency = currency_value
-    tax_value = table.required("tax_rate")
-    tax = _decimal(tax_value)
-    if tax is None or not 0 <= tax < 1:
-        raise CatalogError(
-            table.key("tax_rate"),
-            f"must be a fraction from 0 to below 1 (0.19 for 19 %), got {_show(tax_value)}",
-        )
-    minimum = (
-        table.money("minimum_order_value", currency)
-        if table.has("minimum_order_value")
-        else Money.zero(currency)
-    )
-    review = ReviewPolicy()
-    if table.has("review"):
-        review = _parse_review(
-            table.table(
-                "review",
-                {
-                    "mode",
-                    "max_order_total",
-                    "max_quantity",
-                    "dfm_warnings_require_review",
-                },
-            ),
-            currency,
-        )
-    return ShopTerms(
-        name=table.string("name"),
-        currency=currency,
-        tax_rate=tax,
-        minimum_order_value=minimum,
-        review=review,
-    )
-
-
-def _parse_review(table: _Table, currency: str) -> ReviewPolicy:
-    mode = ReviewMode.INSTANT
-    if table.has("mode"):
-        mode = _enum(ReviewMode, table.required("mode"), table.key("mode"))
-    max_quantity = table.integer("max_quantity", 1) if table.has("max_quantity") else None
-    return ReviewPolicy(
-        mode=mode,
-        max_order_total=table.optional_money("max_order_total", currency),
-        max_quantity=max_quantity,
-        dfm_warnings_require_review=table.boolean("dfm_warnings_require_review", True),
-    )
-
-
-_E = TypeVar("_E", bound=enum.Enum)
-
-
-def _enum(enum_type: type[_E], value: object, key: str) -> _E:
-    for member in enum_type:
-        if member.value == value:
-            return member
-    allowed = ", ".join(str(m.value) for m in enum_type)
-    raise CatalogError(key, f"must be one of {allowed}; got {_show(value)}")
-
-
-def _parse_tiers(items: list[object], path: str) -> tuple[DiscountTier, ...]:
-    tiers: dict[int, DiscountTier] = {}
-    for i, item in enumerate(items):
-        table = _Table(item, f"{path}[{i}]", {"min_quantity", "percent"})
-        quantity = table.integer("min_quantity", 1)
-        if quantity in tiers:
-            raise CatalogError(table.key("min_quantity"), f"duplicate tier for {quantity} parts")
-        percent = table.number("percent", maximum=Decimal(100), below_max=True)
-        tiers[quantity] = DiscountTier(quantity, percent)
-    return tuple(tiers[q] for q in sorted(tiers))
-
-
-def _parse_shipping(item: object, path: str, currency: str) -> ShippingMethod:
-    table = _Table(item, path, {"id", "label", "price", "days", "pickup"})
-    method_id = table.string("id")
-    pickup = table.boolean("pickup", False)
-    if pickup:
-        price = table.money("price", currency) if table.has("price") else Money.zero(currency)
-        if price:
-            raise CatalogError(table.key("price"), "pickup is free; leave the price out or 0")
-        days = table.integer("days", 0, default=0)
-    else:
-        price = table.money("price", currency)
-        days = table.integer("days", 0)
-    return ShippingMethod(
-        id=method_id,
-        label=table.string("label", default=method_id),
-        price=price,
-        days=days,
-        pickup=pickup,
-    )
-
-
-def _parse_process(process_id: str, data: object, path: str, currency: str) -> Process:
-    key = _join(path, process_id)
-    if not isinstance(data, Mapping):
-        raise CatalogError(key, f"must be a table, got {_show(data)}")
-    if "kind" not in data:
-        raise CatalogError(_join(key, "kind"), "is required")
-    kind = _enum(ProcessKind, data["kind"], _join(key, "kind"))
-    table = _Table(data, key, _PROCESS_KEYS[kind])
-
-    materials = {
-        mid: _parse_material(mid, entry, table.key("materials"), kind)
-        for mid, entry in table.entries("materials", required=True)
-    }
-    finishes = {
-        fid: _parse_finish(fid, entry, table.key("finishes"), materials)
-        for fid, entry in table.entries("finishes", required=False)
-    }
-    build_volume = _parse_build_volume(table)
-    tiers = (
-        _parse_tiers(table.array("quantity_discounts"), table.key("quantity_discounts"))
-        if table.has("quantity_discounts")
-        else None
-    )
-
-    layer_height = table.optional_number("layer_height_mm", positive=True)
-    layer_time = table.optional_number("layer_time_s")
-    if (layer_height is None) != (layer_time is None):
-        missing = "layer_time_s" if layer_time is None else "layer_height_mm"
-        raise CatalogError(table.key(missing), "is required with layer_height_mm / layer_time_s")
-    growth = table.optional_number("growth_rate_mm_per_h", positive=True)
-    if growth is not None and layer_time is not None:
-        raise CatalogError(
-            table.key("growth_rate_mm_per_h"),
-            "give either growth_rate_mm_per_h or layer_height_mm + layer_time_s, not both",
-        )
-    build_rate = table.optional_number("build_rate_cm3_per_h", positive=True)
-    if kind is ProcessKind.FDM and build_rate is None:
-        raise CatalogError(table.key("build_rate_cm3_per_h"), "is required for fdm")
-    if kind.additive and build_rate is None and growth is None and layer_time is None:
-        raise CatalogError(
-            table.key("build_rate_cm3_per_h"),
-            "an additive process needs build_rate_cm3_per_h, growth_rate_mm_per_h "
-            "or layer_height_mm + layer_time_s",
-        )
-
-    removal_rate = table.optional_number("removal_rate_cm3_per_h", positive=True)
-    if kind.machining and removal_rate is None:
-        raise CatalogError(table.key("removal_rate_cm3_per_h"), f"is required for {kind.value}")
-
-    min_thickness = max_thickness = processing_rate = None
-    if kind is ProcessKind.SHEET_METAL:
-        processing_rate = table.number("processing_rate_cm2_per_h", positive=True)
-        min_thickness = table.number("min_thickness_mm", positive=True)
-        max_thickness = table.number("max_thickness_mm", positive=True)
-        if max_thickness <= min_thickness:
-            raise CatalogError(
-                table.key("max_thickness_mm"), "must be larger than min_thickness_mm"
-            )
-
-    tooling = cycle_time = None
-    if kind is ProcessKind.INJECTION_MOLDING:
-        tooling = table.money("tooling_cost", currency)
-        cycle_time = table.number("cycle_time_s", positive=True)
-
-    return Process(
-        id=process_id,
-        kind=kind,
-        label=table.string("label", default=process_id),
-        hourly_rate=table.number("hourly_rate"),
-        build_volume_mm=build_volume,
-        lead_time_days=table.integer("lead_time_days", 0),
-        materials=MappingProxyType(materials),
-        finishes=MappingProxyType(finishes),
-        startup_fee=table.optional_money("startup_fee", currency),
-        min_price_per_part=table.optional_money("min_price_per_part", currency),
-        programming_fee=table.optional_money("programming_fee", currency),
-        tooling_cost=tooling,
-        quantity_discounts=tiers,
-        build_rate_cm3_per_h=build_rate,
-        growth_rate_mm_per_h=growth,
-        layer_height_mm=layer_height,
-        layer_time_s=layer_time,
-        overhead_h_per_part=table.number_or("overhead_h_per_part", Decimal(0)),
-        overhead_h_per_build=table.number_or("overhead_h_per_build", Decimal(0)),
-        packing_density=table.number_or(
-            "packing_density", Decimal(1), positive=True, maximum=Decimal(1)
-        ),
-        support_cm3_per_cm2=table.number_or("support_cm3_per_cm2", Decimal(0)),
-        removal_rate_cm3_per_h=removal_rate,
-        stock_margin_mm=table.number_or("stock_margin_mm", Decimal(2)),
-        cycle_time_s=cycle_time,
-        cavities=table.integer("cavities", 1, default=1),
-        processing_rate_cm2_per_h=processing_rate,
-        min_thickness_mm=min_thickness,
-        max_thickness_mm=max_thickness,
-    )
-
-
-def _parse_build_volume(table: _Table) -> tuple[Decimal, Decimal, Decimal]:
-    key = table.key("build_volume_mm")
-    items = table.array("build_volume_mm") if table.has("build_volume_mm") else None
-    if items is None:
-        raise CatalogError(key, "is required")
-    if len(items) != 3:
-        raise CatalogError(key, f"must list three sizes [x, y, z] in mm, got {len(items)}")
-    x, y, z = (_number(v, f"{key}[{i}]", True, None, False) for i, v in enumerate(items))
-    return (x, y, z)
-
-
-def _parse_material(material_id: str, data: object, path: str, kind: ProcessKind) -> Material:
-    price_key = "stock_price_per_cm3" if kind.machining else "price_per_cm3"
-    table = _Table(data, _join(path, material_id), _MATERIAL_KEYS | {price_key})
-    per_cm3 = table.optional_number(price_key)
-    per_kg = table.optional_number("price_per_kg")
-    density = table.optional_number("density_g_cm3", positive=True)
-    if per_cm3 is not None and per_kg is not None:
-        raise CatalogError(
-            table.key("price_per_kg"), f"give either {price_key} or price_per_kg, not both"
-        )
-    if per_cm3 is None and per_kg is None:
-        raise CatalogError(table.key(price_key), "is required (or price_per_kg with density_g_cm3)")
-    if per_kg is not None and density is None:
-        raise CatalogError(table.key("density_g_cm3"), "is required with price_per_kg")
-    colors = table.strings("colors", ("natural",)) or ("natural",)
-    return Material(
-        id=material_id,
-        label=table.string("label", default=material_id),
-        price_per_cm3=None if kind.machining else per_cm3,
-        stock_price_per_cm3=per_cm3 if kind.machining else None,
-        price_per_kg=per_kg,
-        density_g_cm3=density,
-        volume_exponent=table.number_or("volume_exponent", Decimal(1), positive=True),
-        colors=colors,
-        lead_time_days=table.integer("lead_time_days", 0, default=0),
-    )
-
-
-def _parse_finish(
-    finish_id: str, data: object, path: str, materials: Mapping[str, Material]
-) -> Finish:
-    table = _Table(data, _join(path, finish_id), _FINISH_KEYS)
-    allowed = table.strings("materials", None)
-    if allowed is not None:
-        for i, material in enumerate(allowed):
-            if material not in materials:
-                raise CatalogError(
-                    f"{table.key('materials')}[{i}]",
-                    f"unknown material {material!r}; choose from: {_choices(materials)}",
-                )
-    return Finish(
-        id=finish_id,
-        label=table.string("label", default=finish_id),
-        price_per_part=table.number_or("price_per_part", Decimal(0)),
-        price_per_cm2=table.number_or("price_per_cm2", Decimal(0)),
-        percent=table.number_or("percent", Decimal(0)),
-        materials=None if allowed is None else frozenset(allowed),
-        lead_time_days=table.integer("lead_time_days", 0, default=0),
-    )

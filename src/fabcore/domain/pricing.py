@@ -72,6 +72,20 @@ by less than a cent for each added part (one-off fees spread over many parts,
 or the flat stretch below a price break). Protected unit prices are rounded
 down, so they never exceed the price break they are capped at.
 
+Bounds
+------
+Every figure of a catalog has a range (:mod:`fabcore.domain.catalog`), a
+line holds at most :data:`~fabcore.domain.quote.MAX_QUANTITY` parts, and a
+model larger than :data:`MAX_SIZE_MM` a side (the mesh analyser's own limit),
+or with a volume or area beyond :data:`MAX_VOLUME_CM3` / :data:`MAX_AREA_CM2`,
+is refused with ``InvalidInput``. Within those bounds every intermediate
+figure stays far inside the exponent range of ``Decimal``, but the extremes
+combined (the dearest rate on the largest model, a million times) would not
+fit a quote of 28 digits: a line whose machine time per part exceeds
+:data:`MAX_HOURS`, or any of whose amounts exceeds :data:`MAX_AMOUNT`, is
+refused with ``InvalidInput`` naming the amount, before anything is rounded.
+An order adds up such lines, so its amounts stay computable too.
+
 Review instead of a price
 -------------------------
 A line gets ``breakdown=None`` and plain-language ``review_reasons`` when the
@@ -113,7 +127,27 @@ from fabcore.domain.errors import InvalidInput
 from fabcore.domain.money import Money, minor_unit
 from fabcore.domain.quote import Fee, LineBreakdown, LineQuote, LineSpec, OrderQuote
 
-__all__ = ["options_for", "price_line", "price_order"]
+__all__ = [
+    "MAX_AMOUNT",
+    "MAX_AREA_CM2",
+    "MAX_HOURS",
+    "MAX_SIZE_MM",
+    "MAX_VOLUME_CM3",
+    "options_for",
+    "price_line",
+    "price_order",
+]
+
+#: Largest size of a model, in mm a side: the mesh analyser's limit.
+MAX_SIZE_MM = Decimal(1_000_000)
+#: Largest volume of a model: a cube of :data:`MAX_SIZE_MM`.
+MAX_VOLUME_CM3 = Decimal(10) ** 15
+#: Largest surface or overhang area of a model.
+MAX_AREA_CM2 = Decimal(10) ** 15
+#: Largest machine time of one part (over 100,000 years).
+MAX_HOURS = Decimal(10) ** 9
+#: Largest amount of a line, per part or in total, in units of the currency.
+MAX_AMOUNT = Decimal(10) ** 15
 
 _CONTEXT = Context(
     prec=28, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
@@ -132,7 +166,7 @@ def price_line(catalog: Catalog, analysis: ModelAnalysis, spec: LineSpec) -> Lin
 
     The returned ``spec`` has its color filled in (the material's first color
     when none was chosen). Unknown ids, a color or finish the material does
-    not offer, and quantities below one raise ``InvalidInput``.
+    not offer, and figures or amounts out of bounds raise ``InvalidInput``.
     """
     with localcontext(_CONTEXT):
         return _price_line(catalog, analysis, spec)
@@ -199,8 +233,6 @@ def _price_line(catalog: Catalog, analysis: ModelAnalysis, spec: LineSpec) -> Li
     process = catalog.process(spec.process)
     material = process.material(spec.material)
     quantity = spec.quantity
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
-        raise InvalidInput(f"quantity must be a whole number of at least 1, got {quantity!r}")
     color = material.default_color if spec.color is None else spec.color
     if color not in material.colors:
         raise InvalidInput(
@@ -271,6 +303,11 @@ def _check(process: Process, analysis: ModelAnalysis) -> tuple[_Geometry | None,
     area = _decimal(analysis.area_cm2)
     overhang = _decimal(analysis.overhang_area_cm2)
     bbox = [_decimal(v) for v in analysis.bbox_mm]
+    _check_bounds(analysis.filename, "volume", volume, MAX_VOLUME_CM3, "cm3")
+    _check_bounds(analysis.filename, "surface area", area, MAX_AREA_CM2, "cm2")
+    _check_bounds(analysis.filename, "overhang area", overhang, MAX_AREA_CM2, "cm2")
+    for size in bbox:
+        _check_bounds(analysis.filename, "size", size, MAX_SIZE_MM, "mm")
     if volume is None or volume <= 0 or analysis.has(WarningCode.ZERO_VOLUME):
         reasons.append("the model has no measurable volume")
     for warning in analysis.warnings:
@@ -303,6 +340,16 @@ def _check(process: Process, analysis: ModelAnalysis) -> tuple[_Geometry | None,
                 f"{process.label}"
             )
     return geometry, reasons
+
+
+def _check_bounds(
+    filename: str, what: str, value: Decimal | None, limit: Decimal, unit: str
+) -> None:
+    if value is not None and value > limit:
+        raise InvalidInput(
+            f"{filename}: the model's {what} of {value:.3E} {unit} is more than pricing "
+            f"takes (up to {limit:,} {unit})"
+        )
 
 
 def _plain(value: Decimal) -> str:
@@ -486,8 +533,26 @@ def _breakdown(
 ) -> LineBreakdown:
     currency = catalog.currency
     zero = Money.zero(currency)
-    material_pp = Money(cost.material, currency)
-    machine_pp = Money(cost.hours * process.hourly_rate, currency)
+
+    def bounded(amount: Decimal, what: str) -> Decimal:
+        if amount > MAX_AMOUNT:
+            raise InvalidInput(
+                f"{what} of {quantity} x {process.id} {material.id} would be {amount:.3E} "
+                f"{currency}, more than pricing takes (up to {MAX_AMOUNT:,}): the model's "
+                "figures or the catalog's prices are out of range"
+            )
+        return amount
+
+    if cost.hours > MAX_HOURS:
+        raise InvalidInput(
+            f"the machine time per part of {quantity} x {process.id} {material.id} would be "
+            f"{cost.hours:.3E} h, more than pricing takes (up to {MAX_HOURS:,} h): the "
+            "model's figures or the catalog's rates are out of range"
+        )
+    material_pp = Money(bounded(cost.material, "the material cost per part"), currency)
+    machine_pp = Money(
+        bounded(cost.hours * process.hourly_rate, "the machine cost per part"), currency
+    )
     made = material_pp + machine_pp
     post = sum(
         (
@@ -496,7 +561,7 @@ def _breakdown(
         ),
         Decimal(0),
     )
-    post_pp = Money(post, currency)
+    post_pp = Money(bounded(post, "the post-production cost per part"), currency)
     before_minimum = made + post_pp
     minimum = process.min_price_per_part
     adjustment = minimum - before_minimum if minimum and minimum > before_minimum else zero
@@ -518,6 +583,7 @@ def _breakdown(
                 goods, capped_at = alternative, tier.min_quantity
 
     fees_total = sum((fee.amount for fee in cost.fees), zero)
+    bounded(goods + fees_total.amount, "the total")
     exponent = Decimal(1).scaleb(-minor_unit(currency))
     notes = list(cost.notes)
     exact_unit = (goods + fees_total.amount) / quantity

@@ -7,22 +7,40 @@ part) carries ``breakdown=None`` and the reasons it needs review.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 import attrs
 
+from fabcore.domain.errors import InvalidInput
 from fabcore.domain.money import Money
+
+#: Most parts one line may order; pricing's amounts are bounded for up to this many.
+MAX_QUANTITY = 1_000_000
+
+
+def _finish_ids(values: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(values, str):
+        raise InvalidInput(f"finishes must be a list of finish ids, not the string {values!r}")
+    return tuple(values)
+
+
+def _check_quantity(_: object, __: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_QUANTITY:
+        raise InvalidInput(
+            f"quantity must be a whole number from 1 to {MAX_QUANTITY:,}, got {value!r}"
+        )
 
 
 @attrs.frozen
 class LineSpec:
-    """What the customer picked for one part."""
+    """What the customer picked for one part: from 1 to :data:`MAX_QUANTITY` of it."""
 
     process: str
     material: str
-    finishes: tuple[str, ...] = ()
+    finishes: tuple[str, ...] = attrs.field(default=(), converter=_finish_ids)
     color: str | None = None
-    quantity: int = 1
+    quantity: int = attrs.field(default=1, validator=_check_quantity)
 
 
 @attrs.frozen

@@ -29,7 +29,7 @@ class ReviewMode(enum.Enum):
 
 @attrs.frozen
 class ReviewPolicy:
-    """A shop's review settings (the ``[review]`` table of its catalog)."""
+    """A shop's review settings, part of its :class:`~fabcore.domain.shop.ShopSettings`."""
 
     mode: ReviewMode = ReviewMode.INSTANT
     max_order_total: Money | None = None

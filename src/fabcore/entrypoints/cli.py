@@ -23,7 +23,7 @@ from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import ModelAnalysis, Units
 from fabcore.domain.errors import FabcoreError, NotFound, Refusal
 from fabcore.domain.order import Order
-from fabcore.domain.quote import LineQuote, LineSpec, OrderQuote
+from fabcore.domain.quote import MAX_QUANTITY, LineQuote, LineSpec, OrderQuote
 from fabcore.domain.status import OrderStatus
 from fabcore.ports.outbox import OutboxStatus
 
@@ -88,8 +88,8 @@ def cmd_quote(args: argparse.Namespace) -> int:
     from fabcore.app.rendering import report
     from fabcore.domain.pricing import options_for, price_line, price_order
 
-    if args.quantity < 1:
-        raise CliError("--quantity must be at least 1")
+    if not 1 <= args.quantity <= MAX_QUANTITY:
+        raise CliError(f"--quantity must be from 1 to {MAX_QUANTITY:,}")
     if bool(args.process) != bool(args.material):
         raise CliError("--process and --material go together (or leave both out to list options)")
     catalog = load_catalog(args.catalog) if args.catalog else load_sample_catalog()
@@ -378,7 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--finish", metavar="F", action="append", default=[], help="finish id (repeatable)"
     )
     q.add_argument("--color", metavar="C", help="color (default: the material's first)")
-    q.add_argument("--quantity", metavar="N", type=int, default=1, help="parts (default: 1)")
+    q.add_argument(
+        "--quantity", metavar="N", type=int, default=1,
+        help=f"parts, 1 to {MAX_QUANTITY:,} (default: 1)",
+    )
     q.add_argument("--shipping", metavar="S", help="shipping method id (default: none)")
     q.add_argument("--units", choices=[u.value for u in Units], default="mm", help=units_help)
     q.add_argument("--json", action="store_true", help="print one JSON object: analysis, quotes")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from fabcore.app.catalogs import catalog_from_mapping
 from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import DfmWarning, ModelAnalysis, WarningCode
 from fabcore.domain.catalog import Catalog
@@ -45,12 +46,10 @@ def eur(amount: str) -> Money:
 
 def catalog() -> Catalog:
     """A catalog with two processes, finishes limited to materials, tiers and pickup."""
-    return Catalog.from_mapping({
+    return catalog_from_mapping({
         "shop": {
             "name": "Prüfstand", "currency": "EUR", "tax_rate": "0.19",
             "minimum_order_value": "25.00",
-            "review": {"mode": "semi_manual", "max_order_total": "2500.00",
-                       "max_quantity": 500, "dfm_warnings_require_review": True},
         },
         "quantity_discounts": [{"min_quantity": 10, "percent": "5"},
                                {"min_quantity": 50, "percent": "12.5"}],

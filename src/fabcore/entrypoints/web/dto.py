@@ -25,14 +25,13 @@ from fabcore.adapters.serialization import converter
 from fabcore.domain.commands import MAX_NET_DAYS
 from fabcore.domain.customer import Address, BillingContact
 from fabcore.domain.money import Money
+from fabcore.domain.quote import MAX_QUANTITY
 
 _T = TypeVar("_T")
 
 
 _EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _AMOUNT_PATTERN = r"^-?[0-9]{1,12}(\.[0-9]{1,6})?$"
-# The most parts one line may order (the domain refuses more too).
-MAX_QUANTITY = 1_000_000
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200),
                  at.MinLen(1), at.MaxLen(200)]

@@ -15,6 +15,7 @@ from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from fabcore.app.drafting import UploadedModel
 from fabcore.domain.pricing import options_for
+from fabcore.domain.quote import MAX_QUANTITY
 from fabcore.entrypoints.web.api.common import (
     DEPENDENCIES,
     CallerDep,
@@ -24,7 +25,6 @@ from fabcore.entrypoints.web.api.common import (
     visitor_or,
 )
 from fabcore.entrypoints.web.dto import (
-    MAX_QUANTITY,
     AnalysisOut,
     LineQuoteOut,
     ModelOut,
