@@ -13,10 +13,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from fabcore.domain.errors import InvalidInput, NotFound, StorageError
+from fabcore.domain import checks
+from fabcore.domain.errors import NotFound, StorageError
 from fabcore.ports.model_store import ModelRef
-
-_HEX = frozenset("0123456789abcdef")
 
 
 class FilesystemModelStore:
@@ -30,9 +29,7 @@ class FilesystemModelStore:
 
     def _path(self, sha256: str) -> Path:
         # Only 64 hex digits reach the file system: no separators, no "..".
-        digest = sha256.lower() if isinstance(sha256, str) else ""
-        if len(digest) != 64 or not _HEX.issuperset(digest):
-            raise InvalidInput(f"not a sha256 hex digest: {sha256!r}")
+        digest = checks.sha256(sha256)
         return self.root / digest[:2] / digest[2:]
 
     def put(self, data: bytes, filename: str) -> ModelRef:

@@ -25,6 +25,7 @@ from typing import Any, Self, TypeVar
 
 import attrs
 
+from fabcore.domain import checks
 from fabcore.domain.accounts import Account, Secret, SecretKind
 from fabcore.domain.analysis import ModelAnalysis
 from fabcore.domain.catalog import Catalog
@@ -54,12 +55,6 @@ _T = TypeVar("_T")
 # -- model store ----------------------------------------------------------------
 
 
-def _digest(value: str) -> str:
-    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise InvalidInput(f"not a sha256 hex digest: {value!r}")
-    return value
-
-
 class MemoryModelStore:
     """Model files in a dict, addressed by sha256 (thread-safe)."""
 
@@ -75,7 +70,7 @@ class MemoryModelStore:
 
     def get(self, sha256: str) -> bytes:
         with self._lock:
-            found = self._files.get(_digest(sha256))
+            found = self._files.get(checks.sha256(sha256))
         if found is None:
             raise NotFound(f"no model file {sha256}")
         return found
@@ -85,7 +80,7 @@ class MemoryModelStore:
 
     def exists(self, sha256: str) -> bool:
         with self._lock:
-            return _digest(sha256) in self._files
+            return checks.sha256(sha256) in self._files
 
 
 # -- mailer -----------------------------------------------------------------------

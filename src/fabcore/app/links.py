@@ -33,6 +33,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
+from fabcore.domain import checks
 from fabcore.domain.errors import ConfigurationError, InvalidInput, OfferLinkInvalid
 from fabcore.domain.notifications import LinkPurpose
 
@@ -72,12 +73,6 @@ def _b64decode(text: str) -> bytes | None:
     # Re-encoding catches set padding bits in the last character, which the
     # decoder ignores: without this, some one-bit changes would still verify.
     return data if _b64encode(data) == text else None
-
-
-def _utc(value: datetime, what: str) -> datetime:
-    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput(f"{what} must be a timezone-aware datetime, got {value!r}")
-    return value.astimezone(UTC)
 
 
 def _is_int(value: object) -> bool:
@@ -124,7 +119,7 @@ class LinkSigner:
             raise InvalidInput(f"purpose must be a LinkPurpose, got {purpose!r}")
         if not _is_int(revision) or revision < 0:
             raise InvalidInput(f"revision must be a whole number >= 0, got {revision!r}")
-        expires = int(_utc(expires_at, "expires_at").timestamp())
+        expires = int(checks.utc(expires_at, "expires_at").timestamp())
         body = json.dumps([order_id, purpose.value, revision, expires],
                           separators=(",", ":"), ensure_ascii=True)
         payload = _b64encode(body.encode("ascii"))
@@ -143,7 +138,7 @@ class LinkSigner:
         reason: malformed, unknown key id, bad signature, wrong purpose,
         another order, expired.
         """
-        now = _utc(now, "now")
+        now = checks.utc(now, "now")
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
             raise OfferLinkInvalid("malformed link token")
         parts = token.split(".")

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from fabcore.domain import checks
 from fabcore.domain.errors import (
     GuardFailed,
     InvalidInput,
@@ -71,12 +72,6 @@ class RelayResult:
                            self.failed + other.failed, other.last_error or self.last_error)
 
 
-def _utc_now(now: datetime) -> datetime:
-    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
-        raise InvalidInput(f"now must be a timezone-aware datetime, got {now!r}")
-    return now
-
-
 def backoff(attempts: int, base_delay: timedelta, max_delay: timedelta) -> timedelta:
     """Wait after the ``attempts``-th failed attempt: ``base * 2**(attempts-1)``, capped."""
     try:
@@ -101,7 +96,7 @@ def relay_outbox(
     errors of the storage itself propagate. A message is tried at most once
     per call.
     """
-    now = _utc_now(now)
+    now = checks.utc(now, "now")
     if batch < 1 or max_attempts < 1:
         raise InvalidInput("batch and max_attempts must be at least 1")
     if base_delay <= timedelta(0) or max_delay < base_delay:
@@ -176,7 +171,7 @@ def retry(
     ``last_error`` is kept until the next attempt. ``NotFound`` for an unknown
     id, ``GuardFailed`` when the message has not failed.
     """
-    now = _utc_now(now)
+    now = checks.utc(now, "now")
     with uow_factory() as uow:
         message = uow.outbox.get(message_id)
         if message.status is not OutboxStatus.FAILED:

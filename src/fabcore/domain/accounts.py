@@ -18,7 +18,7 @@ from datetime import datetime
 
 import attrs
 
-from fabcore.domain import _checks
+from fabcore.domain import checks
 from fabcore.domain.actor import Actor, ActorKind
 from fabcore.domain.errors import InvalidInput
 
@@ -36,11 +36,11 @@ class Role(enum.Enum):
 
 
 def _account_name(value: str) -> str:
-    return _checks.text(value, "name")
+    return checks.text(value, "name")
 
 
 def _lower_email(value: str) -> str:
-    return _checks.email(value).lower()
+    return checks.email(value).lower()
 
 
 @attrs.define
@@ -58,10 +58,10 @@ class Account:
     email: str = attrs.field(converter=_lower_email)
     name: str = attrs.field(converter=_account_name)
     role: Role
-    created_at: datetime = attrs.field(converter=_checks.utc)
+    created_at: datetime = attrs.field(converter=checks.utc)
     customer_id: str | None = None
     password_hash: str | None = None
-    confirmed_at: datetime | None = attrs.field(default=None, converter=_checks.optional_utc)
+    confirmed_at: datetime | None = attrs.field(default=None, converter=checks.optional_utc)
     disabled: bool = False
 
     def __attrs_post_init__(self) -> None:
@@ -100,15 +100,15 @@ class Secret:
     revoked and, if single-use, not used.
     """
 
-    digest: str = attrs.field(converter=_checks.sha256)
+    digest: str = attrs.field(converter=checks.sha256)
     kind: SecretKind
     shop_id: str
-    created_at: datetime = attrs.field(converter=_checks.utc)
-    expires_at: datetime | None = attrs.field(default=None, converter=_checks.optional_utc)
+    created_at: datetime = attrs.field(converter=checks.utc)
+    expires_at: datetime | None = attrs.field(default=None, converter=checks.optional_utc)
     account_id: str | None = None
     label: str = ""
-    used_at: datetime | None = attrs.field(default=None, converter=_checks.optional_utc)
-    revoked_at: datetime | None = attrs.field(default=None, converter=_checks.optional_utc)
+    used_at: datetime | None = attrs.field(default=None, converter=checks.optional_utc)
+    revoked_at: datetime | None = attrs.field(default=None, converter=checks.optional_utc)
 
     def valid_at(self, now: datetime) -> bool:
         if self.revoked_at is not None:

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, cast
 
 import attrs
 
-from fabcore.domain import _checks
+from fabcore.domain import checks
 from fabcore.domain.errors import InvalidInput
 from fabcore.domain.status import Trigger
 
@@ -32,14 +32,14 @@ _MAX_TEXT = 2000
 
 
 def _note(value: str | None) -> str | None:
-    text = _checks.optional_text(value, "note")
+    text = checks.optional_text(value, "note")
     if text is not None and len(text) > _MAX_TEXT:
         raise InvalidInput(f"note must be at most {_MAX_TEXT} characters")
     return text
 
 
 def _bounded_text(value: str, what: str) -> str:
-    text = _checks.text(value, what)
+    text = checks.text(value, what)
     if len(text) > _MAX_TEXT:
         raise InvalidInput(f"{what} must be at most {_MAX_TEXT} characters")
     return text
@@ -48,7 +48,7 @@ def _bounded_text(value: str, what: str) -> str:
 def _optional_date(value: date | str | None) -> date | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    return _checks.day(value, "due date")
+    return checks.day(value, "due date")
 
 
 def _optional_datetime(value: datetime | str | None) -> datetime | None:
@@ -59,21 +59,21 @@ def _optional_datetime(value: datetime | str | None) -> datetime | None:
             value = datetime.fromisoformat(value.strip())
         except ValueError:
             raise InvalidInput(f"expiry must be an ISO 8601 time, got {value!r}") from None
-    return _checks.utc(value, "expiry")
+    return checks.utc(value, "expiry")
 
 
 def _optional_net_days(value: int | str | None) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    return _checks.whole_number(value, "net days", 0, MAX_NET_DAYS)
+    return checks.whole_number(value, "net days", 0, MAX_NET_DAYS)
 
 
 def _document_ref(value: str | None) -> str | None:
-    return None if value is None else _checks.sha256(value, "PO document")
+    return None if value is None else checks.sha256(value, "PO document")
 
 
 def _revision(value: int | str) -> int:
-    return _checks.whole_number(value, "offer revision", 1)
+    return checks.whole_number(value, "offer revision", 1)
 
 
 def _form(label: str, kind: str, help_text: str = "") -> dict[str, str]:
@@ -99,7 +99,7 @@ def _required_reason(value: str) -> str:
 
 
 def _tracking_number_or_none(value: str | None) -> str | None:
-    return _checks.optional_text(value, "tracking number")
+    return checks.optional_text(value, "tracking number")
 
 
 @attrs.frozen

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import attrs
 
-from fabcore.domain import _checks
+from fabcore.domain import checks
 from fabcore.domain.errors import InvalidInput
 
 
 def _country(value: str) -> str:
-    code = _checks.text(value, "country").upper()
+    code = checks.text(value, "country").upper()
     if len(code) != 2 or not code.isalpha():
         raise InvalidInput(f"country must be an ISO 3166-1 alpha-2 code, got {value!r}")
     return code
@@ -23,39 +23,39 @@ def _postal_code(value: str) -> str:
 
 
 def _address_line_2_or_none(value: str | None) -> str | None:
-    return _checks.optional_text(value, "address line 2")
+    return checks.optional_text(value, "address line 2")
 
 
 def _address_name(value: str) -> str:
-    return _checks.text(value, "address name")
+    return checks.text(value, "address name")
 
 
 def _billing_contact_name(value: str) -> str:
-    return _checks.text(value, "billing contact name")
+    return checks.text(value, "billing contact name")
 
 
 def _city(value: str) -> str:
-    return _checks.text(value, "city")
+    return checks.text(value, "city")
 
 
 def _company_or_none(value: str | None) -> str | None:
-    return _checks.optional_text(value, "company")
+    return checks.optional_text(value, "company")
 
 
 def _name(value: str) -> str:
-    return _checks.text(value, "name")
+    return checks.text(value, "name")
 
 
 def _region_or_none(value: str | None) -> str | None:
-    return _checks.optional_text(value, "region")
+    return checks.optional_text(value, "region")
 
 
 def _street_address(value: str) -> str:
-    return _checks.text(value, "street address")
+    return checks.text(value, "street address")
 
 
 def _tax_id_or_none(value: str | None) -> str | None:
-    return _checks.optional_text(value, "tax id")
+    return checks.optional_text(value, "tax id")
 
 
 @attrs.frozen
@@ -84,7 +84,7 @@ class BillingContact:
     """Someone in the customer's accounts department who gets carbon copies."""
 
     name: str = attrs.field(converter=_billing_contact_name)
-    email: str = attrs.field(converter=_checks.email)
+    email: str = attrs.field(converter=checks.email)
 
 
 @attrs.define
@@ -100,7 +100,7 @@ class Customer:
     id: str
     shop_id: str
     name: str = attrs.field(converter=_name)
-    email: str = attrs.field(converter=_checks.email)
+    email: str = attrs.field(converter=checks.email)
     company: str | None = attrs.field(
         default=None, converter=_company_or_none
     )

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import attrs
 
+from fabcore.domain import checks
 from fabcore.domain.errors import CurrencyMismatch, InvalidInput
 
 # Minor units per ISO 4217; currencies not listed use two decimals.
@@ -46,12 +47,6 @@ def to_decimal(value: object, what: str = "amount") -> Decimal:
     return result
 
 
-def _currency(value: str) -> str:
-    if not (isinstance(value, str) and len(value) == 3 and value.isalpha() and value.isupper()):
-        raise InvalidInput(f"currency must be a three-letter ISO 4217 code, got {value!r}")
-    return value
-
-
 # The quantum of each currency checked so far, e.g. Decimal("0.01") for EUR.
 # Lists of orders build Money by the ten thousand: checking the code and
 # working out its quantum once per currency halves the cost of each one.
@@ -63,7 +58,7 @@ def _quantum(currency: str) -> Decimal:
         quantum = _QUANTUM.get(currency)
         if quantum is not None:
             return quantum
-    code = _currency(currency)
+    code = checks.currency(currency)
     quantum = _QUANTUM[code] = Decimal(1).scaleb(-minor_unit(code))
     return quantum
 

@@ -38,7 +38,7 @@ from datetime import date, datetime, timedelta
 
 import attrs
 
-from fabcore.domain import _checks, access
+from fabcore.domain import access, checks
 from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import ModelAnalysis
 from fabcore.domain.catalog import Catalog
@@ -110,11 +110,11 @@ _CANCELED = frozenset({OrderStatus.CANCELED_BY_CUSTOMER, OrderStatus.CANCELED_BY
 
 
 def _model_sha256(value: str) -> str:
-    return _checks.sha256(value, "model sha256")
+    return checks.sha256(value, "model sha256")
 
 
 def _order_number(value: str) -> str:
-    return _checks.text(value, "order number")
+    return checks.text(value, "order number")
 
 
 class PaymentPageState(enum.Enum):
@@ -324,8 +324,8 @@ class Order:
     id: str
     shop_id: str
     number: str = attrs.field(converter=_order_number)
-    currency: str = attrs.field(converter=_checks.currency)
-    created_at: datetime = attrs.field(converter=_checks.utc)
+    currency: str = attrs.field(converter=checks.currency)
+    created_at: datetime = attrs.field(converter=checks.utc)
     customer_id: str | None = None
     lines: list[OrderLine] = attrs.field(factory=list)
     shipping: Shipping | None = None
@@ -333,7 +333,7 @@ class Order:
     status: OrderStatus = OrderStatus.DRAFT
     payment_status: PaymentStatus = PaymentStatus.UNPAID
     offer_revision: int = 0
-    offer_expires_at: datetime | None = attrs.field(default=None, converter=_checks.optional_utc)
+    offer_expires_at: datetime | None = attrs.field(default=None, converter=checks.optional_utc)
     po: PurchaseOrder | None = None
     held_from: OrderStatus | None = None
     tracking_number: str | None = None
@@ -490,7 +490,7 @@ class Order:
 
     def set_customer(self, customer_id: str) -> None:
         self._require_editable("the customer")
-        self.customer_id = _checks.text(customer_id, "customer id")
+        self.customer_id = checks.text(customer_id, "customer id")
 
     def set_shipping(self, shipping: Shipping | None) -> None:
         self._require_editable("shipping")
@@ -518,7 +518,7 @@ class Order:
 
     def _begin(self, trigger: Trigger, actor: Actor, now: datetime) -> tuple[datetime, OrderStatus]:
         """Checks 1-3 of the module docstring; returns UTC ``now`` and the target status."""
-        now = _checks.utc(now, "now")
+        now = checks.utc(now, "now")
         self._authorize(actor, trigger.value, WHO[trigger])
         options = targets(trigger, self.status)
         if trigger is Trigger.RESUME:
@@ -608,7 +608,7 @@ class Order:
         """
         now, target = self._begin(Trigger.SEND_FIRM_OFFER, actor, now)
         self._check_shop(shop)
-        expires = _checks.optional_utc(expires_at, "offer expiry")
+        expires = checks.optional_utc(expires_at, "offer expiry")
         if expires is None:
             expires = now + timedelta(days=shop.settings.offer_validity_days)
         if expires <= now:
@@ -645,7 +645,7 @@ class Order:
     def request_changes(self, actor: Actor, now: datetime, message: str) -> StatusChanged:
         """The customer sends the offer back to review with a message."""
         now, target = self._begin(Trigger.REQUEST_CHANGES, actor, now)
-        message = _checks.text(message, "message")
+        message = checks.text(message, "message")
         return self._apply(Trigger.REQUEST_CHANGES, target, actor, now, message)
 
     def provide_po(
@@ -654,7 +654,7 @@ class Order:
     ) -> StatusChanged:
         """Record the customer's purchase order (number, optional stored document)."""
         now, target = self._begin(Trigger.PROVIDE_PO, actor, now)
-        number = _checks.text(po_number, "PO number")
+        number = checks.text(po_number, "PO number")
         self.po = PurchaseOrder(number, now, document_ref=document_ref)
         return self._apply(Trigger.PROVIDE_PO, target, actor, now, note)
 
@@ -689,7 +689,7 @@ class Order:
 
     def move_po_due_date(self, actor: Actor, now: datetime, due_date: date) -> None:
         """Staff move the payment due date of an accepted PO; a new reminder will go out."""
-        now = _checks.utc(now, "now")
+        now = checks.utc(now, "now")
         self._authorize(actor, "move the payment due date", Who.STAFF)
         po = self.po
         if self.status is not OrderStatus.PO_PAYMENT_DUE or po is None:
@@ -725,7 +725,7 @@ class Order:
     def reprint(self, actor: Actor, now: datetime, reason: str) -> StatusChanged:
         """Send faulty parts back to be made again."""
         now, target = self._begin(Trigger.REPRINT, actor, now)
-        reason = _checks.text(reason, "reason")
+        reason = checks.text(reason, "reason")
         return self._apply(Trigger.REPRINT, target, actor, now, reason)
 
     def mark_ready_for_shipping(
@@ -746,7 +746,7 @@ class Order:
     ) -> StatusChanged:
         now, target = self._begin(Trigger.SHIP, actor, now)
         if tracking_number is not None:
-            self.tracking_number = _checks.text(tracking_number, "tracking number")
+            self.tracking_number = checks.text(tracking_number, "tracking number")
         return self._apply(Trigger.SHIP, target, actor, now, note)
 
     def deliver(self, actor: Actor, now: datetime, *, note: str | None = None) -> StatusChanged:
@@ -756,7 +756,7 @@ class Order:
     def hold(self, actor: Actor, now: datetime, reason: str) -> StatusChanged:
         """Put the order on hold; ``resume`` returns it to the current status."""
         now, target = self._begin(Trigger.HOLD, actor, now)
-        reason = _checks.text(reason, "reason")
+        reason = checks.text(reason, "reason")
         held_from = self.status
         event = self._apply(Trigger.HOLD, target, actor, now, reason)
         self.held_from = held_from
@@ -770,13 +770,13 @@ class Order:
     def cancel_by_customer(self, actor: Actor, now: datetime, reason: str) -> StatusChanged:
         """Cancel before production, at the customer's wish."""
         now, target = self._begin(Trigger.CANCEL_BY_CUSTOMER, actor, now)
-        reason = _checks.text(reason, "reason")
+        reason = checks.text(reason, "reason")
         return self._apply(Trigger.CANCEL_BY_CUSTOMER, target, actor, now, reason)
 
     def cancel_by_admin(self, actor: Actor, now: datetime, reason: str) -> StatusChanged:
         """Cancel at the shop's decision, from any status that is not final."""
         now, target = self._begin(Trigger.CANCEL_BY_ADMIN, actor, now)
-        reason = _checks.text(reason, "reason")
+        reason = checks.text(reason, "reason")
         return self._apply(Trigger.CANCEL_BY_ADMIN, target, actor, now, reason)
 
     def execute(
@@ -838,7 +838,7 @@ class Order:
         happens: the review policy on Placed, the agreed price and expiry on
         Firm offer sent, and so on.
         """
-        now = _checks.utc(now, "now")
+        now = checks.utc(now, "now")
         self._authorize(actor, f"change the status to {target.label}", Who.STAFF)
         moves = [trigger for trigger, dest in self.reachable() if dest is target]
         if not moves:
@@ -877,9 +877,9 @@ class Order:
     def _check_incoming_payment(
         self, actor: Actor, now: datetime, reference: str, amount: Money
     ) -> tuple[datetime, str]:
-        now = _checks.utc(now, "now")
+        now = checks.utc(now, "now")
         self._authorize(actor, "record a payment", Who.STAFF)
-        reference = _checks.text(reference, "payment reference")
+        reference = checks.text(reference, "payment reference")
         if not isinstance(amount, Money):
             raise InvalidInput(f"amount must be Money, not {type(amount).__name__}")
         if amount.amount <= 0:
@@ -945,7 +945,7 @@ class Order:
         self, actor: Actor, now: datetime, *, note: str | None = None
     ) -> PaymentChanged:
         """Staff undo a payment (refund, bounced transfer)."""
-        now = _checks.utc(now, "now")
+        now = checks.utc(now, "now")
         self._authorize(actor, "mark the order unpaid", Who.STAFF)
         if not self.paid:
             raise GuardFailed(f"{self} is not paid")
@@ -980,7 +980,7 @@ class Order:
         shop's gapless sequence; the caller takes it only when this records
         a new invoice (see :attr:`invoice`).
         """
-        now = _checks.utc(now, "now")
+        now = checks.utc(now, "now")
         self._see(actor)
         if not self.invoiceable:
             raise GuardFailed(f"{self} is {self.status.label}: no invoice before it is placed")
@@ -989,7 +989,7 @@ class Order:
         po = self.po
         due = (po.due_date if po is not None and po.due_date is not None
                else now.date() + timedelta(days=payment_terms_days))
-        self.invoice = InvoiceRecord(_checks.text(number, "invoice number"), now, due)
+        self.invoice = InvoiceRecord(checks.text(number, "invoice number"), now, due)
         return self.invoice
 
     def claim_po_payment_reminder(self, now: datetime) -> PaymentReminderDue | None:
@@ -998,7 +998,7 @@ class Order:
         It is due from :data:`PO_REMINDER_DAYS` days before the due date up to
         the due date itself; claiming records it as sent.
         """
-        now = _checks.utc(now, "now")
+        now = checks.utc(now, "now")
         day = self.po_reminder_date()
         po = self.po
         if day is None or po is None or po.due_date is None:

@@ -13,7 +13,7 @@ import re
 
 import attrs
 
-from fabcore.domain import _checks
+from fabcore.domain import checks
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.customer import Address
 from fabcore.domain.errors import InvalidInput
@@ -31,14 +31,14 @@ _PREFIX = re.compile(r"[A-Za-z0-9/_-]{0,12}")
 def _emails(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     if isinstance(values, str):
         values = (values,)
-    addresses = tuple(_checks.email(v, "shop notification address") for v in values)
+    addresses = tuple(checks.email(v, "shop notification address") for v in values)
     if not addresses:
         raise InvalidInput("a shop needs at least one notification address")
     return addresses
 
 
 def _iban(value: str) -> str:
-    compact = re.sub(r"\s+", "", _checks.text(value, "IBAN")).upper()
+    compact = re.sub(r"\s+", "", checks.text(value, "IBAN")).upper()
     if not _IBAN.fullmatch(compact):
         raise InvalidInput(f"IBAN is not well formed: {value!r}")
     # ISO 13616 check digits: move the first four characters to the end, letters
@@ -59,11 +59,11 @@ def _bic(value: str | None) -> str | None:
 
 
 def _offer_days(value: object) -> int:
-    return _checks.whole_number(value, "offer validity (days)", 1, MAX_OFFER_VALIDITY_DAYS)
+    return checks.whole_number(value, "offer validity (days)", 1, MAX_OFFER_VALIDITY_DAYS)
 
 
 def _terms_days(value: object) -> int:
-    return _checks.whole_number(value, "payment terms (days)", 1, MAX_PAYMENT_TERMS_DAYS)
+    return checks.whole_number(value, "payment terms (days)", 1, MAX_PAYMENT_TERMS_DAYS)
 
 
 def _prefix(value: str) -> str:
@@ -76,27 +76,27 @@ def _prefix(value: str) -> str:
 
 
 def _account_holder(value: str) -> str:
-    return _checks.text(value, "account holder")
+    return checks.text(value, "account holder")
 
 
 def _bank_name_or_none(value: str | None) -> str | None:
-    return _checks.optional_text(value, "bank name")
+    return checks.optional_text(value, "bank name")
 
 
 def _legal_name_or_none(value: str | None) -> str | None:
-    return _checks.optional_text(value, "legal name")
+    return checks.optional_text(value, "legal name")
 
 
 def _shop_id(value: str) -> str:
-    return _checks.text(value, "shop id")
+    return checks.text(value, "shop id")
 
 
 def _shop_name(value: str) -> str:
-    return _checks.text(value, "shop name")
+    return checks.text(value, "shop name")
 
 
 def _tax_id_or_none(value: str | None) -> str | None:
-    return _checks.optional_text(value, "tax id")
+    return checks.optional_text(value, "tax id")
 
 
 @attrs.frozen
@@ -136,7 +136,7 @@ class ShopSettings:
     """
 
     notify_emails: tuple[str, ...] = attrs.field(converter=_emails)
-    sender_email: str = attrs.field(converter=_checks.email)
+    sender_email: str = attrs.field(converter=checks.email)
     review: ReviewPolicy = attrs.field(factory=ReviewPolicy)
     payment_before_production: bool = False
     offer_validity_days: int = attrs.field(default=14, converter=_offer_days)
