@@ -17,7 +17,9 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Server
+from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_204_NO_CONTENT
 from litestar.types import Message, Scope
 
 from fabcore import __version__
@@ -43,10 +45,19 @@ def _static_dir() -> Path:
 
 
 async def _security_headers(message: Message, scope: Scope) -> None:
-    """Every answer says not to sniff types, leak referrers, or be framed (but the widget)."""
+    """Every answer says not to sniff types, leak referrers, or be framed (but the widget).
+
+    An ``OPTIONS`` answer lists every method of its path: Litestar's own
+    lists only those of the first handler registered for the path.
+    """
     if message["type"] != "http.response.start":
         return
     headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))
+    if scope.get("method") == "OPTIONS" and message.get("status") == HTTP_204_NO_CONTENT:
+        allowed = scope["app"].state.allowed_methods.get(scope.get("path_template", ""))
+        if allowed:
+            headers = [h for h in headers if h[0].lower() != b"allow"]
+            headers.append((b"allow", allowed.encode()))
     present = {name.lower() for name, _ in headers}
     path = scope.get("path", "")
     policy = _DOCS_POLICY if path.startswith("/schema") and not path.endswith(".json") \
@@ -90,7 +101,7 @@ def create_app(core: Fabcore, settings: WebSettings | None = None) -> Litestar:
                               favicon="", path="/"),
         ],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             healthz, root, accounts.router, shop.router, orders.router,
             models.make_router(web.max_upload_bytes),
@@ -104,3 +115,6 @@ def create_app(core: Fabcore, settings: WebSettings | None = None) -> Litestar:
         request_max_body_size=JSON_BODY_LIMIT,
         debug=False,
     )
+    app.state.allowed_methods = {route.path_format: ", ".join(sorted(route.methods))
+                                 for route in app.routes if isinstance(route, HTTPRoute)}
+    return app

@@ -1,8 +1,9 @@
 """Request and response bodies of the HTTP API: attrs classes, mapped with the one converter.
 
 Constraints are declared twice on purpose: ``msgspec.Meta`` is what the
-server enforces when it decodes a body, ``annotated_types`` is what the
-OpenAPI schema shows, so the schema says exactly what is checked. Amounts
+server enforces when it decodes a body, ``annotated_types`` (and, for
+patterns, which it cannot express, Litestar's ``KwargDefinition``) is what
+the OpenAPI schema shows, so the schema says exactly what is checked. Amounts
 travel as decimal strings, never as JSON numbers. The domain checks
 everything again (and refuses with 422 naming the field).
 
@@ -20,6 +21,7 @@ from typing import Annotated, Literal, TypeVar
 import annotated_types as at
 import attrs
 import msgspec
+from litestar.params import KwargDefinition
 
 from fabcore.adapters.serialization import converter
 from fabcore.domain.commands import MAX_NET_DAYS
@@ -30,8 +32,13 @@ from fabcore.domain.quote import MAX_QUANTITY
 _T = TypeVar("_T")
 
 
-_EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# Plain ASCII addresses: a pattern that reads the same in Python and in JSON Schema.
+_EMAIL_PATTERN = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
 _AMOUNT_PATTERN = r"^-?[0-9]{1,12}(\.[0-9]{1,6})?$"
+_SHA256_PATTERN = r"^[0-9a-f]{64}$"
+_COUNTRY_PATTERN = r"^[A-Za-z]{2}$"
+_CURRENCY_PATTERN = r"^[A-Z]{3}$"
+_PREFIX_PATTERN = r"^[A-Za-z0-9/_-]{0,12}$"
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200),
                  at.MinLen(1), at.MaxLen(200)]
@@ -70,17 +77,21 @@ Bic = Annotated[str, msgspec.Meta(min_length=0, max_length=11),
 Field = Annotated[str, msgspec.Meta(min_length=1, max_length=40),
                   at.MinLen(1), at.MaxLen(40)]
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=_EMAIL_PATTERN),
-                  at.MinLen(3), at.MaxLen(254)]
-Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$"),
-                   at.MinLen(64), at.MaxLen(64)]
-Amount = Annotated[str, msgspec.Meta(pattern=_AMOUNT_PATTERN, max_length=20), at.MaxLen(20)]
-Country = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2}$"), at.MinLen(2), at.MaxLen(2)]
+                  KwargDefinition(min_length=3, max_length=254, pattern=_EMAIL_PATTERN)]
+Sha256 = Annotated[str, msgspec.Meta(pattern=_SHA256_PATTERN),
+                   KwargDefinition(min_length=64, max_length=64, pattern=_SHA256_PATTERN)]
+Amount = Annotated[str, msgspec.Meta(pattern=_AMOUNT_PATTERN, max_length=20),
+                   KwargDefinition(max_length=20, pattern=_AMOUNT_PATTERN)]
+Country = Annotated[str, msgspec.Meta(pattern=_COUNTRY_PATTERN),
+                    KwargDefinition(min_length=2, max_length=2, pattern=_COUNTRY_PATTERN)]
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=MAX_QUANTITY), at.Ge(1), at.Le(MAX_QUANTITY)]
 Days = Annotated[int, msgspec.Meta(ge=1, le=365), at.Ge(1), at.Le(365)]
 NetDays = Annotated[int, msgspec.Meta(ge=0, le=MAX_NET_DAYS), at.Ge(0), at.Le(MAX_NET_DAYS)]
 Revision = Annotated[int, msgspec.Meta(ge=1, le=1_000_000), at.Ge(1), at.Le(1_000_000)]
-Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$"), at.MinLen(3), at.MaxLen(3)]
-Prefix = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9/_-]{0,12}$"), at.MaxLen(12)]
+Currency = Annotated[str, msgspec.Meta(pattern=_CURRENCY_PATTERN),
+                     KwargDefinition(min_length=3, max_length=3, pattern=_CURRENCY_PATTERN)]
+Prefix = Annotated[str, msgspec.Meta(pattern=_PREFIX_PATTERN),
+                   KwargDefinition(max_length=12, pattern=_PREFIX_PATTERN)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000), at.Ge(1), at.Le(1_000_000_000)]
 Units = Literal["mm", "cm", "inch", "m"]
 
@@ -674,3 +685,32 @@ class OutboxMessageOut:
     sent_at: datetime | None
     next_attempt_at: datetime | None
     last_error: str | None
+
+
+@attrs.define
+class ProblemField:
+    """One invalid field: its name, what is wrong, and where it was (body, query, path)."""
+
+    field: str | None
+    message: str | None
+    location: str | None
+
+
+@attrs.define
+class Problem:
+    """RFC 9457 problem details: ``type`` identifies the kind, ``detail`` says what to change.
+
+    ``errors`` lists the fields of an invalid request; ``key`` and ``reason``
+    name the bad entry of a catalog; ``filename`` and ``reason`` say why a
+    model was refused.
+    """
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[ProblemField] | None = None
+    key: str | None = None
+    reason: str | None = None
+    filename: str | None = None

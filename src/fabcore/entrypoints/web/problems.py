@@ -9,6 +9,7 @@ with its traceback, and the client sees only that something went wrong.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +35,7 @@ STATUS: tuple[tuple[type[e.FabcoreError], int, str], ...] = (
     (e.AlreadyExists, 409, "already-exists"),
     (e.GuardFailed, 409, "guard-failed"),
     (e.InvalidTransition, 409, "invalid-transition"),
-    (e.OfferLinkInvalid, 400, "link-invalid"),
+    (e.OfferLinkInvalid, 404, "link-invalid"),
     (e.PaymentEventRejected, 400, "payment-event-rejected"),
     (e.TooManyAttempts, 429, "too-many-attempts"),
     (e.Refusal, 400, "refused"),
@@ -84,8 +85,13 @@ def fabcore_error(request: Request[Any, Any, Any], exc: Exception) -> Response[d
 def validation_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     assert isinstance(exc, ValidationException)
     extra = exc.extra if isinstance(exc.extra, list) else []
-    fields = [{"field": item.get("key"), "message": item.get("message"), "in": item.get("source")}
+    fields = [{"field": item.get("key"), "message": item.get("message"),
+               "location": item.get("source")}
               for item in extra if isinstance(item, dict)]
+    for item in fields:
+        # A missing body is reported by the decoder as its own key.
+        if item["field"] == "data" and item["message"] == "'data'":
+            item["message"] = "the request needs a JSON body"
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or str(exc.detail)
     return problem(422, "invalid-input", detail, request, errors=fields)
 
@@ -101,6 +107,15 @@ def http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict
     return response
 
 
+def undecodable_form(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """A form field that is not text in its charset: the client's mistake, if the parser says so."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames and frames[-1].filename.endswith(("litestar/_multipart.py", "litestar/_parsers.py")):
+        return problem(400, "invalid-form", "a form field is not valid text in its charset",
+                       request)
+    return unexpected(request, exc)
+
+
 def unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal",
@@ -113,6 +128,7 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], ExceptionHandler] = {
     e.FabcoreError: fabcore_error,
     ValidationException: validation_error,
     HTTPException: http_error,
+    UnicodeDecodeError: undecodable_form,
     Exception: unexpected,
 }
 

@@ -19,6 +19,7 @@ from fabcore.entrypoints.web.api.common import (
     Core,
     WebDep,
     account_out,
+    documented,
     shop_actor,
 )
 from fabcore.entrypoints.web.dto import (
@@ -132,32 +133,18 @@ def accept_invitation(
     return _session(core.accept_invitation(data.token, data.password), web_settings)
 
 
-@post("/sign-out", status_code=HTTP_204_NO_CONTENT, sync_to_thread=True)
-def sign_out(caller: CallerDep, core: Core, web_settings: WebDep) -> Response[None]:
+@post("/sign-out", status_code=200, sync_to_thread=True)
+def sign_out(caller: CallerDep, core: Core, web_settings: WebDep) -> Response[Message]:
     """End the session (the cookies are cleared too)."""
     if caller is not None and caller.account is not None:
         core.sign_out(caller.token)
     return Response(
-        None,
-        status_code=HTTP_204_NO_CONTENT,
+        Message("signed out"),
         cookies=[
-            Cookie(
-                key=web_settings.session_cookie,
-                value="",
-                max_age=0,
-                httponly=True,
-                secure=web_settings.secure_cookies,
-                samesite="lax",
-                path="/",
-            ),
-            Cookie(
-                key=web_settings.csrf_cookie,
-                value="",
-                max_age=0,
-                secure=web_settings.secure_cookies,
-                samesite="lax",
-                path="/",
-            ),
+            Cookie(key=web_settings.session_cookie, value="", max_age=0, httponly=True,
+                   secure=web_settings.secure_cookies, samesite="lax", path="/"),
+            Cookie(key=web_settings.csrf_cookie, value="", max_age=0,
+                   secure=web_settings.secure_cookies, samesite="lax", path="/"),
         ],
     )
 
@@ -227,22 +214,24 @@ def revoke_api_key(
 
 router = Router(
     path="/api/v1",
-    route_handlers=[
-        sign_up,
-        sign_in,
-        sign_in_link,
-        redeem_sign_in_link,
-        accept_invitation,
-        sign_out,
-        me,
-        change_password,
-        list_staff,
-        invite_staff,
-        remove_staff,
-        list_api_keys,
-        create_api_key,
-        revoke_api_key,
-    ],
+    route_handlers=documented(
+        [
+            sign_up,
+            sign_in,
+            sign_in_link,
+            redeem_sign_in_link,
+            accept_invitation,
+            sign_out,
+            me,
+            change_password,
+            list_staff,
+            invite_staff,
+            remove_staff,
+            list_api_keys,
+            create_api_key,
+            revoke_api_key,
+        ]
+    ),
     dependencies=DEPENDENCIES,
     tags=["accounts"],
 )

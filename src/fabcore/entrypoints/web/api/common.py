@@ -7,6 +7,8 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 
 from fabcore.adapters.serialization import converter
 from fabcore.app.facade import Fabcore
@@ -23,8 +25,10 @@ from fabcore.entrypoints.web.dto import (
     LineQuoteOut,
     OrderOut,
     OrderQuoteOut,
+    Problem,
     dto,
 )
+from fabcore.entrypoints.web.problems import PROBLEM_JSON
 from fabcore.entrypoints.web.settings import WebSettings
 
 Core = NamedDependency[Fabcore]
@@ -62,6 +66,32 @@ DEPENDENCIES = {
     "caller": Provide(provide_caller, sync_to_thread=True),
     "actor": Provide(provide_actor, sync_to_thread=False),
 }
+
+
+PROBLEMS = {
+    status: ResponseSpec(
+        data_container=Problem, media_type=PROBLEM_JSON, description=why, generate_examples=False
+    )
+    for status, why in (
+        (400, "Malformed request, or a link or payment notice that is not valid"),
+        (401, "Not signed in, or wrong credentials"),
+        (403, "Signed in, but not allowed to do this"),
+        (404, "No such thing (or not visible to the caller)"),
+        (409, "The order's status does not allow this, or someone else changed it"),
+        (413, "The request body is too large"),
+        (422, "Invalid input: the fields and what is wrong with them"),
+        (429, "Too many attempts: wait Retry-After seconds"),
+        (500, "A bug on the server (it was logged)"),
+        (503, "A backend (database, mail, payments, analysis) is unavailable: retry later"),
+    )
+}
+
+
+def documented(handlers: list[HTTPRouteHandler]) -> list[HTTPRouteHandler]:
+    """``handlers``, each documenting the problem answers it may give."""
+    for handler in handlers:
+        handler.responses = {**PROBLEMS, **(handler.responses or {})}
+    return handlers
 
 
 def shop_actor(actor: Actor, shop: str) -> Actor:

@@ -21,6 +21,7 @@ from fabcore.entrypoints.web.api.common import (
     CallerDep,
     Core,
     WebDep,
+    documented,
     line_quote_out,
     visitor_or,
 )
@@ -132,7 +133,7 @@ def make_router(max_upload_bytes: int) -> Router:
     """The model routes; a request may carry a file of ``max_upload_bytes`` and its form."""
     return Router(
         path="/api/v1",
-        route_handlers=[upload_model, get_model, model_options],
+        route_handlers=documented([upload_model, get_model, model_options]),
         dependencies=DEPENDENCIES,
         tags=["models"],
         request_max_body_size=max_upload_bytes + MiB,

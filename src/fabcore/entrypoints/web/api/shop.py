@@ -24,6 +24,7 @@ from fabcore.entrypoints.web.api.common import (
     CallerDep,
     Core,
     customer_out,
+    documented,
     shop_actor,
     visitor_or,
 )
@@ -266,20 +267,22 @@ def retry_mail(
 
 router = Router(
     path="/api/v1",
-    route_handlers=[
-        get_catalog,
-        put_catalog,
-        get_settings,
-        put_settings,
-        list_customers,
-        create_customer,
-        get_customer,
-        update_customer,
-        put_billing_contact,
-        delete_billing_contact,
-        list_outbox,
-        retry_mail,
-    ],
+    route_handlers=documented(
+        [
+            get_catalog,
+            put_catalog,
+            get_settings,
+            put_settings,
+            list_customers,
+            create_customer,
+            get_customer,
+            update_customer,
+            put_billing_contact,
+            delete_billing_contact,
+            list_outbox,
+            retry_mail,
+        ]
+    ),
     dependencies=DEPENDENCIES,
     tags=["shop"],
 )
