@@ -1,0 +1,78 @@
+"""The analysis worker pool: limits, timeouts, crashes and bugs, with real processes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from fabcore.adapters.worker_pool import PooledAnalyser
+from fabcore.domain.errors import InfrastructureError, ModelRejected
+from pool_analysers import Scripted
+
+
+@pytest.fixture
+def pool() -> Iterator[PooledAnalyser]:
+    made = PooledAnalyser(Scripted, workers=1, memory_mb=1024, timeout_s=3, queue=1)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def test_answers_and_refusals_come_back(pool: PooledAnalyser) -> None:
+    assert pool.analyse(b"ok", "part.stl").filename == "part.stl"
+    with pytest.raises(ModelRejected, match="not a model"):
+        pool.analyse(b"reject", "bad.stl")
+
+
+def test_a_file_over_the_time_limit_is_refused_and_the_worker_replaced(
+    pool: PooledAnalyser,
+) -> None:
+    with pytest.raises(ModelRejected, match="longer than 3 s"):
+        pool.analyse(b"sleep", "slow.stl")
+    assert pool.analyse(b"ok", "next.stl").filename == "next.stl"
+
+
+def test_a_crashing_worker_is_replaced(pool: PooledAnalyser) -> None:
+    with pytest.raises(ModelRejected, match="the analysis stopped"):
+        pool.analyse(b"crash", "crash.stl")
+    assert pool.analyse(b"ok", "next.stl").filename == "next.stl"
+
+
+def test_the_memory_limit_refuses_a_hog(pool: PooledAnalyser) -> None:
+    with pytest.raises(ModelRejected, match="memory limit"):
+        pool.analyse(b"hog", "huge.stl")
+    assert pool.analyse(b"ok", "next.stl").filename == "next.stl"
+
+
+def test_a_bug_in_the_analyser_is_a_bug_not_a_refusal(pool: PooledAnalyser) -> None:
+    with pytest.raises(RuntimeError, match="IndexError: a bug in the analyser"):
+        pool.analyse(b"bug", "part.stl")
+
+
+def test_a_full_queue_refuses_at_once(pool: PooledAnalyser) -> None:
+    # One worker and a queue of one: of three slow calls at once, one is refused
+    # at once while the other two hold the worker and the queue for seconds.
+    started = threading.Barrier(3)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def slow() -> None:
+        started.wait()
+        try:
+            pool.analyse(b"sleep", "slow.stl")
+        except ModelRejected:
+            outcome = "timed out"
+        except InfrastructureError as refused:
+            outcome = "refused" if "try again" in str(refused) else repr(refused)
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=slow) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused", "timed out", "timed out"]

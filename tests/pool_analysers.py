@@ -1,0 +1,36 @@
+"""Analysers that misbehave on purpose, for the worker pool's tests (importable by workers)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from fabcore.domain.analysis import ModelAnalysis, Units
+from fabcore.domain.errors import ModelRejected
+
+
+def _figures(filename: str) -> ModelAnalysis:
+    return ModelAnalysis(filename=filename, format="stl", volume_cm3=1.0, area_cm2=6.0,
+                         bbox_mm=(10.0, 10.0, 10.0), triangles=12, bodies=1, watertight=True,
+                         winding_consistent=True, convex_hull_volume_cm3=1.0,
+                         overhang_area_cm2=0.0)
+
+
+class Scripted:
+    """Does what the file says: ``ok``, ``sleep``, ``crash``, ``hog``, ``bug``, ``reject``."""
+
+    def analyse(self, data: bytes, filename: str, units: Units | str = Units.MM
+                ) -> ModelAnalysis:
+        command = data.decode()
+        if command == "sleep":
+            time.sleep(60)
+        elif command == "crash":
+            os._exit(3)
+        elif command == "hog":
+            hog = [bytearray(64 * 1024 * 1024) for _ in range(64)]
+            del hog
+        elif command == "bug":
+            raise IndexError("a bug in the analyser")
+        elif command == "reject":
+            raise ModelRejected(filename, "not a model")
+        return _figures(filename)
