@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -181,11 +182,56 @@ def test_a_writer_waiting_too_long_gets_storage_error(tmp_path: Path) -> None:
         seed(holder)
         with holder() as writing:
             writing.orders.add(a.order())
+            with impatient() as uow, pytest.raises(StorageError, match="busy"):
+                uow.orders.add(a.order("ord-2", number="2"))
+            with impatient() as reader:
+                assert reader.orders.list("shop-1") == []
+
+
+def test_a_writer_outside_fabcore_holding_the_file_too_long_gives_storage_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "fabcore.db"
+    with SqliteDatabase(path, timeout=0.05) as impatient:
+        seed(impatient)
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
             with impatient() as uow, pytest.raises(StorageError, match="busy") as caught:
                 uow.orders.add(a.order("ord-2", number="2"))
             assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
-            with impatient() as reader:
-                assert reader.orders.list("shop-1") == []
+            other.execute("ROLLBACK")
+            with impatient() as uow:
+                uow.orders.add(a.order("ord-2", number="2"))
+                uow.commit()
+        finally:
+            other.close()
+
+
+def test_writers_of_two_databases_on_one_file_take_turns(tmp_path: Path) -> None:
+    path = tmp_path / "fabcore.db"
+    with SqliteDatabase(path) as first, SqliteDatabase(path) as second:
+        seed(first)
+        entered = threading.Event()
+        with first() as writing:
+            writing.orders.add(a.order())
+
+            def write_second() -> None:
+                entered.set()
+                with second() as uow:
+                    uow.orders.add(a.order("ord-2", number="2"))
+                    uow.commit()
+
+            worker = threading.Thread(target=write_second)
+            worker.start()
+            entered.wait()
+            worker.join(0.2)
+            assert worker.is_alive()  # queued behind the first writer
+            writing.commit()
+        worker.join(5)
+        assert not worker.is_alive()
+        with first() as reader:
+            assert {o.id for o in reader.orders.list("shop-1")} == {"ord-1", "ord-2"}
 
 
 def test_reference_to_a_missing_shop_is_not_found(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 from fabcore.adapters.memory import RecordingMailer
-from fabcore.app.relay import RelayResult, backoff, relay_outbox, retry
+from fabcore.app.relay import SENDING_LEASE, RelayResult, backoff, relay_outbox, retry
 from fabcore.domain.errors import (
     GuardFailed,
     InvalidInput,
@@ -165,7 +165,8 @@ def test_due_mails_are_sent_in_order_and_marked_sent(store: Store, mailer: Recor
         assert row.sent_at == NOW
         assert row.attempts == 1
         assert row.next_attempt_at is None
-    assert store.commits == 3  # one unit of work per mail
+    # Per mail, one unit of work claims it and one records the outcome.
+    assert store.commits == 6
 
 
 def test_nothing_due_sends_nothing(store: Store, mailer: RecordingMailer) -> None:
@@ -254,16 +255,39 @@ def test_unexpected_mailer_error_is_recorded_and_the_relay_goes_on(
     assert store.row(second).status is OutboxStatus.SENT
 
 
-def test_crash_before_commit_resends_with_the_same_message_id(
+def test_crash_before_the_outcome_is_recorded_resends_after_the_lease(
+    store: Store, mailer: RecordingMailer
+) -> None:
+    (message_id,) = store.queue(1)
+
+    class CrashAfterSending(RecordingMailer):
+        def send(self, mail: Mail) -> None:
+            mailer.send(mail)
+            store.fail_next_commit = True
+
+    with pytest.raises(StorageError):
+        relay_outbox(store, CrashAfterSending(), NOW)
+    row = store.row(message_id)
+    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
+    assert row.next_attempt_at == NOW + SENDING_LEASE
+    # Claimed: no relay takes it again while the lease runs.
+    assert relay_outbox(store, mailer, NOW + SENDING_LEASE - timedelta(seconds=1)).sent == 0
+    assert relay_outbox(store, mailer, NOW + SENDING_LEASE).sent == 1
+    assert [m.message_id for m in mailer.sent] == [f"<{message_id}@shop.example>"] * 2
+    assert store.row(message_id).attempts == 2
+
+
+def test_a_claim_that_cannot_be_stored_sends_nothing(
     store: Store, mailer: RecordingMailer
 ) -> None:
     (message_id,) = store.queue(1)
     store.fail_next_commit = True
     with pytest.raises(StorageError):
         relay_outbox(store, mailer, NOW)
-    assert store.row(message_id).status is OutboxStatus.PENDING
+    assert mailer.attempts == []
+    row = store.row(message_id)
+    assert (row.status, row.attempts, row.next_attempt_at) == (OutboxStatus.PENDING, 0, None)
     assert relay_outbox(store, mailer, NOW).sent == 1
-    assert [m.message_id for m in mailer.sent] == [f"<{message_id}@shop.example>"] * 2
 
 
 def test_an_outbox_that_loses_updates_does_not_make_the_relay_spin(mailer: RecordingMailer) -> None:

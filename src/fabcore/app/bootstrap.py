@@ -263,7 +263,7 @@ def make_signer(database: str, secret: str | bytes | None = None) -> LinkSigner:
 def bootstrap(
     database: str | UnitOfWorkFactory = "memory://",
     *,
-    models: str | ModelStore = "memory://",
+    models: str | os.PathLike[str] | ModelStore = "memory://",
     mail: str | Mailer = "memory://",
     payments: str | PaymentGateway = "memory://",
     base_url: str = DEFAULT_BASE_URL,
@@ -276,7 +276,7 @@ def bootstrap(
     """Build the application from settings; every adapter can also be passed ready-made.
 
     ``database``, ``models``, ``mail`` and ``payments`` take a URL or an
-    adapter, e.g. a :class:`fabcore.testing.RecordingMailer` to read the
+    adapter (``models`` also a directory path), e.g. a :class:`fabcore.testing.RecordingMailer` to read the
     mails sent. With a ready-made database, links are signed with
     ``secret_key`` (or ``FABCORE_SECRET_KEY``), else with a key that lives
     as long as the process.
@@ -296,7 +296,8 @@ def bootstrap(
     return Fabcore(
         uow=uow,
         analyser=analyser,
-        models=make_model_store(models) if isinstance(models, str) else models,
+        models=(make_model_store(os.fspath(models)) if isinstance(models, str | os.PathLike)
+                else models),
         mailer=make_mailer(mail) if isinstance(mail, str) else mail,
         payments=make_payments(payments) if isinstance(payments, str) else payments,
         clock=clock or SystemClock(),

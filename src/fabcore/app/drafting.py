@@ -19,8 +19,8 @@ from fabcore.domain.customer import Address
 from fabcore.domain.errors import InvalidInput, NotFound, PermissionDenied
 from fabcore.domain.money import Money
 from fabcore.domain.order import Order, OrderLine, Shipping
-from fabcore.domain.pricing import price_line
-from fabcore.domain.quote import Fee, LineSpec
+from fabcore.domain.pricing import options_for, price_line
+from fabcore.domain.quote import Fee, LineQuote, LineSpec
 from fabcore.domain.shop import ShopContext
 from fabcore.ports.model_store import ModelRef
 from fabcore.ports.repositories import UnitOfWork
@@ -83,6 +83,30 @@ class Drafting(Runner):
             raise NotFound(f"no model {sha256[:12]} analysed in {unit.value}: upload it first")
         return UploadedModel(ModelRef(sha256, filename, self.models.size(sha256)),
                              attrs.evolve(known, filename=filename))
+
+    def quote_options(
+        self, actor: Actor, sha256: str, units: Units | str = Units.MM, quantity: int = 1
+    ) -> Sequence[LineQuote]:
+        """Everything an uploaded model can be made of in the shop, cheapest first.
+
+        Options that need review come last, with their reasons. ``NotFound``
+        unless the model was uploaded in these units. Worked out once per
+        catalog, model, units and quantity in this process (see
+        :mod:`fabcore.app.options_cache`).
+        """
+        unit = _units(units)
+        key = (sha256, unit.value, quantity)
+        with self.uow() as uow:
+            catalog = uow.shops.catalog(actor.shop_id)
+            found = self.options.get(catalog, key)
+            if found is not None:
+                return found
+            analysis = uow.analyses.get(sha256, unit.value)
+        if analysis is None or not self.models.exists(sha256):
+            raise NotFound(f"no model {sha256[:12]} analysed in {unit.value}: upload it first")
+        options = tuple(options_for(catalog, attrs.evolve(analysis, filename=""), quantity))
+        self.options.put(catalog, key, options)
+        return options
 
     def create_order(self, actor: Actor, customer_id: str | None = None) -> Order:
         """Start a draft: a customer for themselves, staff for any customer (IQT) or none yet."""

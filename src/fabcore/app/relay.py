@@ -3,12 +3,16 @@
 Mails are written to the outbox in the unit of work of the change that
 caused them; :func:`relay_outbox` hands them to a :class:`Mailer` later.
 
-Each message is taken, sent and recorded in a unit of work of its own, so
-one slow or failing mail holds no lock on the others and a crash loses at
-most the record of the one mail in flight. Delivery is **at least once**: a
-crash after the mail server accepted a mail but before the commit sends it
-again on the next run, with the same ``Message-ID`` (the mail is rendered
-once, when it is queued), so receiving systems can recognise the duplicate.
+Each message is claimed in a short unit of work of its own (its attempt
+counted, and its next attempt put :data:`SENDING_LEASE` ahead, so no other
+relay takes it meanwhile), sent with no transaction open, then its outcome
+is recorded in a second unit of work. A slow mail server therefore holds no
+lock on the database (SQLite has a single writer: a delivery inside the
+write transaction would stall every change of every order). Delivery is
+**at least once**: a crash after the mail server accepted a mail but before
+the outcome is recorded sends it again once the lease has run out, with the
+same ``Message-ID`` (the mail is rendered once, when it is queued), so
+receiving systems can recognise the duplicate.
 
 Outcomes per attempt:
 
@@ -42,12 +46,16 @@ from fabcore.ports.mailer import Mailer
 from fabcore.ports.outbox import OutboxMessage, OutboxStatus
 from fabcore.ports.repositories import UnitOfWork
 
-__all__ = ["RelayResult", "backoff", "relay_outbox", "retry"]
+__all__ = ["SENDING_LEASE", "RelayResult", "backoff", "relay_outbox", "retry"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_DELAY = timedelta(seconds=30)
 DEFAULT_MAX_DELAY = timedelta(hours=1)
+
+#: How long a claimed message stays out of every relay's reach while it is
+#: being sent; far longer than any mailer's own timeouts.
+SENDING_LEASE = timedelta(minutes=10)
 
 
 @attrs.frozen
@@ -113,8 +121,13 @@ def relay_outbox(
                 break
             message = due[0]
             seen.add(message.id)
-            outcome = _attempt(message, mailer, now, max_attempts=max_attempts,
-                               base_delay=base_delay, max_delay=max_delay)
+            message.attempts += 1
+            message.next_attempt_at = now + SENDING_LEASE
+            uow.outbox.update(message)
+            uow.commit()
+        outcome = _attempt(message, mailer, now, max_attempts=max_attempts,
+                           base_delay=base_delay, max_delay=max_delay)
+        with uow_factory() as uow:
             uow.outbox.update(message)
             uow.commit()
         if outcome is OutboxStatus.SENT:
@@ -132,8 +145,7 @@ def _attempt(
     message: OutboxMessage, mailer: Mailer, now: datetime, *, max_attempts: int,
     base_delay: timedelta, max_delay: timedelta,
 ) -> OutboxStatus:
-    """Try one delivery and record the outcome on ``message``."""
-    message.attempts += 1
+    """Try one delivery (already counted in ``attempts``) and record its outcome."""
     try:
         mailer.send(message.mail)
     except PermanentDeliveryError as exc:

@@ -19,6 +19,7 @@ from typing import Self, TypeVar
 import attrs
 
 from fabcore.app.notify import Notifier
+from fabcore.app.options_cache import OptionsCache
 from fabcore.domain import access
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Customer
@@ -81,6 +82,7 @@ class Runner:
     notifier: Notifier
     hasher: PasswordHasher
     new_id: Callable[[], str] = new_id
+    options: OptionsCache = attrs.field(factory=OptionsCache)
     closers: Sequence[Callable[[], None]] = ()
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar import Litestar, MediaType, Request, get
 from litestar.datastructures import State
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Server
@@ -113,6 +114,11 @@ def create_app(core: Fabcore, settings: WebSettings | None = None) -> Litestar:
         before_send=[_security_headers],
         openapi_config=openapi,
         request_max_body_size=JSON_BODY_LIMIT,
+        logging_config=LoggingConfig(loggers={
+            "litestar": {"level": "INFO", "handlers": ["queue_listener"], "propagate": False},
+            # The status machine's library reports every callback at INFO.
+            "transitions": {"level": "WARNING"},
+        }),
         debug=False,
     )
     app.state.allowed_methods = {route.path_format: ", ".join(sorted(route.methods))

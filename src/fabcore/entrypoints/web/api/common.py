@@ -16,16 +16,21 @@ from fabcore.domain.accounts import Account
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Customer
 from fabcore.domain.errors import NotAuthenticated
+from fabcore.domain.money import Money
 from fabcore.domain.order import Order
-from fabcore.domain.quote import LineQuote, OrderQuote
+from fabcore.domain.quote import Fee, LineBreakdown, LineQuote, LineSpec, OrderQuote
 from fabcore.entrypoints.web import auth
 from fabcore.entrypoints.web.dto import (
     AccountOut,
+    BreakdownOut,
     CustomerOut,
+    FeeOut,
     LineQuoteOut,
+    MoneyOut,
     OrderOut,
     OrderQuoteOut,
     Problem,
+    SpecOut,
     dto,
 )
 from fabcore.entrypoints.web.problems import PROBLEM_JSON
@@ -122,8 +127,43 @@ def customer_out(customer: Customer) -> CustomerOut:
     return dto(customer, CustomerOut)
 
 
+def spec_out(spec: LineSpec) -> SpecOut:
+    return SpecOut(spec.process, spec.material, list(spec.finishes), spec.color, spec.quantity)
+
+
+def fee_out(fee: Fee) -> FeeOut:
+    return FeeOut(fee.name, _money(fee.amount))
+
+
+def breakdown_out(b: LineBreakdown) -> BreakdownOut:
+    return BreakdownOut(
+        material_per_part=_money(b.material_per_part),
+        machine_hours_per_part=str(b.machine_hours_per_part),
+        machine_per_part=_money(b.machine_per_part),
+        post_production_per_part=_money(b.post_production_per_part),
+        fees=[fee_out(fee) for fee in b.fees],
+        fees_total=_money(b.fees_total),
+        minimum_price_adjustment=_money(b.minimum_price_adjustment),
+        discount_percent=str(b.discount_percent),
+        discount=_money(b.discount),
+        unit_price=_money(b.unit_price),
+        total=_money(b.total),
+        notes=list(b.notes),
+    )
+
+
 def line_quote_out(quote: LineQuote) -> LineQuoteOut:
-    return dto(quote, LineQuoteOut)
+    return LineQuoteOut(
+        spec=spec_out(quote.spec),
+        breakdown=None if quote.breakdown is None else breakdown_out(quote.breakdown),
+        lead_time_days=quote.lead_time_days,
+        review_reasons=list(quote.review_reasons),
+        filename=quote.filename,
+    )
+
+
+def _money(value: Money) -> MoneyOut:
+    return MoneyOut(str(value.amount), value.currency)
 
 
 def quote_out(quote: OrderQuote) -> OrderQuoteOut:

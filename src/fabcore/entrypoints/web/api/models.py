@@ -14,7 +14,6 @@ from litestar.params import FromPath, FromQuery, MultipartBody, QueryParameter
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from fabcore.app.drafting import UploadedModel
-from fabcore.domain.pricing import options_for
 from fabcore.domain.quote import MAX_QUANTITY
 from fabcore.entrypoints.web.api.common import (
     DEPENDENCIES,
@@ -123,9 +122,7 @@ def model_options(
     quantity: Annotated[int, QueryParameter(ge=1, le=MAX_QUANTITY)] = 1,
 ) -> list[LineQuoteOut]:
     """Everything the model can be made of, cheapest first; options needing review say why."""
-    actor = visitor_or(caller, shop)
-    model = core.stored_model(actor, sha256, "model", units)
-    quotes = options_for(core.catalog(actor), model.analysis, quantity)
+    quotes = core.quote_options(visitor_or(caller, shop), sha256, units, quantity)
     return [line_quote_out(q) for q in quotes]
 
 
