@@ -123,6 +123,33 @@ def rate(call: Callable[[], object], seconds: float) -> float:
     return count / (time.perf_counter() - start)
 
 
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found += [int(child) for child in children]
+    return found
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_memory(server_pid: int) -> tuple[float, float]:
+    """Peak resident memory (MB) of the largest web worker and analysis worker."""
+    web, analysis = 0.0, 0.0
+    for worker in _children(server_pid):
+        if "spawn_main" not in Path(f"/proc/{worker}/cmdline").read_text():
+            continue  # multiprocessing's resource tracker
+        web = max(web, _peak_rss_mb(worker))
+        for child in _children(worker):
+            analysis = max(analysis, _peak_rss_mb(child))
+    return web, analysis
+
+
 def big_stl(variant: int) -> bytes:
     """A closed sphere of 1,310,720 triangles as binary STL; ``variant`` changes its header."""
     mesh = trimesh.creation.icosphere(subdivisions=8, radius=40.0)
@@ -258,6 +285,9 @@ def _run(args: argparse.Namespace, folder: Path, server: LiveServer) -> int:
             analyser.analyse(data, "sphere.stl")
             library_analyses.append(time.perf_counter() - start)
 
+    web_peak, analysis_peak = peak_memory(server.process.pid)
+    size_mb = len(big_stl(0)) / 1e6
+
     def med(runs: list[dict[str, float]], key: str) -> float:
         return statistics.median(r[key] for r in runs)
 
@@ -276,7 +306,8 @@ def _run(args: argparse.Namespace, folder: Path, server: LiveServer) -> int:
         ("upload + analysis, 1.31M-triangle STL", f"{statistics.median(uploads):.2f} s",
          f"{statistics.median(library_analyses):.2f} s",
          statistics.median(uploads) / statistics.median(library_analyses),
-         f"{len(big_stl(0)) / 1e6:.0f} MB file", "<= 1.5x the library call"),
+         f"{size_mb:.0f} MB file; peak RSS: web worker {web_peak:.0f} MB, "
+         f"analysis worker {analysis_peak:.0f} MB", "<= 1.5x the library call"),
     ]
     errors = sum(r["errors"] for r in options + changes)
     print(f"fabcore serve, 2 uvicorn workers, SQLite; wrk -t2 -c{args.connections} "

@@ -65,11 +65,19 @@ class FakeOutbox:
         self.staged[message.id] = attrs.evolve(message)
 
     def list(
-        self, status: OutboxStatus | None = None, order_id: str | None = None
+        self,
+        status: OutboxStatus | None = None,
+        order_id: str | None = None,
+        *,
+        shop_id: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> Sequence[OutboxMessage]:
-        return [attrs.evolve(m) for m in self.rows.values()
-                if (status is None or m.status is status)
-                and (order_id is None or m.order_id == order_id)]
+        found = [attrs.evolve(m) for m in self.rows.values()
+                 if (status is None or m.status is status)
+                 and (order_id is None or m.order_id == order_id)
+                 and (shop_id is None or m.shop_id == shop_id)]
+        return found[offset:] if limit is None else found[offset:offset + limit]
 
 
 class FakeUnitOfWork:
