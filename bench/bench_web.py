@@ -71,8 +71,14 @@ function init(args)
   end
   held = {}
   n = 0
+  -- wrk calls the first thread's request() once to check it, and sends nothing.
+  checking = (id == 0)
 end
 request = function()
+  if checking then
+    checking = false
+    return wrk.format("GET", "/healthz")
+  end
   n = n + 1
   local order = mine[(n %% #mine) + 1]
   local target
@@ -82,6 +88,9 @@ request = function()
   return wrk.format("POST", "/api/v1/shops/acme/orders/" .. order .. "/status",
                     {["Content-Type"] = "application/json",
                      ["Authorization"] = "Bearer %s"}, body)
+end
+response = function(status, headers, body)
+  if status ~= 200 then io.stderr:write("refused: " .. body .. "\\n") end
 end
 """
 
@@ -94,7 +103,10 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None,
         command += ["-H", header]
     if script is not None:
         command += ["-s", str(script)]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    done = subprocess.run([*command, url], capture_output=True, text=True, check=True)
+    output = done.stdout
+    for line in done.stderr.splitlines()[:3]:
+        print(f"wrk: {line}", file=sys.stderr)
     found: dict[str, float] = {"errors": 0.0}
     for line in output.splitlines():
         parts = line.split()
@@ -104,6 +116,8 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None,
             found[parts[0]] = _ms(parts[1])
         elif "Non-2xx or 3xx responses" in line:
             found["errors"] = float(parts[-1])
+        elif line.strip().startswith("Socket errors:"):
+            found["timeouts"] = float(parts[-1])
     return found
 
 
@@ -161,7 +175,9 @@ def big_stl(variant: int) -> bytes:
 
 
 def library_status_rate(folder: Path, seconds: float) -> float:
-    app = bootstrap(f"sqlite:///{folder / 'library.db'}", secret_key=b"k" * 32)
+    """Status changes per second through ``Fabcore.change_status`` on a new SQLite file."""
+    database = Path(tempfile.mkdtemp(dir=folder)) / "library.db"
+    app = bootstrap(f"sqlite:///{database}", secret_key=b"k" * 32)
     create_sample_shop(app)
     staff = Actor.staff("acme", "sam")
     customer = app.register_customer(staff, name="Ada", email="ada@example.com",
@@ -213,6 +229,21 @@ def prepare(server: LiveServer, orders: int) -> tuple[str, str, list[str]]:
     return token, model["sha256"], ids
 
 
+def resume_held(server: LiveServer, token: str) -> None:
+    """Put every order a status run left on hold back to placed, for the next run."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with server.client() as client:
+        while True:
+            page = client.get("/api/v1/shops/acme/orders", headers=headers,
+                              params={"status": "on_hold", "limit": 200}).json()
+            if not page["items"]:
+                return
+            for order in page["items"]:
+                resumed = client.post(f"/api/v1/shops/acme/orders/{order['id']}/status",
+                                      headers=headers, json={"status": "placed"})
+                assert resumed.status_code == 200, resumed.text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per run")
@@ -250,7 +281,10 @@ def _run(args: argparse.Namespace, folder: Path, server: LiveServer) -> int:
 
     script = folder / "status.lua"
     script.write_text(STATUS_SCRIPT % (", ".join(f'"{o}"' for o in orders), token))
-    changes = [wrk(url, args.seconds, args.connections, script) for _ in range(args.runs)]
+    changes = []
+    for _ in range(args.runs):
+        changes.append(wrk(url, args.seconds, args.connections, script))
+        resume_held(server, token)
     library_changes = statistics.median(
         library_status_rate(folder, 5) for _ in range(args.runs))
 
