@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from http_server import OWNER_PASSWORD, LiveServer, start_server
+from fabcore.entrypoints.web.serve import DEFAULT_OWNER
+from http_server import OWNER_EMAIL, OWNER_PASSWORD, LiveServer, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 CUBE = ROOT / "tests" / "data" / "20mm-xyz-cube.stl"
@@ -38,6 +39,8 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
 def test_the_curl_walkthrough_runs_the_three_cases(server: LiveServer, tmp_path: Path) -> None:
     script = walkthrough()
     script = re.sub(r"(?m)^API=.*$", f"API={server.url}/api/v1", script, count=1)
+    assert re.search(rf"(?m)^OWNER_EMAIL={re.escape(DEFAULT_OWNER)}$", script)
+    script = re.sub(r"(?m)^OWNER_EMAIL=.*$", f"OWNER_EMAIL={OWNER_EMAIL}", script, count=1)
     script = re.sub(r"(?m)^OWNER_PASSWORD=.*$", f"OWNER_PASSWORD='{OWNER_PASSWORD}'", script,
                     count=1)
     work = tmp_path / "work"
