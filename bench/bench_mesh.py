@@ -4,7 +4,7 @@ Generates closed, watertight meshes (a 2 x 2 grid of tori, so four bodies) of
 about 10k, 100k, 1M and 4M triangles, cached under ``bench/.cache/``, and runs
 in one process, for each size:
 
-* ours:    ``TrimeshAnalyser().analyse(path.read_bytes(), name)``
+* ours:    ``MeshFileAnalyser().analyse(path.read_bytes(), name)``
 * trimesh: ``trimesh.load(path)``, then ``.volume``, ``.is_watertight`` and
   ``len(mesh.split(only_watertight=False))``
 
@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import trimesh
 
-from fabcore.adapters.mesh import TrimeshAnalyser
+from fabcore.adapters.mesh import MeshFileAnalyser
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000, "4M": 4_000_000}
@@ -92,7 +92,7 @@ def mesh_file(triangles: int) -> Path:
 
 
 def run_ours(path: Path) -> tuple[float, bool, int]:
-    result = TrimeshAnalyser().analyse(path.read_bytes(), path.name)
+    result = MeshFileAnalyser().analyse(path.read_bytes(), path.name)
     return result.volume_cm3 * 1000.0, result.watertight, result.bodies
 
 

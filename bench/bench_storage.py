@@ -128,10 +128,10 @@ class Databases:
 
 
 def make_app(database: UnitOfWorkFactory) -> Fabcore:
-    from fabcore.adapters.mesh import TrimeshAnalyser
+    from fabcore.adapters.mesh import MeshFileAnalyser
 
     return Fabcore(
-        uow=database, analyser=TrimeshAnalyser(), models=MemoryModelStore(),
+        uow=database, analyser=MeshFileAnalyser(), models=MemoryModelStore(),
         mailer=RecordingMailer(), payments=MemoryPaymentGateway(), clock=SystemClock(),
         links=LinkSigner({"k1": b"k" * 32}, current="k1"),
         urls=LinkBuilder("http://localhost:8000"), renderer=MailRenderer(),

@@ -270,9 +270,9 @@ def bootstrap(
 ) -> Fabcore:
     """Build the application from settings; every adapter can also be passed ready-made."""
     if analyser is None:
-        from fabcore.adapters.mesh import TrimeshAnalyser
+        from fabcore.adapters.mesh import MeshFileAnalyser
 
-        analyser = TrimeshAnalyser()
+        analyser = MeshFileAnalyser()
     return Fabcore(
         uow=make_database(database),
         analyser=analyser,

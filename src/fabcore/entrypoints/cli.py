@@ -63,11 +63,11 @@ def _status(message: str, stream: TextIO) -> None:
 
 
 def _analyse(args: argparse.Namespace) -> ModelAnalysis:
-    from fabcore.adapters.mesh import TrimeshAnalyser
+    from fabcore.adapters.mesh import MeshFileAnalyser
 
     data = _read_model(args.file)
     _status(f"Analysing {Path(args.file).name} ({len(data) / 1e6:.1f} MB)...", sys.stderr)
-    return TrimeshAnalyser().analyse(data, Path(args.file).name, Units(args.units))
+    return MeshFileAnalyser().analyse(data, Path(args.file).name, Units(args.units))
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:

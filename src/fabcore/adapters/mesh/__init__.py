@@ -1,5 +1,6 @@
 """Mesh analysis: reading model files and measuring what a shop needs to price them."""
 
-from fabcore.adapters.mesh.analyser import TrimeshAnalyser
+from fabcore.adapters.mesh.analyser import MeshFileAnalyser
+from fabcore.adapters.mesh.readers.base import Limits
 
-__all__ = ["TrimeshAnalyser"]
+__all__ = ["Limits", "MeshFileAnalyser"]
