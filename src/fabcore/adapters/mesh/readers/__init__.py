@@ -3,25 +3,44 @@
 :func:`format_of` takes the format from the file name; :func:`read_model`
 reads the bytes in that format into a :class:`~.base.Mesh`, raising
 :class:`~fabcore.adapters.mesh.errors.ModelError` with a plain reason for any
-file it cannot read.
+file it cannot read, and :func:`read_upload` reads a file or stream with the
+size limit applied while reading.
+
+STL, OBJ, PLY, 3MF and GLB are read by our own numpy readers; OFF (and PLY
+files mixing polygon sizes) by trimesh; STEP by OpenCASCADE in a sandbox.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import PurePath
-from typing import Final
+from typing import BinaryIO, Final
 
-from fabcore.adapters.mesh.errors import ModelError
-from fabcore.adapters.mesh.readers import legacy, stl
+from fabcore.adapters.mesh.errors import ModelError, megabytes
+from fabcore.adapters.mesh.readers import gltf, obj, ply, step, stl, threemf, with_trimesh
 from fabcore.adapters.mesh.readers.base import Limits, Mesh
+from fabcore.adapters.mesh.readers.step import STEP_EXTRA_HINT
 from fabcore.domain.analysis import Units
 
 SUPPORTED_FORMATS: Final = ("stl", "obj", "3mf", "ply", "off", "glb", "step", "stp")
 SUPPORTED_TEXT: Final = "STL, OBJ, 3MF, PLY, OFF, GLB, STEP/STP"
-STEP_EXTRA_HINT: Final = "STEP support needs the optional extra: pip install 'fabcore[step]'"
+# Signatures no other supported format starts with.
+_SIGNATURES: Final = (
+    (b"PK\x03\x04", "3mf", "a ZIP package (such as 3MF)"),
+    (b"glTF", "glb", "a GLB file"),
+    (b"ISO-10303-21", "step", "a STEP file"),
+    (b"ply\n", "ply", "a PLY file"),
+    (b"ply\r\n", "ply", "a PLY file"),
+)
 
-__all__ = ["SUPPORTED_FORMATS", "Limits", "Mesh", "format_of", "read_model"]
+__all__ = [
+    "STEP_EXTRA_HINT",
+    "SUPPORTED_FORMATS",
+    "Limits",
+    "Mesh",
+    "format_of",
+    "read_model",
+    "read_upload",
+]
 
 
 def format_of(filename: str) -> str:
@@ -33,22 +52,49 @@ def format_of(filename: str) -> str:
     return "step" if fmt == "stp" else fmt
 
 
+def read_upload(stream: BinaryIO, max_bytes: int) -> bytes:
+    """All of ``stream``, refusing it as soon as it is longer than ``max_bytes``.
+
+    Reads in blocks, so an endless stream (``/dev/zero``) costs no more
+    than ``max_bytes`` of memory.
+    """
+    blocks: list[bytes] = []
+    size = 0
+    while block := stream.read(min(1 << 20, max_bytes + 1 - size)):
+        blocks.append(block)
+        size += len(block)
+        if size > max_bytes:
+            raise ModelError(
+                f"the file is more than the {megabytes(max_bytes)} allowed; stopped reading"
+            )
+    return b"".join(blocks)
+
+
 def read_model(data: bytes, fmt: str, unit: Units, limits: Limits) -> Mesh:
     """Triangles of ``data`` read as ``fmt``; ``unit`` applies where the file declares none."""
+    for signature, actual, what in _SIGNATURES:
+        if actual != fmt and data.startswith(signature):
+            raise ModelError(
+                f"the file is {what} but is named .{fmt}; rename it to .{actual} and upload "
+                "it again"
+            )
     if fmt == "stl":
-        return Mesh(stl.read_stl(data), None, unit.to_mm, unit)
+        return Mesh(stl.read_stl(data, limits), None, unit.to_mm, unit)
     if fmt == "3mf":
-        to_mm = legacy.check_3mf(data, limits.max_decompressed_bytes)
-        return Mesh(legacy.load_with_trimesh(data, "3mf"), None, to_mm, None)
+        vertices, faces, to_mm = threemf.read_3mf(data, limits)
+        return Mesh(vertices, faces, to_mm, None)
     if fmt == "step":
+        vertices, faces = step.read_step(data, limits)
+        return Mesh(vertices, faces, 1000.0, None)
+    if fmt == "obj":
+        vertices, faces = obj.read_obj(data, limits)
+    elif fmt == "glb":
+        vertices, faces = gltf.read_glb(data, limits)
+    elif fmt == "ply":
         try:
-            importlib.import_module("cascadio")
-        except ImportError as exc:
-            raise ModelError(STEP_EXTRA_HINT) from exc
-        # cascadio hands trimesh a glTF, whose unit is the meter.
-        return Mesh(legacy.load_with_trimesh(data, "step"), None, 1000.0, None)
-    if fmt == "ply":
-        legacy.check_ply_header(data)
-    elif fmt == "off":
-        legacy.check_off_header(data)
-    return Mesh(legacy.load_with_trimesh(data, fmt), None, unit.to_mm, unit)
+            vertices, faces = ply.read_ply(data, limits)
+        except ply.MixedLists:
+            vertices, faces = with_trimesh.load(data, "ply", limits)
+    else:
+        vertices, faces = with_trimesh.read_off(data, limits)
+    return Mesh(vertices, faces, unit.to_mm, unit)

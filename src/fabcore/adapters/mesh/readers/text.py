@@ -375,3 +375,49 @@ def first_byte_offsets(buf: U8Array, starts: IntArray, ends: IntArray, value: in
             found[i] = len(text) if where < 0 else where
         out[first : first + len(s)] = found
     return out
+
+
+def first_eight(buf: U8Array, starts: IntArray, ends: IntArray) -> U64Array:
+    """The first eight bytes of each token, little-endian, zero past its end."""
+    count = len(starts)
+    words = np.zeros(count, dtype=np.uint64)
+    eights, neights = _windows(buf, 8)
+    inside = starts < neights
+    words[inside] = eights[starts[inside]].view(np.uint64)
+    for i in np.flatnonzero(~inside):
+        tail = bytes(buf[starts[i] : ends[i]])[:8].ljust(8, b"\0")
+        words[i] = np.frombuffer(tail, dtype="<u8")[0]
+    masked: U64Array = words & _LOW[np.clip(ends - starts, 0, 8)]
+    return masked
+
+
+def packed(word: bytes) -> np.uint64:
+    """``word`` (at most eight bytes) as :func:`first_eight` gives it."""
+    return _U(int.from_bytes(word.ljust(8, b"\0"), "little"))
+
+
+def lower(words: U64Array, length: IntArray) -> U64Array:
+    """Letters of :func:`first_eight` words in lower case (other bytes may change too)."""
+    lowered: U64Array = words | (_U(0x2020202020202020) & _LOW[np.clip(length, 0, 8)])
+    return lowered
+
+
+def first_on_line(buf: U8Array, starts: IntArray, ends: IntArray) -> BoolArray:
+    """Whether each token is the first of its line (a newline lies in the gap before it)."""
+    count = len(starts)
+    first = np.zeros(count, dtype=np.bool_)
+    if count == 0:
+        return first
+    gap = np.empty(count, dtype=np.int64)
+    gap[0] = starts[0]
+    gap[1:] = starts[1:] - ends[:-1]
+    first[0] = True
+    widest = min(int(gap.max()), 16)
+    for back in range(1, widest + 1):
+        reach = gap >= back
+        reach[0] = False
+        first |= reach & (buf[np.maximum(starts - back, 0)] == 10)
+    for i in np.flatnonzero(gap > 16):
+        if i > 0:
+            first[i] = 10 in bytes(buf[ends[i - 1] : starts[i]])
+    return first

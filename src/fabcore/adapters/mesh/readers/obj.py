@@ -1,0 +1,133 @@
+"""Wavefront OBJ, read straight into numpy.
+
+Only geometry counts: ``v x y z`` lines (extra values such as colours are
+ignored) and ``f`` lines, whose corners may be ``v``, ``v/vt``, ``v//vn`` or
+``v/vt/vn``, with negative indices counting back from the last vertex so
+far. Polygons are fanned into triangles from their first corner. Texture
+coordinates, normals, groups, materials, lines and points are skipped;
+``#`` starts a comment and a backslash at a line's end continues it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+
+from fabcore.adapters.mesh.errors import ModelError
+from fabcore.adapters.mesh.readers import text
+from fabcore.adapters.mesh.readers.base import FloatArray, IntArray, Limits
+from fabcore.adapters.mesh.readers.text import NotANumber
+
+_HASH: Final = 0x23
+
+
+def read_obj(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
+    """Vertices (k, 3) and triangles (n, 3) of an OBJ file."""
+    if b"\\" in data:
+        data = data.replace(b"\\\r\n", b"   ").replace(b"\\\n", b"  ")
+    buf = text.as_array(data)
+    starts, ends = text.tokens(buf)
+    first = text.first_on_line(buf, starts, ends)
+    line = np.cumsum(first) - 1
+    live: np.ndarray | slice = slice(None)
+    trailing = np.flatnonzero((buf[starts] == _HASH) & ~first)
+    if len(trailing):
+        # A comment runs from a token starting with "#" to the end of its line.
+        hashes = np.full(len(starts), -1, dtype=np.int64)
+        hashes[trailing] = trailing
+        live = np.maximum.accumulate(hashes) < np.flatnonzero(first)[line]
+    short = np.flatnonzero(first & (ends - starts == 1))
+    word = buf[starts[short]]
+    v_lines = short[word == ord("v")]
+    f_lines = short[word == ord("f")]
+    if len(f_lines) == 0:
+        raise ModelError("the OBJ file has no faces, so it describes no surface")
+    if len(v_lines) > limits.max_vertices:
+        raise ModelError(
+            f"the OBJ file lists {len(v_lines):,} vertices, more than the "
+            f"{limits.max_vertices:,} this service reads"
+        )
+    # Tokens that count on each line: up to the next line's first token or comment.
+    count = np.bincount(line[live], minlength=int(line[-1]) + 1)
+    vertices = _vertices(buf, starts, ends, v_lines, count[line[v_lines]])
+    corners = count[line[f_lines]] - 1
+    faces = _faces(buf, starts, ends, f_lines, corners, line, v_lines, len(vertices), limits)
+    return vertices, faces
+
+
+def _vertices(
+    buf: np.ndarray, starts: IntArray, ends: IntArray, keyword: IntArray, count: IntArray
+) -> FloatArray:
+    short = np.flatnonzero(count < 4)
+    if len(short):
+        raise ModelError(
+            "the OBJ file has a vertex with fewer than three coordinates "
+            f"(line {text.line_of(buf, int(starts[keyword[short[0]]]))})"
+        )
+    columns = (keyword[:, None] + np.arange(1, 4)).reshape(-1)
+    try:
+        values = text.parse_decimals(buf, starts[columns], ends[columns])
+    except NotANumber as exc:
+        where = int(starts[columns[exc.index]])
+        raise ModelError(
+            "the OBJ file has a vertex coordinate that is not a number "
+            f"({exc.text[:20].decode(errors='replace')!r} on line {text.line_of(buf, where)})"
+        ) from exc
+    return values.reshape(-1, 3)
+
+
+def _faces(
+    buf: np.ndarray,
+    starts: IntArray,
+    ends: IntArray,
+    keyword: IntArray,
+    corners: IntArray,
+    line: IntArray,
+    v_lines: IntArray,
+    nverts: int,
+    limits: Limits,
+) -> IntArray:
+    few = np.flatnonzero(corners < 3)
+    if len(few):
+        raise ModelError(
+            "the OBJ file has a face with fewer than three corners "
+            f"(line {text.line_of(buf, int(starts[keyword[few[0]]]))})"
+        )
+    triangles = int((corners - 2).sum())
+    if triangles > limits.max_triangles:
+        raise ModelError(
+            f"the OBJ file has {triangles:,} triangles, more than the "
+            f"{limits.max_triangles:,} this service analyses; reduce its resolution when exporting"
+        )
+    offsets = np.concatenate(([0], np.cumsum(corners)))
+    face_of = np.repeat(np.arange(len(keyword)), corners)
+    token = keyword[face_of] + 1 + (np.arange(offsets[-1]) - offsets[face_of])
+    s = starts[token]
+    field = text.first_byte_offsets(buf, s, ends[token], ord("/"))
+    try:
+        index = text.parse_integers(buf, s, s + field)
+    except NotANumber as exc:
+        raise ModelError(
+            "the OBJ file has a face corner that is not a vertex number "
+            f"({exc.text[:20].decode(errors='replace')!r} on line "
+            f"{text.line_of(buf, int(s[exc.index]))})"
+        ) from exc
+    if (index < 0).any():
+        # Relative to the vertices listed before the face's line.
+        before = np.searchsorted(line[v_lines], line[keyword[face_of]])
+        index = np.where(index < 0, before + index, index - 1)
+    else:
+        index -= 1
+    wrong = np.flatnonzero((index < 0) | (index >= nverts))
+    if len(wrong):
+        raise ModelError(
+            "the OBJ file has faces that use missing vertices "
+            f"(line {text.line_of(buf, int(s[wrong[0]]))})"
+        )
+    if (corners == 3).all():
+        return index.reshape(-1, 3)
+    fan = np.repeat(np.arange(len(keyword)), corners - 2)
+    step = np.arange(triangles) - np.repeat(np.cumsum(corners - 2) - (corners - 2), corners - 2)
+    base = offsets[fan]
+    return np.stack((index[base], index[base + step + 1], index[base + step + 2]), axis=1)
