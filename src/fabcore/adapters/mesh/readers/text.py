@@ -53,6 +53,7 @@ _EXTENDED: Final = bool(
     and np.array([1.5], dtype=np.longdouble).view(np.uint64)[0] == 0xC000000000000000
 )
 _CHUNK: Final = 1 << 15
+_MAX_FRACTION: Final = 24
 _NUMBER: Final = re.compile(rb"[+-]?([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?)([0-9]+))?")
 
 
@@ -178,12 +179,14 @@ def _parse_shape(
     whole, point = key & 31, bool(key >> 5 & 1)
     exp_len, signed = key >> 6 & 7, bool(key >> 9 & 1)
     fraction = length - whole - point - exp_len
-    ok = (fraction >= 0) & (fraction <= 16) & (whole + fraction >= 1)
-    np.clip(fraction, 0, 16, out=fraction)
+    ok = (fraction >= 0) & (fraction <= _MAX_FRACTION) & (whole + fraction >= 1)
+    np.clip(fraction, 0, _MAX_FRACTION, out=fraction)
     bad = np.zeros(len(words), dtype=np.uint64)
     if point:
         bad |= _byte(words, whole) ^ _U(0x2E)
     most = int(fraction.max())
+    # The mantissa wraps past 2**64; its size as a double tells when it did.
+    size = np.zeros(len(words), dtype=np.float64)
     if point and whole + 1 + most <= 8:
         # One word: drop the point and read whole and fraction digits together.
         w = words[:, 0]
@@ -192,19 +195,18 @@ def _parse_shape(
         bad |= wrong
     else:
         mantissa = np.zeros(len(words), dtype=np.uint64)
-        for start in range(0, whole, 8):
-            count = min(8, whole - start)
+        runs: list[tuple[int, int | IntArray]] = [
+            (start, min(8, whole - start)) for start in range(0, whole, 8)
+        ]
+        runs += [
+            (whole + point + start, np.clip(fraction - start, 0, 8))
+            for start in range(0, most, 8)
+        ]
+        for start, count in runs:
             value, wrong = _digits(_bytes_from(words, start), count)
-            mantissa = mantissa * _U(10**count) + value
-            bad |= wrong
-        first = np.minimum(fraction, 8)
-        value, wrong = _digits(_bytes_from(words, whole + point), first)
-        mantissa = mantissa * _POW10_INT[first] + value
-        bad |= wrong
-        if most > 8:
-            rest = fraction - first
-            value, wrong = _digits(_bytes_from(words, whole + point + 8), rest)
-            mantissa = mantissa * _POW10_INT[rest] + value
+            scale = _U(10**count) if isinstance(count, int) else _POW10_INT[count]
+            size = size * scale.astype(np.float64) + value.astype(np.float64)
+            mantissa = mantissa * scale + value
             bad |= wrong
     exponent = -fraction
     if exp_len and tail is not None:
@@ -217,18 +219,18 @@ def _parse_shape(
             np.negative(shift, out=shift, where=((tail >> _U(8)) & _U(0xFF)) == _U(0x2D))
         exponent += shift
     ok &= bad == 0
-    digits_used = whole + fraction
+    fits = size < 1e19
     plain = mantissa.astype(np.float64)
     if exp_len:
         power = _POW10[np.minimum(np.abs(exponent), 22)]
         values = np.divide(plain, power)
         np.multiply(plain, power, out=values, where=exponent >= 0)
-        double = ok & (digits_used <= 15) & (np.abs(exponent) <= 22)
+        double = ok & fits & (mantissa <= _U(2**53)) & (np.abs(exponent) <= 22)
     else:
-        values = plain / _POW10[fraction]
-        double = ok & (digits_used <= 15)
+        values = plain / _POW10[np.minimum(fraction, 22)]
+        double = ok & fits & (mantissa <= _U(2**53)) & (fraction <= 22)
     if not double.all():
-        wide = ok & ~double & _EXTENDED & (digits_used <= 19) & (np.abs(exponent) <= 27)
+        wide = ok & ~double & fits & _EXTENDED & (np.abs(exponent) <= 27)
         if wide.any():
             values[wide], exact = _extended(mantissa[wide], exponent[wide])
             ok[np.flatnonzero(wide)[~exact]] = False

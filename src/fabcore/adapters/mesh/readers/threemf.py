@@ -462,80 +462,124 @@ def _tag_kinds(buf: np.ndarray, lt: np.ndarray) -> np.ndarray:
     return kinds
 
 
-def _values(run: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """Buffer, value starts and ends, and attribute-name bytes of a run in plain form."""
-    if b"'" in run or b"&" in run:
-        return None
-    buf = text.as_array(run)
-    quotes = np.flatnonzero(buf == 0x22)
-    if len(quotes) % 2:
-        return None
-    opens, closes = quotes[0::2], quotes[1::2]
-    inside = np.zeros(len(buf) + 1, dtype=np.int8)
-    inside[opens + 1] += 1
-    inside[closes] -= 1
-    skeleton = buf[np.cumsum(inside[:-1], dtype=np.int8) == 0]
-    return buf, opens + 1, closes, skeleton
-
-
-def _grouped(buf: np.ndarray, starts: np.ndarray, per: int) -> bool:
-    """True when each element of the run holds exactly ``per`` of the values at ``starts``."""
-    positions = np.flatnonzero(buf == 0x3C)
-    opening = positions[buf[np.minimum(positions + 1, len(buf) - 1)] != 0x2F]
-    if len(starts) != per * len(opening):
-        return False
-    limit = np.append(opening[1:], len(buf))
-    return bool(((starts[0::per] > opening) & (starts[per - 1 :: per] < limit)).all())
+_PAD: Final = b" " * 40
+_SPACE: Final = b" \t\r\n"
+_V123: Final = [ord("v") << 8 | ord(d) for d in "123"]
 
 
 def _vertex_run(run: bytes) -> np.ndarray | None:
-    found = _values(run)
+    """x, y, z of a run of vertex elements in plain form (else None: lxml reads it)."""
+    found = _run_values(run, _VERTEX_RUN)
     if found is None:
         return None
-    buf, starts, ends, skeleton = found
-    if _VERTEX_RUN.fullmatch(skeleton.tobytes()) is None:
+    buf, starts, ends, names = found
+    order = np.argsort(names, kind="stable")
+    if bytes(names[order].astype(np.uint8)) != b"xyz":
         return None
-    if not _grouped(buf, starts, 3):
-        return None
-    names = buf[starts - 3].reshape(-1, 3)
     try:
         values = text.parse_decimals(buf, starts, ends).reshape(-1, 3)
     except NotANumber:
         return None
-    if not (names == np.frombuffer(b"xyz", dtype=np.uint8)).all():
-        order = np.argsort(names, axis=1)
-        if not (np.take_along_axis(names, order, axis=1) == np.frombuffer(b"xyz", np.uint8)).all():
-            return None
-        values = np.take_along_axis(values, order, axis=1)
-    return values
+    return values if (order == np.arange(3)).all() else values[:, order]
 
 
 def _triangle_run(run: bytes) -> np.ndarray | None:
-    found = _values(run)
+    """v1, v2, v3 of a run of triangle elements in plain form (else None: lxml reads it)."""
+    found = _run_values(run, _TRIANGLE_RUN, wide_names=True)
     if found is None:
         return None
-    buf, starts, ends, skeleton = found
-    if _TRIANGLE_RUN.fullmatch(skeleton.tobytes()) is None:
+    buf, starts, ends, names = found
+    if not all((names == code).sum() == 1 for code in _V123):
         return None
-    # "v1", "v2", "v3", "p1", "p2", "p3", "pid": the two bytes before '="'.
-    code = buf[starts - 4].astype(np.int64) << 8 | buf[starts - 3]
-    wanted = np.isin(code, [ord("v") << 8 | ord(d) for d in "123"])
-    picked = np.flatnonzero(wanted)
-    if not _grouped(buf, starts[picked], 3):
-        return None
-    names = code[picked].reshape(-1, 3)
+    columns = [int(np.flatnonzero(names == code)[0]) for code in _V123]
+    per = len(names)
+    picked = (np.arange(len(starts) // per)[:, None] * per + np.array(columns)).reshape(-1)
     try:
         values = text.parse_integers(buf, starts[picked], ends[picked]).reshape(-1, 3)
     except NotANumber:
         return None
-    expected = np.array([ord("v") << 8 | ord(d) for d in "123"])
-    if not (names == expected).all():
-        order = np.argsort(names, axis=1)
-        if not (np.take_along_axis(names, order, axis=1) == expected).all():
-            return None
-        values = np.take_along_axis(values, order, axis=1)
-    triangles: np.ndarray = values
-    return triangles
+    return values
+
+
+def _run_values(
+    run: bytes, form: re.Pattern[bytes], *, wide_names: bool = False
+) -> tuple[np.ndarray, IntArray, IntArray, IntArray] | None:
+    """Buffer, value starts and ends of a run whose elements all have one plain form.
+
+    Returns also the attribute names of one element (their last byte, or last
+    two bytes with ``wide_names``), which every element has in the same order.
+    """
+    if b"'" in run or b"&" in run:
+        return None
+    size = len(run)
+    buf = text.as_array(run + _PAD)
+    quotes = np.flatnonzero(buf[:size] == 0x22)
+    if len(quotes) % 2:
+        return None
+    starts, ends = quotes[0::2] + 1, quotes[1::2]
+    lt = np.flatnonzero(buf[:size] == 0x3C)
+    tags = lt[buf[lt + 1] != 0x2F]
+    count = len(tags)
+    if count == 0 or len(starts) % count or tags[0] != 0:
+        return None
+    per = len(starts) // count
+    if per == 0 or not _same_form(buf, size, starts, ends, tags, per, form):
+        return None
+    first = starts[:per]
+    names = buf[first - 3].astype(np.int64)
+    if wide_names:
+        names |= buf[first - 4].astype(np.int64) << 8
+    if len(np.unique(names)) != per:
+        return None
+    return buf, starts, ends, names
+
+
+def _same_form(
+    buf: np.ndarray,
+    size: int,
+    starts: IntArray,
+    ends: IntArray,
+    tags: IntArray,
+    per: int,
+    form: re.Pattern[bytes],
+) -> bool:
+    """True when every element matches the first byte for byte, values aside, and it is valid.
+
+    An element's text outside its values is ``per + 1`` pieces: from its tag
+    to its first value, between values, and from its last value to the next
+    element (or the end of the run, where trailing whitespace may differ).
+    """
+    count = len(tags)
+    begin = np.concatenate((tags[:, None], ends.reshape(count, per)), axis=1)
+    stop = np.concatenate(
+        (starts.reshape(count, per), np.append(tags[1:], size)[:, None]), axis=1
+    )
+    lengths = stop - begin
+    template = lengths[0]
+    inner = lengths[:, :per] if count == 1 else lengths
+    if not ((inner[:-1] == template).all() and (lengths[-1, :per] == template[:per]).all()):
+        return False
+    if template.max() > 32:
+        return False
+    for k in range(per + 1):
+        rows = begin[:, k] if k < per else begin[:-1, k]
+        if len(rows) == 0:
+            continue
+        length = int(template[k])
+        width = 8 if length <= 8 else 16 if length <= 16 else 32
+        windows = np.ndarray(
+            shape=(len(buf) - width + 1,), dtype=f"V{width}", buffer=buf, strides=(1,)
+        )
+        mask = np.frombuffer((b"\xff" * length).ljust(width, b"\0"), dtype=np.uint64)
+        words = windows[rows].view(np.uint64).reshape(-1, width // 8) & mask
+        if not (words == words[0]).all():
+            return False
+    element = b"".join(bytes(buf[begin[0, k] : stop[0, k]]) for k in range(per + 1))
+    tail = bytes(buf[begin[-1, per] : size])
+    closing = bytes(buf[begin[0, per] : stop[0, per]])
+    if tail.rstrip(_SPACE) != closing.rstrip(_SPACE):
+        return False
+    return form.fullmatch(element) is not None
 
 
 def _slow_vertex(element: Any) -> np.ndarray:
