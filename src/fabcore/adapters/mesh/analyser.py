@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import BinaryIO
 
 from fabcore.adapters.mesh.errors import ModelError, megabytes
 from fabcore.adapters.mesh.measures import measure
-from fabcore.adapters.mesh.readers import format_of, read_model
+from fabcore.adapters.mesh.readers import format_of, read_model, read_upload
 from fabcore.adapters.mesh.readers.base import Limits
 from fabcore.domain.analysis import ModelAnalysis, Units
 from fabcore.domain.dfm import DEFAULT_RULES, DfmRules, dfm_warnings
@@ -52,6 +53,19 @@ class MeshFileAnalyser:
 
     def __repr__(self) -> str:
         return f"MeshFileAnalyser(limits={self.limits!r}, merge_tolerance={self.merge_tolerance})"
+
+    def read(self, stream: BinaryIO, filename: str) -> bytes:
+        """The bytes of an upload named ``filename``, read with the size limit applied.
+
+        The name is checked first and reading stops as soon as the limit is
+        passed, so an endless stream costs no more than ``max_upload_bytes``.
+        Raises ``ModelRejected``.
+        """
+        try:
+            format_of(filename)
+            return read_upload(stream, self.limits.max_upload_bytes)
+        except ModelError as exc:
+            raise ModelRejected(filename, exc.reason) from exc
 
     def analyse(self, data: bytes, filename: str, units: Units | str = Units.MM) -> ModelAnalysis:
         """Measure ``data``; the format comes from ``filename``'s extension."""

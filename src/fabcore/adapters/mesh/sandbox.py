@@ -11,8 +11,8 @@ output. Whatever happens comes back as a :class:`SandboxResult` whose
 :class:`Outcome` says how the child ended.
 
 Linux only (``resource`` limits, process groups). The function must be
-importable by name from a module the child can import (a module-level
-function, not a lambda or a closure). It is safe to call from several
+importable by name (a module-level function, not a lambda or a closure);
+the child gets the caller's ``sys.path`` to find it. It is safe to call from several
 threads at once, for example from ``asyncio.to_thread`` in a web server.
 """
 
@@ -29,7 +29,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any, Final, Generic, TypeVar
 
 T = TypeVar("T")
@@ -112,9 +111,8 @@ def run_sandboxed(
     payload = pickle.dumps((func, args), protocol=pickle.HIGHEST_PROTOCOL)
     result_read, result_write = os.pipe()
     env = dict(os.environ)
-    # The child must import fabcore from where the caller did.
-    here = str(Path(__file__).resolve().parents[3])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH", "")) if p)
+    # The child imports modules (fabcore, the function's own) from where the caller does.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     started = time.monotonic()
     try:
         process = subprocess.Popen(

@@ -15,6 +15,7 @@ import re
 import sys
 from typing import Final
 
+from fabcore.adapters.mesh.cascade import step_to_glb
 from fabcore.adapters.mesh.errors import ModelError
 from fabcore.adapters.mesh.readers import gltf
 from fabcore.adapters.mesh.readers.base import FloatArray, IntArray, Limits
@@ -43,7 +44,7 @@ def read_step(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
             "the file is not a STEP file: it does not start with 'ISO-10303-21'. " + _AGAIN
         )
     result = run_sandboxed(
-        convert,
+        step_to_glb,
         data,
         limits=SandboxLimits(
             memory_bytes=limits.step_memory_bytes,
@@ -87,13 +88,3 @@ def read_step(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
         f"probably damaged. {_AGAIN}",
         detail=detail,
     )
-
-
-def convert(data: bytes) -> bytes:  # pragma: no cover - runs in the sandbox
-    """GLB bytes of a STEP file (empty when the converter fails without crashing)."""
-    import cascadio
-
-    glb: bytes = cascadio.to_glb_bytes(
-        data, cascadio.FileType.STEP, merge_primitives=True, use_parallel=False
-    )
-    return glb
