@@ -84,7 +84,8 @@ def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
     def keyword(name: bytes) -> IntArray:
         return np.flatnonzero((words == _KEYWORDS[name]) & (length == len(name)))
 
-    solids = np.concatenate((keyword(b"solid"), keyword(b"endsolid")))
+    closing = keyword(b"endsolid")
+    solids = np.concatenate((keyword(b"solid"), closing))
     named = _name_tokens(buf, starts, ends, solids)
     vertex, facet, endfacet = (
         np.setdiff1d(keyword(name), named, assume_unique=True)
@@ -104,9 +105,11 @@ def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
             f"the ASCII STL is malformed: {len(facet)} facets, {len(endfacet)} endfacets and "
             f"{len(vertex)} vertices (each facet needs exactly three)"
         )
+    if len(closing) == 0 or closing[-1] < endfacet[-1]:
+        raise ModelError(
+            "the ASCII STL is truncated: it does not end with 'endsolid' after its last facet"
+        )
     coordinate = (vertex[:, None] + np.arange(1, 4)).reshape(-1)
-    if coordinate[-1] >= len(starts):
-        raise ModelError("the ASCII STL ends in the middle of a vertex")
     try:
         values = text.parse_decimals(buf, starts[coordinate], ends[coordinate])
     except NotANumber as exc:
