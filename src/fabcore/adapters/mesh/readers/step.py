@@ -23,8 +23,12 @@ from fabcore.adapters.mesh.sandbox import Outcome, SandboxLimits, run_sandboxed
 
 STEP_EXTRA_HINT: Final = "STEP support needs the optional extra: pip install 'fabcore[step]'"
 _MAGIC: Final = b"ISO-10303-21"
-# OpenCASCADE reports failures as "**** ERR StepFile : ..." or "*** ERR StepReaderData : ...".
-_ERROR_LINE: Final = re.compile(r"\*\*\* ERR (\w+) : ([^*\n\x1b]*)")
+# OpenCASCADE reports failures as "**** ERR StepFile : Incorrect Syntax : Fails Count : 1".
+_ERROR_LINE: Final = re.compile(r"\*\*\* ERR \w+ : ([^:*\n\x1b]+?)\s*:")
+_PLAINLY: Final = {
+    "incorrect syntax": "it has a syntax error",
+    "unresolved reference": "it refers to entities it does not contain",
+}
 _AGAIN: Final = "Export it again from your CAD program, or upload an STL or 3MF file."
 
 
@@ -55,12 +59,12 @@ def read_step(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
     )
     detail = f"{result.outcome.value}: {result.error} {result.output[-2000:]}".strip()
     if result.outcome is Outcome.RETURNED:
-        errors = _ERROR_LINE.findall(result.output)
+        errors = sorted({what.strip().lower() for what in _ERROR_LINE.findall(result.output)})
         if errors:
-            kinds = ", ".join(sorted({what.strip().lower() for _, what in errors}))
+            found = " and ".join(_PLAINLY.get(e, f"the converter reports '{e}'") for e in errors)
             raise ModelError(
-                f"the STEP file is damaged (the converter found: {kinds}), so parts of the "
-                f"model may be missing. {_AGAIN}",
+                f"the STEP file is damaged: {found}, so parts of the model may be missing. "
+                + _AGAIN,
                 detail=detail,
             )
         glb = result.value
