@@ -78,3 +78,19 @@ class Limits:
     def max_vertices(self) -> int:
         """Vertices a file may list: three per allowed triangle, as in an unshared soup."""
         return 3 * self.max_triangles
+
+
+def fan(corners: IntArray, counts: IntArray) -> IntArray:
+    """Triangles of polygons listed one after another (``counts[i]`` corners each).
+
+    Each polygon is fanned from its first corner: (0, j, j + 1) for j = 1 .. n - 2.
+    """
+    if (counts == 3).all():
+        return corners.reshape(-1, 3)
+    offsets = np.concatenate(([0], np.cumsum(counts)))
+    sides = counts - 2
+    total = int(sides.sum())
+    polygon = np.repeat(np.arange(len(counts)), sides)
+    step = np.arange(total) - np.repeat(np.cumsum(sides) - sides, sides)
+    base = offsets[polygon]
+    return np.stack((corners[base], corners[base + step + 1], corners[base + step + 2]), axis=1)

@@ -16,7 +16,7 @@ import numpy as np
 
 from fabcore.adapters.mesh.errors import ModelError
 from fabcore.adapters.mesh.readers import text
-from fabcore.adapters.mesh.readers.base import FloatArray, IntArray, Limits
+from fabcore.adapters.mesh.readers.base import FloatArray, IntArray, Limits, fan
 from fabcore.adapters.mesh.readers.text import NotANumber
 
 _HASH: Final = 0x23
@@ -125,9 +125,4 @@ def _faces(
             "the OBJ file has faces that use missing vertices "
             f"(line {text.line_of(buf, int(s[wrong[0]]))})"
         )
-    if (corners == 3).all():
-        return index.reshape(-1, 3)
-    fan = np.repeat(np.arange(len(keyword)), corners - 2)
-    step = np.arange(triangles) - np.repeat(np.cumsum(corners - 2) - (corners - 2), corners - 2)
-    base = offsets[fan]
-    return np.stack((index[base], index[base + step + 1], index[base + step + 2]), axis=1)
+    return fan(index, corners)

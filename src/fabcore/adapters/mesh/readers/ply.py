@@ -1,11 +1,13 @@
 """PLY, binary (either byte order) and ASCII, read straight into numpy.
 
-The header names the elements in file order; ``vertex`` gives x, y and z,
-``face`` a list of vertex indices (fanned into triangles from the first).
-Elements of fixed size are read as one structured array; a list element is
-read as fixed-size records too, after checking that every list has the
-first list's length, which is what writers do (all triangles, or all
-quads); :class:`MixedLists` is raised for files where they differ.
+The header names the elements in file order; ``vertex`` gives x, y and z
+(as the header types them: "float" is float32 in ASCII too), ``face`` a
+list of vertex indices, fanned into triangles from the first. Elements of
+fixed size are read as one structured array; a list element is read as
+fixed-size records too, after checking that every list has the first
+list's length, which is what writers do (all triangles, or all quads).
+Where they differ, an ASCII file is read one record per line; a binary
+one raises :class:`MixedLists`, for trimesh to read.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from fabcore.adapters.mesh.errors import ModelError
 from fabcore.adapters.mesh.readers import text
-from fabcore.adapters.mesh.readers.base import FloatArray, IntArray, Limits
+from fabcore.adapters.mesh.readers.base import FloatArray, IntArray, Limits, fan
 from fabcore.adapters.mesh.readers.text import NotANumber
 
 _HEADER_LIMIT: Final = 65536
@@ -210,6 +212,8 @@ def _binary_records(
     dtype = np.dtype(fields)
     end = offset + dtype.itemsize * element.count
     if end > len(data):
+        if any(p.is_list for p in element.properties):
+            raise MixedLists
         raise ModelError(
             f"the PLY file is truncated: its {element.name} elements need more bytes than follow"
         )
@@ -243,6 +247,11 @@ def _ascii(data: bytes, body: int, elements: list[_Element]) -> tuple[FloatArray
         names = _ascii_columns(buf, starts, ends, position, element)
         width = len(names)
         needed = position + width * element.count
+        if element.name == "face" and not _uniform_lists(
+            buf, starts, ends, position, names, element
+        ):
+            faces = _face_lines(buf, starts[position:], ends[position:], element)
+            continue
         if needed > len(starts):
             raise ModelError(
                 f"the PLY file is truncated: its {element.name} elements need more numbers "
@@ -251,21 +260,64 @@ def _ascii(data: bytes, body: int, elements: list[_Element]) -> tuple[FloatArray
         if element.name == "vertex":
             columns = [names.index(c) for c in _xyz(element)]
             picked = (position + np.arange(element.count)[:, None] * width + columns).reshape(-1)
-            vertices = _decimals(buf, starts[picked], ends[picked]).reshape(-1, 3)
+            values = _decimals(buf, starts[picked], ends[picked]).reshape(-1, 3)
+            # The header's type rules, as in a binary file: "float" numbers are float32.
+            kinds = {p.name: p.kind for p in element.properties}
+            vertices = np.stack(
+                [values[:, k].astype(kinds[c]).astype(np.float64) for k, c in enumerate("xyz")],
+                axis=1,
+            )
         elif element.name == "face":
             prop = _face_list(element)
             where = [i for i, name in enumerate(names) if name == prop.name]
             picked = position + np.arange(element.count)[:, None] * width + where
-            counted = position + np.arange(element.count) * width + where[0] - 1
             flat = picked.reshape(-1)
-            counts = _integers(buf, starts[counted], ends[counted])
-            if (counts != len(where)).any():
-                raise MixedLists
             faces = _fan(_integers(buf, starts[flat], ends[flat]).reshape(-1, len(where)))
         position = needed
     if vertices is None or faces is None:
         raise ModelError("the PLY file has no vertex or no face element, so no triangles")
     return vertices, faces
+
+
+def _uniform_lists(
+    buf: np.ndarray, starts: IntArray, ends: IntArray, position: int, names: list[str],
+    element: _Element,
+) -> bool:
+    """True when every face record holds as many indices as the first one."""
+    width = len(names)
+    if position + width * element.count > len(starts):
+        return False
+    prop = _face_list(element)
+    counted = position + np.arange(element.count) * width + names.index(f"_count_{prop.name}")
+    counts = _integers(buf, starts[counted], ends[counted])
+    return bool((counts == names.count(prop.name)).all())
+
+
+def _face_lines(
+    buf: np.ndarray, starts: IntArray, ends: IntArray, element: _Element
+) -> IntArray:
+    """Faces whose lists differ in length, read as one record per line (as writers do)."""
+    lists = [p for p in element.properties if p.is_list]
+    if len(lists) != 1:
+        raise ModelError("the PLY faces have lists of different lengths this reader cannot follow")
+    before = element.properties.index(lists[0])
+    after = len(element.properties) - before - 1
+    first = np.flatnonzero(text.first_on_line(buf, starts, ends))
+    if len(first) < element.count:
+        raise ModelError(
+            "the PLY file is truncated: its face elements need more lines than follow"
+        )
+    line_end = np.append(first[1:], len(starts))[: element.count]
+    first = first[: element.count]
+    counts = _integers(buf, starts[first + before], ends[first + before])
+    if (counts != line_end - first - before - 1 - after).any():
+        raise ModelError("the PLY file has a face whose list does not match its length")
+    if (counts < 3).any():
+        raise ModelError("the PLY file has faces with fewer than three corners")
+    corner = np.repeat(first + before + 1, counts) + (
+        np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    )
+    return fan(_integers(buf, starts[corner], ends[corner]), counts)
 
 
 def _ascii_columns(
