@@ -332,11 +332,11 @@ def parse_integers(buf: U8Array, starts: IntArray, ends: IntArray) -> IntArray:
             lo = windows[body[pick]].view(np.uint64).reshape(-1, 2)[:, 0]
             shift = ((8 - length[pick]) * 8).astype(np.uint64)
             x = (lo << shift) | (_ZEROS & _LOW[8 - length[pick]])
-            value, ok = _digits(x, 8)
+            value, bad = _digits(x, 8)
             signed = value.astype(np.int64)
             np.negative(signed, out=signed, where=negative[pick])
             out[first + pick] = signed
-            fast[pick[~ok]] = False
+            fast[pick[bad != 0]] = False
         for i in np.flatnonzero(~fast):
             text = bytes(buf[s[i] : e[i]])
             if re.fullmatch(rb"[+-]?[0-9]+", text) is None:

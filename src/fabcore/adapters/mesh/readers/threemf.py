@@ -357,7 +357,7 @@ class _ModelParser:
 
     def _start(self, element: Any) -> None:
         self.depth += 1
-        name = etree.QName(element).localname
+        name = _local(element.tag)
         if not self.started:
             self.started = True
             docinfo = element.getroottree().docinfo
@@ -379,7 +379,7 @@ class _ModelParser:
 
     def _end(self, element: Any) -> None:
         self.depth -= 1
-        name = etree.QName(element).localname
+        name = _local(element.tag)
         if name == "vertex" and self.section == "vertices":
             self._add(1, _slow_vertex(element))
         elif name == "triangle" and self.section == "triangles":
@@ -437,6 +437,13 @@ class _ModelParser:
                     "more than this service analyses"
                 )
             self.current.triangles.append(values)
+
+
+def _local(tag: object) -> str:
+    """The name of a tag or attribute without its namespace ("{uri}name" or "prefix:name")."""
+    if not isinstance(tag, str):
+        return ""
+    return tag.rpartition("}")[2].rpartition(":")[2]
 
 
 def _tag_kinds(buf: np.ndarray, lt: np.ndarray) -> np.ndarray:
@@ -556,8 +563,9 @@ def _same_form(
     )
     lengths = stop - begin
     template = lengths[0]
-    inner = lengths[:, :per] if count == 1 else lengths
-    if not ((inner[:-1] == template).all() and (lengths[-1, :per] == template[:per]).all()):
+    if count > 1 and not (lengths[:-1] == template).all():
+        return False
+    if not (lengths[-1, :per] == template[:per]).all():
         return False
     if template.max() > 32:
         return False
@@ -604,7 +612,7 @@ def _placement(element: Any) -> tuple[str | None, str, instances.Matrix]:
     object_id = element.get("objectid")
     if object_id is None:
         raise ModelError("the 3MF file places an object without saying which (no objectid)")
-    path = next((v for k, v in element.attrib.items() if etree.QName(k).localname == "path"), None)
+    path = next((v for k, v in element.attrib.items() if _local(k) == "path"), None)
     matrix = np.eye(4)
     if "transform" in element.attrib:
         try:
