@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import struct
 import time
 import tracemalloc
 import zipfile
@@ -245,3 +247,43 @@ def test_mutated_step_files_are_analysed_or_refused(case: tuple[bytes, str]) -> 
 def test_every_mutable_file_is_sound_before_mutation() -> None:
     for name, data in MUTABLE.items():
         assert ANALYSER.analyse(data, name).triangles > 0, name
+
+
+GLB_PATHS = [
+    ("accessors", 0, "count"), ("accessors", 1, "count"), ("accessors", 0, "componentType"),
+    ("accessors", 1, "type"), ("accessors", 0, "byteOffset"), ("accessors", 0, "bufferView"),
+    ("accessors", 1, "normalized"), ("accessors", 0, "sparse"), ("bufferViews", 0, "byteStride"),
+    ("bufferViews", 1, "byteOffset"), ("bufferViews", 0, "byteLength"),
+    ("bufferViews", 0, "buffer"),
+    ("meshes", 0, "primitives"), ("meshes", 0, "primitives", 0, "mode"),
+    ("meshes", 0, "primitives", 0, "indices"), ("meshes", 0, "primitives", 0, "attributes"),
+    ("nodes", 0, "mesh"), ("nodes", 0, "children"), ("nodes", 0, "matrix"),
+    ("nodes", 0, "rotation"), ("nodes", 0, "scale"), ("scenes", 0, "nodes"), ("scene",),
+    ("extensionsRequired",), ("buffers", 0, "uri"), ("nodes",), ("accessors",),
+]  # fmt: skip
+JSON_VALUES = st.one_of(
+    st.integers(-3, 10**7), st.floats(), st.text(max_size=3), st.none(), st.booleans(),
+    st.lists(st.integers(-2, 5), max_size=17), st.dictionaries(st.text(max_size=2), st.integers()),
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(GLB_PATHS), JSON_VALUES), min_size=1, max_size=3))
+def test_glb_with_a_mutated_description_is_analysed_or_refused(
+    changes: list[tuple[tuple[str | int, ...], object]],
+) -> None:
+    data = MUTABLE["cube.glb"]
+    size = struct.unpack_from("<I", data, 12)[0]
+    document = json.loads(data[20 : 20 + size])
+    for path, value in changes:
+        target = document
+        try:
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue
+    text = json.dumps(document).encode()
+    text += b" " * (-len(text) % 4)
+    body = struct.pack("<I4s", len(text), b"JSON") + text + data[20 + size :]
+    analysed_or_rejected(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body, "cube.glb")

@@ -93,7 +93,7 @@ def _chunks(data: bytes) -> tuple[dict[str, Any], bytes]:
 
 def _read(document: dict[str, Any], binary: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
     for name in _list(document, "extensionsRequired"):
-        if name in _COMPRESSED:
+        if isinstance(name, str) and name in _COMPRESSED:
             raise ModelError(
                 f"the GLB file is compressed with {_COMPRESSED[name]}, which cannot be read "
                 "here; export it without mesh compression"
@@ -202,11 +202,12 @@ def _accessor(document: dict[str, Any], binary: bytes, index: Any, limits: Limit
             "the GLB file uses sparse accessors, which cannot be read here; export it "
             "without sparse storage"
         )
-    dtype = _COMPONENTS.get(accessor.get("componentType", 0))
-    width = _WIDTH.get(accessor.get("type", ""))
-    count = accessor.get("count")
-    if dtype is None or width is None or not isinstance(count, int) or count < 0:
-        raise _Broken(f"accessor {number} has no valid type or count")
+    component, kind = accessor.get("componentType"), accessor.get("type")
+    dtype = _COMPONENTS.get(component) if isinstance(component, int) else None
+    width = _WIDTH.get(kind) if isinstance(kind, str) else None
+    if dtype is None or width is None:
+        raise _Broken(f"accessor {number} has no valid type")
+    count = _natural(accessor.get("count"))
     if count > 3 * limits.max_vertices:
         raise ModelError(
             f"the GLB file has an array of {count:,} items, more than this service reads"
