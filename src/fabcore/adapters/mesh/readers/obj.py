@@ -100,11 +100,16 @@ def _faces(
             f"the OBJ file has {triangles:,} triangles, more than the "
             f"{limits.max_triangles:,} this service analyses; reduce its resolution when exporting"
         )
-    offsets = np.concatenate(([0], np.cumsum(corners)))
-    face_of = np.repeat(np.arange(len(keyword)), corners)
-    token = keyword[face_of] + 1 + (np.arange(offsets[-1]) - offsets[face_of])
-    s = starts[token]
-    field = text.first_byte_offsets(buf, s, ends[token], ord("/"))
+    if (corners == 3).all():
+        face_of = np.repeat(np.arange(len(keyword)), 3)
+        token = (keyword[:, None] + np.arange(1, 4)).reshape(-1)
+    else:
+        offsets = np.concatenate(([0], np.cumsum(corners)))
+        face_of = np.repeat(np.arange(len(keyword)), corners)
+        token = keyword[face_of] + 1 + (np.arange(offsets[-1]) - offsets[face_of])
+    s, e = starts[token], ends[token]
+    # "v/vt/vn": the vertex is the number before the first slash.
+    field = text.first_byte_offsets(buf, s, e, ord("/")) if _has_slash(buf, s, e) else e - s
     try:
         index = text.parse_integers(buf, s, s + field)
     except NotANumber as exc:
@@ -126,3 +131,8 @@ def _faces(
             f"(line {text.line_of(buf, int(s[wrong[0]]))})"
         )
     return fan(index, corners)
+
+
+def _has_slash(buf: np.ndarray, starts: IntArray, ends: IntArray) -> bool:
+    """Whether any face token has a slash (faces lie between the first and last token)."""
+    return bool(len(starts)) and bool((buf[int(starts.min()) : int(ends.max())] == 0x2F).any())

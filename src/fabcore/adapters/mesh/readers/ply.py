@@ -96,7 +96,10 @@ def _header(data: bytes) -> tuple[str, list[_Element], int]:
                 raise ModelError(f"the PLY header has a bad element count {words[2]!r}") from exc
             elements.append(_Element(words[1], count, ()))
         elif words[0] == "property" and elements:
-            properties.append(_property(words))
+            prop = _property(words)
+            if any(p.name == prop.name for p in properties):
+                raise ModelError(f"the PLY header names the property {prop.name!r} twice")
+            properties.append(prop)
         else:
             raise ModelError(f"the PLY header has a line it does not understand: {raw[:60]!r}")
     if order is None:
@@ -205,7 +208,7 @@ def _binary_records(
             )
             if len(width) == 0:
                 break
-            fields.append((f"_count_{prop.name}", order + prop.count_kind))
+            fields.append((f"count {prop.name}", order + prop.count_kind))
             fields.append((prop.name, order + prop.kind, (int(width[0]),)))
         else:
             fields.append((prop.name, order + prop.kind))
@@ -220,7 +223,7 @@ def _binary_records(
     records = np.frombuffer(data, dtype=dtype, count=element.count, offset=offset)
     for prop in element.properties:
         if prop.is_list:
-            counts = records[f"_count_{prop.name}"]
+            counts = records[f"count {prop.name}"]
             if (counts != records.dtype[prop.name].shape[0]).any():
                 raise MixedLists
     return records, end
@@ -288,7 +291,7 @@ def _uniform_lists(
     if position + width * element.count > len(starts):
         return False
     prop = _face_list(element)
-    counted = position + np.arange(element.count) * width + names.index(f"_count_{prop.name}")
+    counted = position + np.arange(element.count) * width + names.index(f"count {prop.name}")
     counts = _integers(buf, starts[counted], ends[counted])
     return bool((counts == names.count(prop.name)).all())
 
@@ -323,7 +326,10 @@ def _face_lines(
 def _ascii_columns(
     buf: np.ndarray, starts: IntArray, ends: IntArray, position: int, element: _Element
 ) -> list[str]:
-    """What each number of a record is, taking every list as long as the first record's."""
+    """What each number of a record is, taking every list as long as the first record's.
+
+    A list's length is named "count NAME", which no property can be (names have no spaces).
+    """
     names: list[str] = []
     for prop in element.properties:
         if prop.is_list:
@@ -333,7 +339,7 @@ def _ascii_columns(
             size = int(_integers(buf, starts[at : at + 1], ends[at : at + 1])[0])
             if size < 0:
                 raise ModelError("the PLY file has a list of negative length")
-            names.append(f"_count_{prop.name}")
+            names.append(f"count {prop.name}")
             names.extend([prop.name] * size)
         else:
             names.append(prop.name)

@@ -9,6 +9,7 @@ followed by three numbers, every facet has three vertices between
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Final
 
 import numpy as np
@@ -22,7 +23,7 @@ _RECORD: Final = np.dtype(
     [("normal", "<f4", (3,)), ("vertices", "<f4", (3, 3)), ("attributes", "<u2")]
 )
 _HEADER_BYTES: Final = 84
-# Past this many solids or name words, names are found in bulk, not one by one.
+# Past this many solids, their lines are found in bulk, not one by one.
 _FEW: Final = 256
 _KEYWORDS: Final = {
     name: text.packed(name) for name in (b"vertex", b"facet", b"endfacet", b"solid", b"endsolid")
@@ -77,20 +78,16 @@ def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
                 f"the file starts like an ASCII STL but is not valid text (byte {exc.start} is "
                 "not UTF-8)"
             ) from exc
-    starts, ends = text.tokens(buf)
-    length = ends - starts
-    words = text.lower(text.first_eight(buf, starts, ends), length)
-
-    def keyword(name: bytes) -> IntArray:
-        return np.flatnonzero((words == _KEYWORDS[name]) & (length == len(name)))
-
-    closing = keyword(b"endsolid")
-    solids = np.concatenate((keyword(b"solid"), closing))
-    named = _name_tokens(buf, starts, ends, solids)
+    try:
+        found = _scan(data, buf, text.line_blocks(data))
+    except _AcrossBlocks:
+        found = _scan(data, buf, iter([(0, len(data))]))
+    named = _named(data, buf, np.concatenate((found[b"solid"], found[b"endsolid"])))
+    keep = {name: ~_inside(found[name], named) for name in (b"vertex", b"facet", b"endfacet")}
     vertex, facet, endfacet = (
-        np.setdiff1d(keyword(name), named, assume_unique=True)
-        for name in (b"vertex", b"facet", b"endfacet")
+        found[name][keep[name]] for name in (b"vertex", b"facet", b"endfacet")
     )
+    closing = found[b"endsolid"]
     if len(facet) == 0 and len(vertex) == 0:
         raise ModelError("the STL file contains no triangles")
     _check_count(len(facet), limits)
@@ -109,33 +106,73 @@ def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
         raise ModelError(
             "the ASCII STL is truncated: it does not end with 'endsolid' after its last facet"
         )
-    coordinate = (vertex[:, None] + np.arange(1, 4)).reshape(-1)
+    starts = found[b"numbers"][keep[b"vertex"]].reshape(-1)
+    ends = found[b"ends"][keep[b"vertex"]].reshape(-1)
     try:
-        values = text.parse_decimals(buf, starts[coordinate], ends[coordinate])
+        values = text.parse_decimals(buf, starts, ends)
     except NotANumber as exc:
-        where = int(starts[coordinate[exc.index]])
         raise ModelError(
             "the ASCII STL has a vertex coordinate that is not a number "
-            f"({exc.text[:20].decode(errors='replace')!r} on line {text.line_of(buf, where)})"
+            f"({exc.text[:20].decode(errors='replace')!r} on line "
+            f"{text.line_of(buf, int(starts[exc.index]))})"
         ) from exc
     return values.reshape(-1, 3, 3)
 
 
-def _name_tokens(buf: np.ndarray, starts: IntArray, ends: IntArray, keywords: IntArray) -> IntArray:
-    """Tokens naming a solid: those after ``solid`` or ``endsolid`` on the same line."""
-    found: list[int] = []
+class _AcrossBlocks(Exception):
+    """A vertex's numbers are not on its line: the file must be read as one block."""
+
+
+def _scan(
+    data: bytes, buf: np.ndarray, blocks: Iterator[tuple[int, int]]
+) -> dict[bytes, IntArray]:
+    """Where the keywords start, and where the three numbers after each ``vertex`` are."""
+    found: dict[bytes, list[IntArray]] = {name: [] for name in (*_KEYWORDS, b"numbers", b"ends")}
+    for begin, stop in blocks:
+        starts, ends = text.tokens(buf[begin:stop])
+        starts += begin
+        ends += begin
+        length = ends - starts
+        first = buf[starts] | 0x20
+        for name, code in _KEYWORDS.items():
+            # The first letter and the length pick candidates; their first bytes decide.
+            maybe = np.flatnonzero((first == name[0]) & (length == len(name)))
+            word = text.first_eight(buf, starts[maybe], ends[maybe])
+            at = maybe[text.lower(word, length[maybe]) == code]
+            found[name].append(starts[at])
+            if name == b"vertex":
+                if len(at) and at[-1] + 3 >= len(starts):
+                    if stop < len(data):
+                        raise _AcrossBlocks
+                    raise ModelError(
+                        "the ASCII STL is truncated: it ends in the middle of a vertex"
+                    )
+                numbers = at[:, None] + np.arange(1, 4)
+                found[b"numbers"].append(starts[numbers])
+                found[b"ends"].append(ends[numbers])
+    return {
+        name: np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        for name, parts in found.items()
+    }
+
+
+def _named(data: bytes, buf: np.ndarray, keywords: IntArray) -> tuple[IntArray, IntArray]:
+    """Stretches naming a solid: from ``solid`` or ``endsolid`` to the end of its line."""
+    keywords = np.sort(keywords)
     if len(keywords) <= _FEW:
-        for k in keywords.tolist():
-            nxt = k + 1
-            while nxt < len(starts) and 10 not in bytes(buf[ends[nxt - 1] : starts[nxt]]):
-                found.append(nxt)
-                nxt += 1
-                if len(found) > _FEW:
-                    break
-    if len(keywords) > _FEW or len(found) > _FEW:
-        # Many solids or long names: find every token's line in bulk.
-        line = np.cumsum(text.first_on_line(buf, starts, ends)) - 1
-        named = np.isin(line, line[keywords])
-        named[keywords] = False
-        return np.flatnonzero(named)
-    return np.unique(np.array(found, dtype=np.int64))
+        ends = [data.find(b"\n", int(k)) for k in keywords]
+        line_ends = np.array([len(data) if e < 0 else e for e in ends], dtype=np.int64)
+    else:
+        newlines = np.append(np.flatnonzero(buf == 10), len(data))
+        line_ends = newlines[np.searchsorted(newlines, keywords)]
+    return keywords, line_ends
+
+
+def _inside(positions: IntArray, stretches: tuple[IntArray, IntArray]) -> np.ndarray:
+    """Whether each position lies after the start of one of the stretches, before its end."""
+    begin, end = stretches
+    if len(begin) == 0:
+        return np.zeros(len(positions), dtype=np.bool_)
+    which = np.searchsorted(begin, positions, side="right") - 1
+    safe = np.maximum(which, 0)
+    return (which >= 0) & (positions > begin[safe]) & (positions < end[safe])

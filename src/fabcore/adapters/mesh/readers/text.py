@@ -19,6 +19,7 @@ parsed by ``float()``, and anything ``float()`` refuses is reported.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any, Final
 
 import numpy as np
@@ -53,6 +54,7 @@ _EXTENDED: Final = bool(
     and np.array([1.5], dtype=np.longdouble).view(np.uint64)[0] == 0xC000000000000000
 )
 _CHUNK: Final = 1 << 15
+_BLOCK: Final = 4 << 20
 _MAX_FRACTION: Final = 24
 _NUMBER: Final = re.compile(rb"[+-]?([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?)([0-9]+))?")
 
@@ -198,10 +200,10 @@ def _parse_shape(
         runs: list[tuple[int, int | IntArray]] = [
             (start, min(8, whole - start)) for start in range(0, whole, 8)
         ]
-        runs += [
-            (whole + point + start, np.clip(fraction - start, 0, 8))
-            for start in range(0, most, 8)
-        ]
+        fixed = int(fraction.min()) == most
+        for start in range(0, most, 8):
+            count = min(most - start, 8) if fixed else np.clip(fraction - start, 0, 8)
+            runs.append((whole + point + start, count))
         for start, count in runs:
             value, wrong = _digits(_bytes_from(words, start), count)
             scale = _U(10**count) if isinstance(count, int) else _POW10_INT[count]
@@ -318,7 +320,7 @@ def parse_integers(buf: U8Array, starts: IntArray, ends: IntArray) -> IntArray:
     out = np.empty(count, dtype=np.int64)
     if count == 0:
         return out
-    windows, nwindows = _windows(buf, 16)
+    eights, nwindows = _windows(buf, 8)
     for first in range(0, count, _CHUNK):
         s = starts[first : first + _CHUNK]
         e = ends[first : first + _CHUNK]
@@ -327,16 +329,17 @@ def parse_integers(buf: U8Array, starts: IntArray, ends: IntArray) -> IntArray:
         body = s + (negative | (head == 0x2B))
         length = e - body
         fast = (length >= 1) & (length <= 8) & (body < nwindows)
-        pick = np.flatnonzero(fast)
-        if len(pick):
-            lo = windows[body[pick]].view(np.uint64).reshape(-1, 2)[:, 0]
-            shift = ((8 - length[pick]) * 8).astype(np.uint64)
-            x = (lo << shift) | (_ZEROS & _LOW[8 - length[pick]])
+        every = bool(fast.all())
+        pick = np.flatnonzero(fast) if not every else slice(None)
+        if every or len(np.asarray(pick)):
+            lo = eights[body[pick]].view(np.uint64)
+            size = length[pick]
+            x = (lo << ((8 - size) * 8).astype(np.uint64)) | (_ZEROS & _LOW[8 - size])
             value, bad = _digits(x, 8)
             signed = value.astype(np.int64)
             np.negative(signed, out=signed, where=negative[pick])
-            out[first + pick] = signed
-            fast[pick[bad != 0]] = False
+            out[first : first + len(s)][pick] = signed
+            fast[np.arange(len(s))[pick][bad != 0]] = False
         for i in np.flatnonzero(~fast):
             text = bytes(buf[s[i] : e[i]])
             if re.fullmatch(rb"[+-]?[0-9]+", text) is None:
@@ -423,3 +426,19 @@ def first_on_line(buf: U8Array, starts: IntArray, ends: IntArray) -> BoolArray:
         if i > 0:
             first[i] = 10 in bytes(buf[ends[i - 1] : starts[i]])
     return first
+
+
+def line_blocks(data: bytes, size: int = _BLOCK) -> Iterator[tuple[int, int]]:
+    """Consecutive pieces ``(start, end)`` of ``data`` of about ``size`` bytes, cut after newlines.
+
+    Text is worked on a block at a time so that the arrays of one block stay
+    in the processor's cache; a line never spans two blocks.
+    """
+    start = 0
+    while start < len(data):
+        end = min(len(data), start + size)
+        if end < len(data):
+            newline = data.find(b"\n", end)
+            end = len(data) if newline < 0 else newline + 1
+        yield start, end
+        start = end

@@ -283,10 +283,10 @@ class _ModelParser:
         if not data:
             return
         if self.plain:
-            if b"<!DOCTYPE" in data:
-                raise _doctype(self.name)
             special = data.find(b"<!")
             if special >= 0:
+                if data.startswith(b"<!DOCTYPE", special):
+                    raise _doctype(self.name)
                 # A comment or CDATA may hide anything: from here on, lxml reads it all.
                 self._plain(data[:special])
                 self.plain = False
@@ -294,7 +294,8 @@ class _ModelParser:
                 return
             self._plain(data)
         else:
-            if b"<!DOCTYPE" in data and not self.started:
+            # A DOCTYPE after the root element is a syntax error lxml reports itself.
+            if not self.started and b"<!DOCTYPE" in data:
                 raise _doctype(self.name)
             self._xml(data)
 
