@@ -27,7 +27,56 @@ def read_obj(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
     if b"\\" in data:
         data = data.replace(b"\\\r\n", b"   ").replace(b"\\\n", b"  ")
     buf = text.as_array(data)
-    starts, ends = text.tokens(buf)
+    parts: dict[str, list[IntArray]] = {
+        name: [] for name in ("v_starts", "v_ends", "c_starts", "c_ends", "corners", "before")
+    }
+    listed = 0
+    for begin, stop in text.line_blocks(data):
+        listed += _block(buf, begin, stop, listed, parts)
+        if listed > limits.max_vertices:
+            raise ModelError(
+                f"the OBJ file lists more than {limits.max_vertices:,} vertices, more than "
+                "this service reads"
+            )
+    found = {
+        name: np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
+        for name, chunks in parts.items()
+    }
+    corners = found["corners"]
+    if len(corners) == 0:
+        raise ModelError("the OBJ file has no faces, so it describes no surface")
+    triangles = int((corners - 2).sum())
+    if triangles > limits.max_triangles:
+        raise ModelError(
+            f"the OBJ file has {triangles:,} triangles, more than the "
+            f"{limits.max_triangles:,} this service analyses; reduce its resolution when exporting"
+        )
+    vertices = _vertices(buf, found["v_starts"], found["v_ends"])
+    index = _corner_indices(buf, found["c_starts"], found["c_ends"])
+    if (index < 0).any():
+        # Relative to the vertices listed before the face's line.
+        before = np.repeat(found["before"], corners)
+        index = np.where(index < 0, before + index, index - 1)
+    else:
+        index -= 1
+    wrong = np.flatnonzero((index < 0) | (index >= len(vertices)))
+    if len(wrong):
+        raise ModelError(
+            "the OBJ file has faces that use missing vertices "
+            f"(line {text.line_of(buf, int(found['c_starts'][wrong[0]]))})"
+        )
+    return vertices, fan(index, corners)
+
+
+def _block(
+    buf: np.ndarray, begin: int, stop: int, listed: int, parts: dict[str, list[IntArray]]
+) -> int:
+    """Collect the coordinates and face corners of lines ``[begin, stop)``; count its vertices."""
+    starts, ends = text.tokens(buf[begin:stop])
+    if len(starts) == 0:
+        return 0
+    starts += begin
+    ends += begin
     first = text.first_on_line(buf, starts, ends)
     line = np.cumsum(first) - 1
     live: np.ndarray | slice = slice(None)
@@ -41,96 +90,60 @@ def read_obj(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
     word = buf[starts[short]]
     v_lines = short[word == ord("v")]
     f_lines = short[word == ord("f")]
-    if len(f_lines) == 0:
-        raise ModelError("the OBJ file has no faces, so it describes no surface")
-    if len(v_lines) > limits.max_vertices:
-        raise ModelError(
-            f"the OBJ file lists {len(v_lines):,} vertices, more than the "
-            f"{limits.max_vertices:,} this service reads"
-        )
-    # Tokens that count on each line: up to the next line's first token or comment.
+    # Tokens that count on each line: up to the next line's first token or a comment.
     count = np.bincount(line[live], minlength=int(line[-1]) + 1)
-    vertices = _vertices(buf, starts, ends, v_lines, count[line[v_lines]])
-    corners = count[line[f_lines]] - 1
-    faces = _faces(buf, starts, ends, f_lines, corners, line, v_lines, len(vertices), limits)
-    return vertices, faces
-
-
-def _vertices(
-    buf: np.ndarray, starts: IntArray, ends: IntArray, keyword: IntArray, count: IntArray
-) -> FloatArray:
-    short = np.flatnonzero(count < 4)
-    if len(short):
+    few = np.flatnonzero(count[line[v_lines]] < 4)
+    if len(few):
         raise ModelError(
             "the OBJ file has a vertex with fewer than three coordinates "
-            f"(line {text.line_of(buf, int(starts[keyword[short[0]]]))})"
+            f"(line {text.line_of(buf, int(starts[v_lines[few[0]]]))})"
         )
-    columns = (keyword[:, None] + np.arange(1, 4)).reshape(-1)
-    try:
-        values = text.parse_decimals(buf, starts[columns], ends[columns])
-    except NotANumber as exc:
-        where = int(starts[columns[exc.index]])
-        raise ModelError(
-            "the OBJ file has a vertex coordinate that is not a number "
-            f"({exc.text[:20].decode(errors='replace')!r} on line {text.line_of(buf, where)})"
-        ) from exc
-    return values.reshape(-1, 3)
-
-
-def _faces(
-    buf: np.ndarray,
-    starts: IntArray,
-    ends: IntArray,
-    keyword: IntArray,
-    corners: IntArray,
-    line: IntArray,
-    v_lines: IntArray,
-    nverts: int,
-    limits: Limits,
-) -> IntArray:
+    coordinate = (v_lines[:, None] + np.arange(1, 4)).reshape(-1)
+    parts["v_starts"].append(starts[coordinate])
+    parts["v_ends"].append(ends[coordinate])
+    corners = count[line[f_lines]] - 1
     few = np.flatnonzero(corners < 3)
     if len(few):
         raise ModelError(
             "the OBJ file has a face with fewer than three corners "
-            f"(line {text.line_of(buf, int(starts[keyword[few[0]]]))})"
-        )
-    triangles = int((corners - 2).sum())
-    if triangles > limits.max_triangles:
-        raise ModelError(
-            f"the OBJ file has {triangles:,} triangles, more than the "
-            f"{limits.max_triangles:,} this service analyses; reduce its resolution when exporting"
+            f"(line {text.line_of(buf, int(starts[f_lines[few[0]]]))})"
         )
     if (corners == 3).all():
-        face_of = np.repeat(np.arange(len(keyword)), 3)
-        token = (keyword[:, None] + np.arange(1, 4)).reshape(-1)
+        token = (f_lines[:, None] + np.arange(1, 4)).reshape(-1)
     else:
         offsets = np.concatenate(([0], np.cumsum(corners)))
-        face_of = np.repeat(np.arange(len(keyword)), corners)
-        token = keyword[face_of] + 1 + (np.arange(offsets[-1]) - offsets[face_of])
-    s, e = starts[token], ends[token]
+        face_of = np.repeat(np.arange(len(f_lines)), corners)
+        token = f_lines[face_of] + 1 + (np.arange(offsets[-1]) - offsets[face_of])
+    parts["c_starts"].append(starts[token])
+    parts["c_ends"].append(ends[token])
+    parts["corners"].append(corners)
+    parts["before"].append(listed + np.searchsorted(line[v_lines], line[f_lines]))
+    return len(v_lines)
+
+
+def _vertices(buf: np.ndarray, starts: IntArray, ends: IntArray) -> FloatArray:
+    try:
+        values = text.parse_decimals(buf, starts, ends)
+    except NotANumber as exc:
+        raise ModelError(
+            "the OBJ file has a vertex coordinate that is not a number "
+            f"({exc.text[:20].decode(errors='replace')!r} on line "
+            f"{text.line_of(buf, int(starts[exc.index]))})"
+        ) from exc
+    return values.reshape(-1, 3)
+
+
+def _corner_indices(buf: np.ndarray, s: IntArray, e: IntArray) -> IntArray:
     # "v/vt/vn": the vertex is the number before the first slash.
     field = text.first_byte_offsets(buf, s, e, ord("/")) if _has_slash(buf, s, e) else e - s
     try:
-        index = text.parse_integers(buf, s, s + field)
+        return text.parse_integers(buf, s, s + field)
     except NotANumber as exc:
         raise ModelError(
             "the OBJ file has a face corner that is not a vertex number "
             f"({exc.text[:20].decode(errors='replace')!r} on line "
             f"{text.line_of(buf, int(s[exc.index]))})"
         ) from exc
-    if (index < 0).any():
-        # Relative to the vertices listed before the face's line.
-        before = np.searchsorted(line[v_lines], line[keyword[face_of]])
-        index = np.where(index < 0, before + index, index - 1)
-    else:
-        index -= 1
-    wrong = np.flatnonzero((index < 0) | (index >= nverts))
-    if len(wrong):
-        raise ModelError(
-            "the OBJ file has faces that use missing vertices "
-            f"(line {text.line_of(buf, int(s[wrong[0]]))})"
-        )
-    return fan(index, corners)
 
 
 def _has_slash(buf: np.ndarray, starts: IntArray, ends: IntArray) -> bool:

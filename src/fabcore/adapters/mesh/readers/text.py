@@ -413,18 +413,18 @@ def first_on_line(buf: U8Array, starts: IntArray, ends: IntArray) -> BoolArray:
     first = np.zeros(count, dtype=np.bool_)
     if count == 0:
         return first
-    gap = np.empty(count, dtype=np.int64)
-    gap[0] = starts[0]
+    # The first token counts as the first of its line.
+    gap = np.zeros(count, dtype=np.int64)
     gap[1:] = starts[1:] - ends[:-1]
     first[0] = True
     widest = min(int(gap.max()), 16)
     for back in range(1, widest + 1):
-        reach = gap >= back
-        reach[0] = False
-        first |= reach & (buf[np.maximum(starts - back, 0)] == 10)
-    for i in np.flatnonzero(gap > 16):
-        if i > 0:
-            first[i] = 10 in bytes(buf[ends[i - 1] : starts[i]])
+        first |= (gap >= back) & (buf[np.maximum(starts - back, 0)] == 10)
+    wide = np.flatnonzero(gap > 16)
+    if len(wide):
+        newlines = np.flatnonzero(buf[int(starts[0]) : int(ends[-1])] == 10) + int(starts[0])
+        before = np.searchsorted(newlines, ends[wide - 1])
+        first[wide] = np.searchsorted(newlines, starts[wide]) > before
     return first
 
 
