@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import struct
 import subprocess
 import sys
@@ -305,3 +306,12 @@ BROKEN = [
 def test_reasons_say_what_is_wrong_not_which_exception(data: bytes, name: str) -> None:
     reason = rejected(data, name)
     assert name.rsplit(".", 1)[1].upper() in reason or "ZIP" in reason
+
+
+def test_technical_detail_goes_to_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    broken = package(mesh_xml(TETRA, 1).replace("</vertices>", "</vertexes>"), "")
+    with caplog.at_level(logging.INFO, logger="fabcore.mesh"):
+        reason = rejected(broken, "broken.3mf")
+    assert "not well-formed XML" in reason
+    assert "XMLSyntaxError" in caplog.text
+    assert "broken.3mf" in caplog.text

@@ -227,6 +227,48 @@ def test_ply_with_triangles_and_quads_mixed() -> None:
     assert ANALYSER.analyse(text, "mixed.ply").triangles == 3
 
 
+# --- OFF --------------------------------------------------------------------------
+
+
+def test_off_with_comments_colours_polygons_and_counts_beside_its_keyword() -> None:
+    text = b"""COFF 8 6 12 # a cube of quads, with vertex colours
+0 0 0 255 0 0 255
+10 0 0 255 0 0 255
+10 10 0 255 0 0 255
+0 10 0 255 0 0 255
+# the top
+0 0 10 0 255 0 255
+10 0 10 0 255 0 255
+10 10 10 0 255 0 255
+0 10 10 0 255 0 255
+4 0 3 2 1
+4 4 5 6 7 0.5 0.5 0.5
+4 0 1 5 4
+4 1 2 6 5
+4 2 3 7 6
+4 3 0 4 7
+"""
+    result = ANALYSER.analyse(text, "cube.off")
+    assert (result.triangles, result.watertight, result.winding_consistent) == (12, True, True)
+    assert result.volume_cm3 == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (b"OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 5\n", "missing vertices"),
+        (b"OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n4 0 1 2\n", "corners do not match"),
+        (b"OFF\n3 2 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n", "truncated"),
+        (b"OFF\n3 1 0\n0 0 0\n1 0\n0 1 0\n3 0 1 2\n", "fewer than three"),
+        (b"OFF\nthree 1 0\n", "counts"),
+    ],
+)
+def test_off_mistakes(text: bytes, words: str) -> None:
+    with pytest.raises(ModelRejected, match="OFF") as caught:
+        ANALYSER.analyse(text, "bad.off")
+    assert words in caught.value.reason
+
+
 # --- 3MF --------------------------------------------------------------------------------
 
 CORE = "http://schemas.microsoft.com/3dmanufacturing/core/2015/02"

@@ -2,7 +2,7 @@
 
 Subclass :class:`MeshAnalyserContract` in a pytest module and provide an
 ``analyser`` fixture; set ``formats`` to the file types your adapter reads
-(of "stl", "stl-ascii", "obj", "ply", "ply-ascii", "3mf", "glb")::
+(of "stl", "stl-ascii", "obj", "ply", "ply-ascii", "off", "3mf", "glb")::
 
     class TestMyAnalyser(MeshAnalyserContract):
         formats = ("stl", "obj")
@@ -38,7 +38,7 @@ Vertices = npt.NDArray[np.float64]
 Faces = npt.NDArray[np.int64]
 Mesh = tuple[Vertices, Faces]
 
-ALL_FORMATS = ("stl", "stl-ascii", "obj", "ply", "ply-ascii", "3mf", "glb")
+ALL_FORMATS = ("stl", "stl-ascii", "obj", "ply", "ply-ascii", "off", "3mf", "glb")
 
 
 # --- meshes -------------------------------------------------------------------
@@ -162,6 +162,14 @@ def ply(mesh: Mesh, *, binary: bool = True) -> bytes:
     return (header + "\n".join(body) + "\n").encode()
 
 
+def off(mesh: Mesh) -> bytes:
+    v, f = mesh
+    lines = ["OFF", f"{len(v)} {len(f)} 0"]
+    lines += [f"{x!r} {y!r} {z!r}" for x, y, z in v.tolist()]
+    lines += [f"3 {a} {b} {c}" for a, b, c in f.tolist()]
+    return ("\n".join(lines) + "\n").encode()
+
+
 def threemf(mesh: Mesh, unit: str = "millimeter") -> bytes:
     v, f = mesh
     vertices = "".join(f'<vertex x="{x!r}" y="{y!r}" z="{z!r}"/>' for x, y, z in v.tolist())
@@ -221,6 +229,7 @@ WRITERS: dict[str, tuple[Callable[[Mesh], bytes], str]] = {
     "obj": (obj, "obj"),
     "ply": (ply, "ply"),
     "ply-ascii": (lambda m: ply(m, binary=False), "ply"),
+    "off": (off, "off"),
     "3mf": (threemf, "3mf"),
     "glb": (glb, "glb"),
 }

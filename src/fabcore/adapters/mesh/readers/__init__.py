@@ -6,8 +6,8 @@ reads the bytes in that format into a :class:`~.base.Mesh`, raising
 file it cannot read, and :func:`read_upload` reads a file or stream with the
 size limit applied while reading.
 
-STL, OBJ, PLY, 3MF and GLB are read by our own numpy readers; OFF (and PLY
-files mixing polygon sizes) by trimesh; STEP by OpenCASCADE in a sandbox.
+STL, OBJ, PLY, OFF, 3MF and GLB are read by our own numpy readers, binary
+PLY files mixing polygon sizes by trimesh, STEP by OpenCASCADE in a sandbox.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import PurePath
 from typing import BinaryIO, Final
 
 from fabcore.adapters.mesh.errors import ModelError, megabytes
-from fabcore.adapters.mesh.readers import gltf, obj, ply, step, stl, threemf, with_trimesh
+from fabcore.adapters.mesh.readers import gltf, obj, off, ply, step, stl, threemf, with_trimesh
 from fabcore.adapters.mesh.readers.base import Limits, Mesh
 from fabcore.adapters.mesh.readers.step import STEP_EXTRA_HINT
 from fabcore.domain.analysis import Units
@@ -96,5 +96,5 @@ def read_model(data: bytes, fmt: str, unit: Units, limits: Limits) -> Mesh:
         except ply.MixedLists:
             vertices, faces = with_trimesh.load(data, "ply", limits)
     else:
-        vertices, faces = with_trimesh.read_off(data, limits)
+        vertices, faces = off.read_off(data, limits)
     return Mesh(vertices, faces, unit.to_mm, unit)

@@ -1,8 +1,8 @@
-"""What trimesh reads for us: OFF, and PLY files whose face lists vary in length.
+"""What trimesh reads for us: binary PLY files whose face lists vary in length.
 
-Their headers are checked first, so that no count in them makes trimesh
-allocate more than the limits allow; trimesh's own errors on a damaged file
-become a :class:`ModelError`.
+Their headers were checked by our PLY reader first, so that no count in them
+makes trimesh allocate more than the limits allow; trimesh's own errors on a
+damaged file become a :class:`ModelError`.
 """
 
 from __future__ import annotations
@@ -28,26 +28,6 @@ _PARSE_ERRORS: Final = (
     OverflowError,
     EOFError,
 )
-
-
-def read_off(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
-    """Vertices and triangles of an OFF file."""
-    lines = [ln.split(b"#")[0] for ln in data[:4096].split(b"\n")]
-    words = b" ".join(lines[:4]).split()
-    if not words or not words[0].upper().endswith(b"OFF"):
-        raise ModelError("the OFF file does not start with 'OFF'")
-    try:
-        counts = [int(w) for w in words[1:3]]
-    except ValueError as exc:
-        raise ModelError("the OFF header has no valid vertex and face counts") from exc
-    if len(counts) < 2 or min(counts) < 0 or sum(counts) > len(data):
-        raise ModelError("the OFF header announces more vertices and faces than the file holds")
-    if counts[0] > limits.max_vertices or counts[1] > limits.max_triangles:
-        raise ModelError(
-            f"the OFF file lists {counts[0]:,} vertices and {counts[1]:,} faces, more than "
-            f"this service reads ({limits.max_triangles:,} triangles)"
-        )
-    return load(data, "off", limits)
 
 
 def load(data: bytes, fmt: str, limits: Limits) -> tuple[FloatArray, IntArray]:
