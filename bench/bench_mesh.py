@@ -15,15 +15,19 @@ resident memory (VmHWM, imports included):
 * trimesh: ``trimesh.load(path, force="mesh")``, then ``.volume``,
   ``.is_watertight`` and ``len(mesh.split(only_watertight=False))``
 
-Prints a Markdown table, ours and trimesh side by side with their ratios,
-and exits non-zero when the two volumes disagree by more than 1e-6 (STEP:
-1e-2, as the two tessellate the solid with different tolerances).
+Peak memory is the larger of the child's own and that of its children
+(ours converts STEP in a sandboxed child process). Prints a Markdown table,
+ours and trimesh side by side with their ratios, and exits non-zero when the
+two volumes disagree by more than 1e-6 (STEP: 1e-2, as the two tessellate
+the solid with different tolerances) or the body counts differ (not for
+STEP, whose faces trimesh leaves unmerged).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -40,6 +44,8 @@ CACHE = ROOT / ".cache"
 STEP_FILE = ROOT.parent / "tests" / "data" / "featuretype.STEP"
 FORMATS = ("stl", "3mf", "obj", "ply", "ply-ascii", "stl-ascii", "off", "glb", "step")
 TOLERANCE = {"step": 1e-2}
+# trimesh keeps STEP faces apart (no vertex merging): its body count is not comparable.
+UNMERGED = {"step"}
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,8 @@ def child(impl: str, path: Path, runs: int) -> None:
         times.append(time.perf_counter() - start)
     status = Path("/proc/self/status").read_text()
     peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+    # Ours converts STEP in a child process of its own: its memory counts too.
+    peak_kb = max(peak_kb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     volume, watertight, bodies, triangles = outcome
     print(
         json.dumps(
@@ -195,7 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ours = measure("ours", path, args.runs)
         theirs = measure("trimesh", path, args.runs)
         diff = abs(ours.volume - theirs.volume) / abs(theirs.volume)
-        agree = diff <= TOLERANCE.get(fmt, 1e-6) and ours.bodies == theirs.bodies
+        agree = diff <= TOLERANCE.get(fmt, 1e-6)
+        if fmt not in UNMERGED:
+            agree = agree and ours.bodies == theirs.bodies
         failed = failed or not agree
         print(
             f"| {fmt} | {ours.triangles:,} | {path.stat().st_size / 1e6:.1f} "
