@@ -1,11 +1,11 @@
 """Topology of a triangle mesh: which corners are one vertex, which faces share an edge.
 
-* Vertices are merged by position on a grid whose cell is the tolerance; a
-  second grid shifted by half a cell catches near-equal points that straddle
-  a cell border. The tolerance is relative to the model's size (see
+* Vertices are merged by position on a grid whose cell is the tolerance;
+  near-equal points that a cell border separates, which leave edges open,
+  are joined by distance. The tolerance is relative to the model's size (see
   ``merge_tolerance``), so a model in meters and the same model in
-  millimeters merge alike. Merging only decides which corners are the same
-  vertex: no measure is taken on merged positions.
+  millimeters merge alike. Merging decides which corners are the same vertex
+  and moves none: each vertex keeps the position of one of its corners.
 * An edge is closed when exactly two faces share it; the mesh is watertight
   when every edge is closed. An open edge that the other side splits into
   collinear pieces (a T-junction, common in CAD exports) counts as closed.
@@ -45,7 +45,7 @@ def merge_positions(
     Points closer than ``tol`` that a cell border separates stay apart here;
     :func:`join_near_open_ends` joins those that leave an edge open.
     """
-    ids, reps = _grid_unique(xyz, lo, hi, tol, 0.0)
+    ids, reps = _grid_unique(xyz, lo, hi, tol)
     return ids, [np.asarray(c.reshape(-1)[reps], dtype=np.float64) for c in xyz]
 
 
@@ -72,9 +72,7 @@ def join_near_open_ends(open_ends: IntArray, positions: FloatArray, tol: float) 
     return remap
 
 
-def _grid_keys(
-    xyz: Sequence[Axis], lo: FloatArray, hi: FloatArray, tol: float, shift: float
-) -> IntArray | None:
+def _grid_keys(xyz: Sequence[Axis], lo: FloatArray, hi: FloatArray, tol: float) -> IntArray | None:
     """One int64 per point naming its grid cell, or None when the grid is too fine for that."""
     cells = [int(c) + 3 for c in np.floor((hi - lo) / tol)]
     if cells[0] * cells[1] * cells[2] >= 2**62:
@@ -86,7 +84,7 @@ def _grid_keys(
     for axis in range(3):
         np.multiply(xyz[axis].reshape(-1), 1.0 / tol, out=scaled, dtype=np.float64)
         # Every value is >= lo, so truncating (what the cast does) is flooring.
-        scaled += 0.5 + shift - float(lo[axis]) / tol
+        scaled += 0.5 - float(lo[axis]) / tol
         if axis == 0:
             np.copyto(key, scaled, casting="unsafe")
         else:
@@ -97,9 +95,10 @@ def _grid_keys(
 
 
 def _grid_unique(
-    xyz: Sequence[Axis], lo: FloatArray, hi: FloatArray, tol: float, shift: float
+    xyz: Sequence[Axis], lo: FloatArray, hi: FloatArray, tol: float
 ) -> tuple[IntArray, IntArray]:
-    keys = _grid_keys(xyz, lo, hi, tol, shift)
+    """Group id of each point by grid cell, and the first point of each group."""
+    keys = _grid_keys(xyz, lo, hi, tol)
     if keys is not None:
         perm = np.argsort(keys)
         ordered = np.take(keys, perm)
@@ -109,7 +108,7 @@ def _grid_unique(
     else:
         # Grid too fine for one int64 key: sort on the three cell numbers.
         scaled = [
-            np.floor(c.reshape(-1) * (1.0 / tol) + (0.5 + shift - float(lo[k]) / tol))
+            np.floor(c.reshape(-1) * (1.0 / tol) + (0.5 - float(lo[k]) / tol))
             for k, c in enumerate(xyz)
         ]
         perm = np.lexsort((scaled[2], scaled[1], scaled[0]))
