@@ -187,8 +187,10 @@ def _parse_shape(
     if point:
         bad |= _byte(words, whole) ^ _U(0x2E)
     most = int(fraction.max())
-    # The mantissa wraps past 2**64; its size as a double tells when it did.
-    size = np.zeros(len(words), dtype=np.float64)
+    # Past 19 digits the mantissa may wrap past 2**64; its size as a double tells.
+    size: FloatArray | None = None
+    if whole + most > 19:
+        size = np.zeros(len(words), dtype=np.float64)
     if point and whole + 1 + most <= 8:
         # One word: drop the point and read whole and fraction digits together.
         w = words[:, 0]
@@ -207,7 +209,8 @@ def _parse_shape(
         for start, count in runs:
             value, wrong = _digits(_bytes_from(words, start), count)
             scale = _U(10**count) if isinstance(count, int) else _POW10_INT[count]
-            size = size * scale.astype(np.float64) + value.astype(np.float64)
+            if size is not None:
+                size = size * scale.astype(np.float64) + value.astype(np.float64)
             mantissa = mantissa * scale + value
             bad |= wrong
     exponent = -fraction
@@ -221,22 +224,28 @@ def _parse_shape(
             np.negative(shift, out=shift, where=((tail >> _U(8)) & _U(0xFF)) == _U(0x2D))
         exponent += shift
     ok &= bad == 0
-    fits = size < 1e19
+    if size is not None:
+        ok &= size < 1e19
     plain = mantissa.astype(np.float64)
     if exp_len:
         power = _POW10[np.minimum(np.abs(exponent), 22)]
         values = np.divide(plain, power)
         np.multiply(plain, power, out=values, where=exponent >= 0)
-        double = ok & fits & (mantissa <= _U(2**53)) & (np.abs(exponent) <= 22)
+        double = ok & (mantissa <= _U(2**53)) & (np.abs(exponent) <= 22)
     else:
         values = plain / _POW10[np.minimum(fraction, 22)]
-        double = ok & fits & (mantissa <= _U(2**53)) & (fraction <= 22)
+        double = ok & (mantissa <= _U(2**53)) & (fraction <= 22)
     if not double.all():
-        wide = ok & ~double & fits & _EXTENDED & (np.abs(exponent) <= 27)
-        if wide.any():
+        wide = ok & ~double & _EXTENDED & (np.abs(exponent) <= 27)
+        if wide.all():
+            values, exact = _extended(mantissa, exponent)
+            ok &= exact
+        elif wide.any():
             values[wide], exact = _extended(mantissa[wide], exponent[wide])
             ok[np.flatnonzero(wide)[~exact]] = False
-        ok &= double | wide
+            ok &= double | wide
+        else:
+            ok &= double
     np.negative(values, out=values, where=negative)
     return values, ok
 
@@ -252,7 +261,9 @@ def _extended(mantissa: U64Array, exponent: IntArray) -> tuple[FloatArray, BoolA
     wide = mantissa.astype(np.longdouble)
     power = _POW10_WIDE[np.abs(exponent)]
     product = np.divide(wide, power)
-    np.multiply(wide, power, out=product, where=exponent >= 0)
+    up = exponent >= 0
+    if up.any():
+        np.multiply(wide, power, out=product, where=up)
     low_bits = product.view(np.uint64).reshape(len(product), -1)[:, 0] & _U(0x7FF)
     return product.astype(np.float64), low_bits != _U(0x400)
 
