@@ -170,9 +170,11 @@ def _corner_axes(mesh: Mesh) -> list[Axis]:
         axes = [np.ascontiguousarray(mesh.vertices[:, :, k]) for k in range(3)]
     else:
         axes = [np.ascontiguousarray(mesh.vertices[:, k])[mesh.faces] for k in range(3)]
-    if mesh.to_mm == 1.0:
-        return [a.astype(np.float64, copy=False) for a in axes]
-    return [a.astype(np.float64) * mesh.to_mm for a in axes]
+    # A signalling NaN in the file warns when widened; NaNs are refused next anyway.
+    with np.errstate(invalid="ignore"):
+        if mesh.to_mm == 1.0:
+            return [a.astype(np.float64, copy=False) for a in axes]
+        return [a.astype(np.float64) * mesh.to_mm for a in axes]
 
 
 def _tolerance(mesh: Mesh, size: float, magnitude: float, relative: float) -> float:
