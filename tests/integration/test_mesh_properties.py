@@ -21,7 +21,7 @@ from fabcore.adapters.mesh import MeshFileAnalyser, topology
 from fabcore.adapters.mesh.readers import instances, step, text, threemf
 from fabcore.domain.analysis import ModelAnalysis, Units, WarningCode
 from fabcore.domain.errors import ModelRejected
-from fabcore.testing.mesh import ascii_stl, glb, ply
+from fabcore.testing.mesh import ascii_stl, glb, obj, off, ply
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 ANALYSER = MeshFileAnalyser()
@@ -287,3 +287,34 @@ def test_glb_with_a_mutated_description_is_analysed_or_refused(
     text += b" " * (-len(text) % 4)
     body = struct.pack("<I4s", len(text), b"JSON") + text + data[20 + size :]
     analysed_or_rejected(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body, "cube.glb")
+
+
+TEXT_FILES = {
+    "cube.obj": obj(CUBE_MESH),
+    "cube.off": off(CUBE_MESH),
+    "cube-ascii.ply": MUTABLE["cube-ascii.ply"],
+    "cube-ascii.stl": MUTABLE["cube-ascii.stl"],
+}
+TEXT_PIECES = [
+    b"f ", b"v ", b"/", b"//", b"-", b"#", b"\\\n", b"\n", b" ", b"0", b"99999999999",
+    b"9" * 25, b"e", b".", b"3 ", b"OFF", b"vertex ", b"facet ", b"endfacet\n", b"\t", b"\r\n",
+]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(sorted(TEXT_FILES)),
+    st.lists(
+        st.tuples(st.integers(0, 1 << 20), st.sampled_from(TEXT_PIECES), st.integers(0, 4)),
+        min_size=1,
+        max_size=5,
+    ),
+)
+def test_text_files_with_edited_words_are_analysed_or_refused(
+    name: str, edits: list[tuple[int, bytes, int]]
+) -> None:
+    data = bytearray(TEXT_FILES[name])
+    for at, piece, cut in edits:
+        where = at % (len(data) + 1)
+        data[where : where + cut] = piece
+    analysed_or_rejected(bytes(data), name)

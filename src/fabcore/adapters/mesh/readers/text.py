@@ -326,7 +326,10 @@ def _slow_decimal(buf: U8Array, index: int, start: int, end: int) -> float:
 
 
 def parse_integers(buf: U8Array, starts: IntArray, ends: IntArray) -> IntArray:
-    """The integers (optionally signed) at ``buf[starts[i]:ends[i]]``; raises NotANumber."""
+    """The integers (optionally signed, at most 18 digits) at ``buf[starts[i]:ends[i]]``.
+
+    Raises :class:`NotANumber` for anything else.
+    """
     count = len(starts)
     out = np.empty(count, dtype=np.int64)
     if count == 0:
@@ -353,7 +356,8 @@ def parse_integers(buf: U8Array, starts: IntArray, ends: IntArray) -> IntArray:
             fast[np.arange(len(s))[pick][bad != 0]] = False
         for i in np.flatnonzero(~fast):
             text = bytes(buf[s[i] : e[i]])
-            if re.fullmatch(rb"[+-]?[0-9]+", text) is None:
+            # Past 18 digits a whole number does not fit the array (nor any mesh).
+            if re.fullmatch(rb"[+-]?[0-9]{1,18}", text) is None:
                 raise NotANumber(first + int(i), text)
             out[first + i] = int(text)
     return out
