@@ -12,7 +12,7 @@ import pytest
 import trimesh
 
 from fabcore.adapters.mesh import Limits, MeshFileAnalyser
-from fabcore.adapters.mesh.readers import read_model
+from fabcore.adapters.mesh.readers import read_model, step
 from fabcore.domain.analysis import Units
 from fabcore.domain.errors import ModelRejected
 from fabcore.testing.mesh import box, join, torus, write
@@ -100,6 +100,12 @@ def test_same_triangles_as_trimesh(source: str, fmt: str) -> None:
 def test_corpus_files_read_as_trimesh_reads_them(name: str) -> None:
     data = (DATA / name).read_bytes()
     assert np.array_equal(canonical(ours(data, name)), canonical(theirs(data, name)))
+
+
+@pytest.mark.skipif(not step.available(), reason="the STEP extra is not installed")
+def test_step_converted_in_the_sandbox_gives_trimeshs_triangles() -> None:
+    data = (DATA / "featuretype.STEP").read_bytes()
+    assert np.array_equal(canonical(ours(data, "f.step")), canonical(theirs(data, "f.step")))
 
 
 @pytest.mark.parametrize("source", ["cube", "featuretype", "torus"])
