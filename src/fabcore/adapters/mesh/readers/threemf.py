@@ -282,26 +282,28 @@ class _ModelParser:
     def _segment(self, data: bytes) -> None:
         if not data:
             return
-        if self.plain:
-            special = data.find(b"<!")
-            if special >= 0:
-                if data.startswith(b"<!DOCTYPE", special):
-                    raise _doctype(self.name)
-                # A comment or CDATA may hide anything: from here on, lxml reads it all.
-                self._plain(data[:special])
-                self.plain = False
-                self._xml(data[special:])
-                return
-            self._plain(data)
-        else:
+        if not self.plain:
             # A DOCTYPE after the root element is a syntax error lxml reports itself.
             if not self.started and b"<!DOCTYPE" in data:
                 raise _doctype(self.name)
             self._xml(data)
-
-    def _plain(self, data: bytes) -> None:
+            return
         buf = text.as_array(data)
         lt = np.flatnonzero(buf == 0x3C)
+        marked = lt[buf[np.minimum(lt + 1, len(buf) - 1)] == 0x21]
+        if len(marked):
+            special = int(marked[0])
+            if data.startswith(b"<!DOCTYPE", special):
+                raise _doctype(self.name)
+            # A comment or CDATA may hide anything: from here on, lxml reads it all.
+            self._plain(data[:special], buf[:special], lt[lt < special])
+            self.plain = False
+            self._xml(data[special:])
+            return
+        self._plain(data, buf, lt)
+
+    def _plain(self, data: bytes, buf: np.ndarray, lt: np.ndarray) -> None:
+        """Cut runs of plain vertex and triangle elements out of ``data``; feed the rest."""
         kinds = _tag_kinds(buf, lt)
         bulk = kinds > 0
         if not bulk.any():
