@@ -8,8 +8,10 @@ triangles is twice as large for no new information). STEP is measured on
 ``tests/data/featuretype.STEP``, the only STEP file at hand.
 
 Each measurement runs in a fresh child process, which imports what it
-needs, then times ``--runs`` runs and reports their median and its own peak
-resident memory (VmHWM, imports included):
+needs, then times ``--runs`` runs and reports the median wall time, the
+median CPU time (its own and its children's: load from other processes
+slows the first, barely the second) and its peak resident memory (VmHWM,
+imports included):
 
 * ours:    ``MeshFileAnalyser().analyse(path.read_bytes(), path.name)``
 * trimesh: ``trimesh.load(path, force="mesh")``, then ``.volume``,
@@ -51,6 +53,7 @@ UNMERGED = {"step"}
 @dataclass(frozen=True)
 class Measure:
     seconds: float
+    cpu_seconds: float
     peak_mb: float
     volume: float
     watertight: bool
@@ -134,12 +137,13 @@ def child(impl: str, path: Path, runs: int) -> None:
             bodies = len(mesh.split(only_watertight=False))
             return volume, bool(mesh.is_watertight), bodies, len(mesh.faces)
 
-    times = []
+    times, cpu = [], []
     outcome = once()
     for _ in range(runs):
-        start = time.perf_counter()
+        start, spent = time.perf_counter(), _cpu()
         outcome = once()
         times.append(time.perf_counter() - start)
+        cpu.append(_cpu() - spent)
     status = Path("/proc/self/status").read_text()
     peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
     # Ours converts STEP in a child process of its own: its memory counts too.
@@ -149,6 +153,7 @@ def child(impl: str, path: Path, runs: int) -> None:
         json.dumps(
             {
                 "seconds": statistics.median(times),
+                "cpu_seconds": statistics.median(cpu),
                 "peak_mb": peak_kb / 1024.0,
                 "volume": volume,
                 "watertight": watertight,
@@ -157,6 +162,12 @@ def child(impl: str, path: Path, runs: int) -> None:
             }
         )
     )
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of the children it waited for (the STEP sandbox)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def measure(impl: str, path: Path, runs: int) -> Measure:
@@ -193,10 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         child(args.child[0], Path(args.child[1]), args.runs)
         return 0
     print(
-        "| format | triangles | file MB | ours s | trimesh s | ours/trimesh | ours peak MB "
-        "| trimesh peak MB | peak ratio | volume rel. diff | watertight | bodies |"
+        "| format | triangles | file MB | ours s | trimesh s | ratio | ours CPU s "
+        "| trimesh CPU s | CPU ratio | ours peak MB | trimesh peak MB | peak ratio "
+        "| volume rel. diff | watertight | bodies |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     failed = False
     for fmt in args.formats.split(","):
         path = model_file(fmt)
@@ -210,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"| {fmt} | {ours.triangles:,} | {path.stat().st_size / 1e6:.1f} "
             f"| {ours.seconds:.3f} | {theirs.seconds:.3f} | {ours.seconds / theirs.seconds:.2f} "
+            f"| {ours.cpu_seconds:.3f} | {theirs.cpu_seconds:.3f} "
+            f"| {ours.cpu_seconds / theirs.cpu_seconds:.2f} "
             f"| {ours.peak_mb:.0f} | {theirs.peak_mb:.0f} | {ours.peak_mb / theirs.peak_mb:.2f} "
             f"| {diff:.1e} | {ours.watertight}/{theirs.watertight} "
             f"| {ours.bodies}/{theirs.bodies} |",
