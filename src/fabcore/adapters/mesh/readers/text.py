@@ -2,18 +2,22 @@
 
 A text format is split into whitespace-separated tokens (:func:`tokens`), and
 runs of tokens are parsed as decimals (:func:`parse_decimals`) or integers
-(:func:`parse_integers`) in bulk.
+(:func:`parse_integers`) in bulk, a chunk of tokens at a time.
 
-Decimals are read eight digits at a time (SWAR: "SIMD within a register") from
-16-byte windows of the text. Files are written by one ``printf`` format, so
-nearly all their numbers share a handful of layouts (digits before and after
-the point, exponent digits); the layouts of a sample of tokens are found
-first, and every token is then checked against them byte for byte. A token
-that matches a layout is read exactly: its digits form an integer ``M`` below
-2**53 and its decimal exponent ``E`` lies within 22, so ``M * 10**E`` (or
-``M / 10**-E``) is one correctly rounded operation, the same double that
-``float()`` gives. Any other token (more digits, a far exponent, ``nan``) is
-parsed by ``float()``, and anything ``float()`` refuses is reported.
+Decimals are read eight digits at a time (SWAR: "SIMD within a register")
+from windows of the text. A token's shape (digits before the point, whether
+there is a point, the length of its exponent part) is found from its first
+and last eight bytes; tokens of one shape are parsed together with fixed
+shifts, the length of their fraction following from their own. Every byte
+is checked, and the value is exact: the digits form an integer ``M``, the
+point and exponent a power ``E``; with ``M`` below 2**53 and ``E`` within
+22, ``M * 10**E`` (or ``M / 10**-E``) is one correctly rounded operation,
+the double ``float()`` gives. Up to 19 digits and ``E`` within 27, the
+product is taken in x87 extended precision: its rounding and the one to
+double agree unless the first lands exactly between two doubles, which is
+seen and left to ``float()``. Any other token (more digits, a far exponent,
+``nan``) is parsed by ``float()``, and anything ``float()`` refuses is
+reported.
 """
 
 from __future__ import annotations
@@ -91,10 +95,6 @@ def tokens(buf: U8Array) -> tuple[IntArray, IntArray]:
 def line_of(buf: U8Array, position: int) -> int:
     """1-based line number of byte ``position``."""
     return int(np.count_nonzero(buf[:position] == 10)) + 1
-
-
-def token_text(buf: U8Array, start: int, end: int) -> bytes:
-    return bytes(buf[start:end])
 
 
 def _windows(buf: U8Array, width: int) -> tuple[npt.NDArray[Any], int]:
@@ -387,12 +387,14 @@ def first_byte_offsets(buf: U8Array, starts: IntArray, ends: IntArray, value: in
                 result = np.where(t != 0, offset, result)
             result = np.minimum(result, length[pick])
             found[pick] = result
-            # Past 16 bytes the windows cannot tell: look again, one token at a time.
+            # Past 16 bytes the windows cannot tell: look again among all such bytes.
             fast[pick[(result == 16) & (length[pick] > 16)]] = False
-        for i in np.flatnonzero(~fast):
-            text = bytes(buf[s[i] : e[i]])
-            where = text.find(bytes((value,)))
-            found[i] = len(text) if where < 0 else where
+        rest = np.flatnonzero(~fast)
+        if len(rest):
+            low, high = int(s[rest].min()), int(e[rest].max())
+            at = np.append(np.flatnonzero(buf[low:high] == value) + low, high)
+            position = at[np.searchsorted(at, s[rest])]
+            found[rest] = np.minimum(position, e[rest]) - s[rest]
         out[first : first + len(s)] = found
     return out
 
