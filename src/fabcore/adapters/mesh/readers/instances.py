@@ -57,8 +57,8 @@ def place(
     placements = sum(copies.values())
     if placements > limits.max_triangles:
         raise ModelError(
-            f"the file places {placements:,} copies of its parts, more than the "
-            f"{limits.max_triangles:,} this service analyses"
+            f"the file places {placements:,} copies of its parts: even at one triangle each, "
+            f"more than the {limits.max_triangles:,} triangles this service analyses"
         )
     triangles = sum(copies[k] * nodes[k].triangles for k in order)
     if triangles > limits.max_triangles:
