@@ -209,7 +209,7 @@ def test_3mf_components_fanning_out_exponentially() -> None:
 def test_3mf_member_the_model_does_not_use_is_never_inflated(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The attack: 900 MiB of zeros in a member nothing refers to (4 MB at level 1).
+    # 900 MiB of zeros in a member nothing refers to (4 MB at compression level 1).
     buffer = io.BytesIO(package(mesh_xml(TETRA, 1), '<item objectid="1"/>'))
     block = bytes(1 << 24)
     with (
