@@ -41,7 +41,7 @@ import trimesh
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fabcore.adapters.argon2 import Argon2Hasher
-from fabcore.adapters.mesh import TrimeshAnalyser
+from fabcore.adapters.mesh import MeshFileAnalyser
 from fabcore.app.bootstrap import bootstrap
 from fabcore.app.samples import create_sample_shop
 from fabcore.domain.actor import Actor
@@ -274,7 +274,7 @@ def _run(args: argparse.Namespace, folder: Path, server: LiveServer) -> int:
     core = bootstrap("memory://", secret_key=b"k" * 32)
     create_sample_shop(core)
     catalog = core.catalog(Actor.visitor("acme"))
-    analysis = TrimeshAnalyser().analyse(CUBE.read_bytes(), "cube.stl")
+    analysis = MeshFileAnalyser().analyse(CUBE.read_bytes(), "cube.stl")
     library_options = statistics.median(
         rate(lambda: [line_quote_out(q) for q in options_for(catalog, analysis, 10)], 3)
         for _ in range(args.runs))
@@ -305,7 +305,7 @@ def _run(args: argparse.Namespace, folder: Path, server: LiveServer) -> int:
             assert answer.status_code == 200, answer.text
 
     uploads, library_analyses = [], []
-    analyser = TrimeshAnalyser()
+    analyser = MeshFileAnalyser()
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, timeout=300) as client:
         for run in range(args.runs):

@@ -9,7 +9,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from fabcore.adapters.mesh import TrimeshAnalyser
+from fabcore.adapters.mesh import MeshFileAnalyser
 from fabcore.app.bootstrap import bootstrap
 from fabcore.app.samples import create_sample_shop
 from fabcore.domain.actor import Actor
@@ -24,7 +24,7 @@ VISITOR = Actor.visitor("acme")
 class CountingAnalyser:
     def __init__(self) -> None:
         self.calls: list[tuple[int, str, Units | str]] = []
-        self._real = TrimeshAnalyser()
+        self._real = MeshFileAnalyser()
 
     def analyse(self, data: bytes, filename: str, units: Units | str = Units.MM) -> ModelAnalysis:
         self.calls.append((len(data), filename, units))

@@ -28,6 +28,7 @@ from fabcore.domain.status import OrderStatus
 from fabcore.ports.outbox import OutboxStatus
 
 if TYPE_CHECKING:
+    from fabcore.adapters.mesh import MeshFileAnalyser
     from fabcore.app.facade import Fabcore
 
 EXIT_OK = 0
@@ -45,9 +46,10 @@ class CliError(Exception):
     """A user-facing failure: printed as one line on stderr, exit code 2."""
 
 
-def _read_model(path: str) -> bytes:
+def _read_model(path: str, analyser: MeshFileAnalyser) -> bytes:
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as stream:
+            return analyser.read(stream, Path(path).name)
     except FileNotFoundError:
         raise CliError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -63,11 +65,12 @@ def _status(message: str, stream: TextIO) -> None:
 
 
 def _analyse(args: argparse.Namespace) -> ModelAnalysis:
-    from fabcore.adapters.mesh import TrimeshAnalyser
+    from fabcore.adapters.mesh import MeshFileAnalyser
 
-    data = _read_model(args.file)
+    analyser = MeshFileAnalyser()
+    data = _read_model(args.file, analyser)
     _status(f"Analysing {Path(args.file).name} ({len(data) / 1e6:.1f} MB)...", sys.stderr)
-    return TrimeshAnalyser().analyse(data, Path(args.file).name, Units(args.units))
+    return analyser.analyse(data, Path(args.file).name, Units(args.units))
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:
