@@ -68,23 +68,46 @@ def utc_text(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _translate(exc: sqlite3.Error, timeout: float) -> FabcoreError:
-    """The one place where ``sqlite3`` errors become fabcore's."""
-    message = str(exc)
-    if isinstance(exc, sqlite3.IntegrityError):
-        if "FOREIGN KEY" in message:
-            return NotFound(
-                f"{message}: it refers to a shop, customer or order that does not exist"
-            )
-        if "UNIQUE" in message or "PRIMARY KEY" in message:
-            return AlreadyExists(message)
+# What each SQLite result code means here: the error fabcore raises and a plain reason
+# ({path} and {timeout} are filled in). The extended code (``sqlite_errorcode``) is looked
+# up first, then its primary code (the low byte); the driver's text is appended.
+_ERRORS: dict[int, tuple[type[FabcoreError], str]] = {
+    sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY: (
+        NotFound, "it refers to a shop, customer or order that does not exist"),
+    sqlite3.SQLITE_CONSTRAINT_UNIQUE: (AlreadyExists, "a row with the same key already exists"),
+    sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY: (
+        AlreadyExists, "a row with the same key already exists"),
+    sqlite3.SQLITE_CONSTRAINT: (StorageError, "SQLite database {path}: a value breaks a rule "
+                                              "of the schema"),
+    sqlite3.SQLITE_BUSY: (StorageError, "SQLite database {path} is busy: another writer held "
+                                        "it for more than {timeout:g} s"),
+    sqlite3.SQLITE_LOCKED: (StorageError, "SQLite database {path}: a table is locked by "
+                                          "another statement on the same connection"),
+    sqlite3.SQLITE_CANTOPEN: (StorageError, "cannot open SQLite database {path}: the file or "
+                                            "its folder is missing or not accessible"),
+    sqlite3.SQLITE_READONLY: (StorageError, "SQLite database {path} is read-only: check the "
+                                            "permissions of the file and its folder"),
+    sqlite3.SQLITE_PERM: (StorageError, "SQLite database {path}: access denied"),
+    sqlite3.SQLITE_FULL: (StorageError, "SQLite database {path}: the disk is full"),
+    sqlite3.SQLITE_IOERR: (StorageError, "SQLite database {path}: the operating system "
+                                         "failed to read or write the file"),
+    sqlite3.SQLITE_CORRUPT: (StorageError, "SQLite database {path} is damaged; restore it "
+                                           "from a backup"),
+    sqlite3.SQLITE_NOTADB: (StorageError, "{path} is not a SQLite database"),
+    sqlite3.SQLITE_NOMEM: (StorageError, "SQLite ran out of memory"),
+}
+# Errors without a result code (a closed connection, a value the driver cannot bind).
+_OTHER: tuple[type[FabcoreError], str] = (StorageError, "SQLite database {path} failed")
+
+
+def _translate(exc: sqlite3.Error, path: os.PathLike[str] | str, timeout: float) -> FabcoreError:
+    """The one place where ``sqlite3`` errors become fabcore's (see ``_ERRORS``)."""
     code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return StorageError(
-            f"SQLite database is busy: another writer held it for more than {timeout:g} s "
-            f"({message})"
-        )
-    return StorageError(f"SQLite: {message}")
+    found = None
+    if isinstance(code, int):
+        found = _ERRORS.get(code) or _ERRORS.get(code & 0xFF)
+    cls, reason = found or _OTHER
+    return cls(f"{reason.format(path=os.fspath(path), timeout=timeout)} ({exc})")
 
 
 def _statements(script: str) -> list[str]:
@@ -112,13 +135,13 @@ class _SqliteSession(Session):
         try:
             return self._conn.execute(sql, params)
         except sqlite3.Error as exc:
-            raise _translate(exc, self._db.timeout) from exc
+            raise _translate(exc, self._db.path, self._db.timeout) from exc
 
     def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         try:
             return self._conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise _translate(exc, self._db.timeout) from exc
+            raise _translate(exc, self._db.path, self._db.timeout) from exc
 
     def _begin(self) -> None:
         if not self._conn.in_transaction:
@@ -133,7 +156,7 @@ class _SqliteSession(Session):
         try:
             return self._run(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise _translate(exc, self._db.timeout) from exc
+            raise _translate(exc, self._db.path, self._db.timeout) from exc
 
     def claim(self) -> None:
         self._begin()
@@ -217,7 +240,7 @@ class SqliteDatabase(SqlDatabase):
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
         except sqlite3.Error as exc:
             conn.close()
-            raise _translate(exc, timeout) from exc
+            raise _translate(exc, self.path, timeout) from exc
         if mode is None or str(mode[0]).lower() != "wal":
             conn.close()
             raise StorageError(f"{self.path}: cannot switch the database to WAL mode")
@@ -234,13 +257,13 @@ class SqliteDatabase(SqlDatabase):
                 self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise StorageError(f"cannot open SQLite database {self.path}: {exc}") from exc
+            raise _translate(exc, self.path, self.timeout) from exc
         try:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
         except sqlite3.Error as exc:
             conn.close()
-            raise _translate(exc, self.timeout) from exc
+            raise _translate(exc, self.path, self.timeout) from exc
         return conn
 
     def session(self) -> Session:
@@ -292,7 +315,7 @@ class SqliteDatabase(SqlDatabase):
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise _translate(exc, self.timeout) from exc
+            raise _translate(exc, self.path, self.timeout) from exc
         finally:
             conn.close()
 
@@ -310,6 +333,6 @@ class SqliteDatabase(SqlDatabase):
             row = conn.execute(f"SELECT MAX(version) FROM {SCHEMA_TABLE}").fetchone()
             return int(row[0] or 0) if row else 0
         except sqlite3.Error as exc:
-            raise _translate(exc, self.timeout) from exc
+            raise _translate(exc, self.path, self.timeout) from exc
         finally:
             self.release(conn)
