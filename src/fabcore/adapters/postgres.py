@@ -25,7 +25,7 @@ from typing import Any
 
 from fabcore.adapters.sql import (
     SCHEMA_TABLE,
-    CatalogCache,
+    DocumentCache,
     Row,
     Session,
     SqlDatabase,
@@ -135,7 +135,7 @@ class _PostgresSession(Session):
     claim_clause = "FOR UPDATE SKIP LOCKED"
 
     def __init__(self, db: PostgresDatabase, conn: psycopg.Connection[Any]) -> None:
-        super().__init__(db.catalogs)
+        super().__init__(db.documents)
         self._db = db
         self._conn = conn
 
@@ -228,7 +228,7 @@ class PostgresDatabase(SqlDatabase):
             raise ConfigurationError(f"max_connections must be at least 1, got {max_connections}")
         self._url = url
         self._connect_timeout = max(1, round(connect_timeout))
-        self.catalogs = CatalogCache()
+        self.documents = DocumentCache()
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url, kwargs={"connect_timeout": self._connect_timeout}, min_size=0,
             max_size=max_connections, timeout=pool_timeout, configure=_configure,

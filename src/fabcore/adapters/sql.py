@@ -26,15 +26,17 @@ import abc
 import json
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
 from types import TracebackType
-from typing import Any, ClassVar, Literal, Self, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar, cast
 
 import attrs
 
+from fabcore.adapters.copying import copy_tree
 from fabcore.adapters.serialization import converter, dumps
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.customer import Customer
@@ -111,28 +113,70 @@ def _load_customer(text: str | bytes, customer_id: str) -> Customer:
     return load(text, Customer, f"customer {customer_id!r}")
 
 
-class CatalogCache:
-    """Catalogs by their stored text, shared by every unit of work of a database.
+class DocumentCache:
+    """What stored documents were built into, by their text, shared by a database's units of work.
 
-    Catalogs are immutable (frozen classes, read-only mappings), so one
-    loaded catalog can be handed to every caller, as the memory adapter does.
+    The same text always builds the same object, so a document read again,
+    or read back as this process wrote it, is not parsed again. Catalogs
+    are immutable (frozen classes, read-only mappings) and handed out as they
+    are, as the memory adapter does; orders, shops and customers as copies
+    (:func:`~fabcore.adapters.copying.copy_tree`). The last ``size``
+    documents are kept.
     """
 
-    def __init__(self, size: int = 32) -> None:
+    def __init__(self, size: int = 1024) -> None:
         self._size = size
-        self._items: dict[str, Catalog] = {}
+        self._items: OrderedDict[tuple[type, str], object] = OrderedDict()
         self._lock = threading.Lock()
 
-    def load(self, text: str, shop_id: str) -> Catalog:
+    def _get(self, cls: type[_T], text: str) -> _T | None:
         with self._lock:
-            found = self._items.get(text)
+            found = self._items.get((cls, text))
+            if found is not None:
+                self._items.move_to_end((cls, text))
+        return cast("_T | None", found)
+
+    def _put(self, cls: type, text: str, built: object) -> None:
+        with self._lock:
+            self._items[cls, text] = built
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def _copy_of(self, cls: type[_T], text: str, what: str) -> _T:
+        found = self._get(cls, text)
+        if found is None:
+            found = load(text, cls, what)
+            self._put(cls, text, copy_tree(found))
+            return found
+        return copy_tree(found)
+
+    def catalog(self, text: str, shop_id: str) -> Catalog:
+        found = self._get(Catalog, text)
         if found is None:
             found = load(text, Catalog, f"catalog of shop {shop_id!r}")
-            with self._lock:
-                self._items[text] = found
-                while len(self._items) > self._size:
-                    del self._items[next(iter(self._items))]
+            self._put(Catalog, text, found)
         return found
+
+    def shop(self, text: str, shop_id: str) -> Shop:
+        return self._copy_of(Shop, text, f"shop {shop_id!r}")
+
+    def customer(self, text: str, customer_id: str) -> Customer:
+        return self._copy_of(Customer, text, f"customer {customer_id!r}")
+
+    def order(self, version: int, text: str, order_id: str) -> Order:
+        """The order of a document and its version column."""
+        found = self._get(Order, text)
+        if found is None:
+            order = _load_order(version, text, order_id)
+            self._put(Order, text, copy_tree(order))
+            return order
+        order = copy_tree(found)
+        order.version = version
+        return order
+
+    def wrote_order(self, text: str, order: Order) -> None:
+        """``text`` was written for ``order``: reading it back needs no parsing."""
+        self._put(Order, text, copy_tree(order))
 
 
 # -- sessions -------------------------------------------------------------------
@@ -148,8 +192,8 @@ class Session(abc.ABC):
     #: Appended to the query that claims due outbox rows.
     claim_clause: ClassVar[str] = ""
 
-    def __init__(self, catalogs: CatalogCache) -> None:
-        self.catalogs = catalogs
+    def __init__(self, documents: DocumentCache) -> None:
+        self.documents = documents
         # Orders added in the open transaction: saving them again is still an insert.
         self.added_orders: set[str] = set()
         self.conflict: str | None = None
@@ -245,10 +289,10 @@ class SqlShopRepository(_Repository):
             raise AlreadyExists(f"shop {shop.id!r} already exists")
 
     def get(self, shop_id: str) -> Shop:
-        return load(self._document("data", shop_id), Shop, f"shop {shop_id!r}")
+        return self._s.documents.shop(self._document("data", shop_id), shop_id)
 
     def catalog(self, shop_id: str) -> Catalog:
-        return self._s.catalogs.load(self._document("catalog", shop_id), shop_id)
+        return self._s.documents.catalog(self._document("catalog", shop_id), shop_id)
 
     def next_invoice_number(self, shop_id: str) -> int:
         rows = self._s.write_rows(
@@ -295,7 +339,7 @@ class SqlCustomerRepository(_Repository):
             if not rows:
                 raise NotFound(f"no customer {customer_id!r}")
             found = rows[0][0]
-        return _load_customer(found, customer_id)
+        return self._s.documents.customer(found, customer_id)
 
     def find_by_email(self, shop_id: str, email: str) -> Customer | None:
         rows = self._s.fetch(
@@ -387,36 +431,40 @@ class SqlOrderRepository(_Repository):
 
     def add(self, order: Order) -> None:
         s = self._s
+        document = _order_document(order)
         added = s.write(
             f"INSERT INTO orders ({_INDEX_COLUMNS}, id, shop_id, number, created_at, version, "
             "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (*self._index(order), order.id, order.shop_id, order.number,
-             s.timestamp(order.created_at), order.version, _order_document(order)),
+             s.timestamp(order.created_at), order.version, document),
         )
         if not added:
             raise AlreadyExists(f"order {order.id!r} / {order.number} already exists")
         s.added_orders.add(order.id)
+        s.documents.wrote_order(document, order)
 
     def _one(self, where: str, params: Sequence[object]) -> Order | None:
         """The order matching ``where``, reading its shop's and customer's documents along.
 
-        Use cases go on to read those; having them from the same query saves
-        a round trip each (they are kept for the rest of the transaction).
+        Use cases go on to read those (and the shop's catalog); having them
+        from the same query saves a round trip each (they are kept for the
+        rest of the transaction).
         """
         s = self._s
         rows = s.fetch(
-            "SELECT o.id, o.version, o.data, o.shop_id, s.data, o.customer_id, c.data "
-            "FROM orders o JOIN shops s ON s.id = o.shop_id "
+            "SELECT o.id, o.version, o.data, o.shop_id, s.data, s.catalog, o.customer_id, "
+            "c.data FROM orders o JOIN shops s ON s.id = o.shop_id "
             f"LEFT JOIN customers c ON c.id = o.customer_id WHERE {where}",
             params,
         )
         if not rows:
             return None
-        key, version, data, shop_id, shop, customer_id, customer = rows[0]
+        key, version, data, shop_id, shop, catalog, customer_id, customer = rows[0]
         s.shop_documents["data", shop_id] = shop
+        s.shop_documents["catalog", shop_id] = catalog
         if customer is not None:
             s.customer_documents[customer_id] = customer
-        return _load_order(version, data, key)
+        return s.documents.order(version, data, key)
 
     def get(self, order_id: str) -> Order:
         found = self._one("o.id = ?", (order_id,))
@@ -434,13 +482,15 @@ class SqlOrderRepository(_Repository):
         s = self._s
         inserted_here = order.id in s.added_orders
         bump = 0 if inserted_here else 1
+        document = _order_document(order)
         changed = s.write(
             f"UPDATE orders SET {_INDEX_ASSIGNMENTS}, version = version + ?, data = ? "
             "WHERE id = ? AND version = ?",
-            (*self._index(order), bump, _order_document(order), order.id, order.version),
+            (*self._index(order), bump, document, order.id, order.version),
         )
         if changed:
             order.version += bump
+            s.documents.wrote_order(document, order)
             return
         rows = s.fetch("SELECT version FROM orders WHERE id = ?", (order.id,))
         if not rows:

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from fabcore.adapters.sql import (
     SCHEMA_TABLE,
-    CatalogCache,
+    DocumentCache,
     Row,
     Session,
     SqlDatabase,
@@ -126,7 +126,7 @@ def _statements(script: str) -> list[str]:
 
 class _SqliteSession(Session):
     def __init__(self, db: SqliteDatabase, conn: sqlite3.Connection) -> None:
-        super().__init__(db.catalogs)
+        super().__init__(db.documents)
         self._db = db
         self._conn = conn
         self._kept_numbers: dict[str, int] = {}
@@ -232,7 +232,7 @@ class SqliteDatabase(SqlDatabase):
         self.path = Path(text)
         self.timeout = timeout
         self._synchronous = synchronous
-        self.catalogs = CatalogCache()
+        self.documents = DocumentCache()
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         conn = self._connect()

@@ -1,10 +1,10 @@
-"""The memory adapter's copies: callers never see each other's changes; fixed parts are shared."""
+"""Copies of aggregates: callers never see each other's changes; fixed parts are shared."""
 
 from __future__ import annotations
 
 import attrs
 
-from fabcore.adapters.memory import _copy
+from fabcore.adapters.copying import copy_tree as _copy
 from fabcore.testing import aggregates as a
 
 
