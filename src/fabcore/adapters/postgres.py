@@ -43,6 +43,7 @@ from fabcore.domain.errors import (
 
 try:
     import psycopg
+    from psycopg.pq import TransactionStatus
     from psycopg.types.string import TextLoader
     from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -132,30 +133,68 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 
 
 class _PostgresSession(Session):
+    """One unit of work's connection (autocommit: the session begins its transactions).
+
+    Round trips are what a unit of work waits for, so the ``BEGIN`` goes out
+    with the first statement, and an order's update (``write_later``) with
+    the next statement or the commit, each group in one pipeline: a status
+    change takes three round trips (begin and read, update and queue its
+    mails, commit). An update that changed no row is reported before the
+    commit is sent, so nothing of that unit of work is written.
+    """
+
     claim_clause = "FOR UPDATE SKIP LOCKED"
+    # The transaction that wrote the shop's row: a catalog is large, and turning it from
+    # JSONB into text for every order read costs more than the round trip it saves.
+    catalog_stamp = "s.xmin::text"
 
     def __init__(self, db: PostgresDatabase, conn: psycopg.Connection[Any]) -> None:
         super().__init__(db.documents)
         self._db = db
         self._conn = conn
+        self._later: list[tuple[str, Sequence[object], Callable[[], None]]] = []
 
-    def _run(self, sql: str, params: Sequence[object]) -> psycopg.Cursor[Any]:
+    def _run(self, sql: str | None, params: Sequence[object] = ()) -> psycopg.Cursor[Any] | None:
+        """Run ``sql`` after what is held back, beginning the transaction when none is open."""
+        conn = self._conn
+        later, self._later = self._later, []
+        begin = conn.info.transaction_status == TransactionStatus.IDLE and sql is not None
         try:
-            return self._conn.execute(_pg(sql), params)
+            if not (later or begin):
+                return conn.execute(_pg(sql), params) if sql is not None else None
+            with conn.pipeline():
+                if begin:
+                    conn.execute("BEGIN")
+                held = [conn.execute(_pg(text), values) for text, values, _ in later]
+                cursor = conn.execute(_pg(sql), params) if sql is not None else None
         except psycopg.Error as exc:
             raise _translate(exc) from exc
+        for (_, _, missed), done in zip(later, held, strict=True):
+            if not done.rowcount:
+                missed()
+        return cursor
+
+    def _cursor(self, sql: str, params: Sequence[object]) -> psycopg.Cursor[Any]:
+        cursor = self._run(sql, params)
+        assert cursor is not None
+        return cursor
 
     def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
-        return self._run(sql, params).fetchall()
+        return self._cursor(sql, params).fetchall()
 
     def write(self, sql: str, params: Sequence[object] = ()) -> int:
-        return self._run(sql, params).rowcount
+        return self._cursor(sql, params).rowcount
+
+    def write_later(
+        self, sql: str, params: Sequence[object], missed: Callable[[], None]
+    ) -> None:
+        if self._conn.info.transaction_status == TransactionStatus.IDLE:
+            super().write_later(sql, params, missed)
+            return
+        self._later.append((sql, params, missed))
 
     def write_rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
-        try:
-            return self._run(sql, params).fetchall()
-        except psycopg.Error as exc:
-            raise _translate(exc) from exc
+        return self._cursor(sql, params).fetchall()
 
     def claim(self) -> None:
         """Rows are claimed by the lock clause of the query itself."""
@@ -185,10 +224,13 @@ class _PostgresSession(Session):
             raise _translate(exc) from exc
 
     def commit(self) -> None:
+        self._run(None)
         self._end(self._conn.commit)
 
     def rollback(self) -> None:
-        self._end(self._conn.rollback)
+        self._later.clear()
+        if self._conn.info.transaction_status != TransactionStatus.IDLE:
+            self._end(self._conn.rollback)
 
     def close(self) -> None:
         conn = self._conn
@@ -230,7 +272,8 @@ class PostgresDatabase(SqlDatabase):
         self._connect_timeout = max(1, round(connect_timeout))
         self.documents = DocumentCache()
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            url, kwargs={"connect_timeout": self._connect_timeout}, min_size=0,
+            url, kwargs={"connect_timeout": self._connect_timeout, "autocommit": True},
+            min_size=0,
             max_size=max_connections, timeout=pool_timeout, configure=_configure,
             name="fabcore", open=False,
         )

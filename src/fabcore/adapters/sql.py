@@ -17,7 +17,13 @@ Locking: a unit of work reads without taking write locks. ``orders.save``
 updates only where the version is still the one loaded (optimistic
 concurrency); when no row matches, the transaction is rolled back at once
 and ``commit`` raises ``ConcurrencyConflict`` too, so nothing of the unit of
-work is written.
+work is written. The update of an order read in the same transaction may be
+held back and sent with the next statement (``Session.write_later``): the
+conflict is then raised there, or by ``commit`` before it commits.
+
+Documents are parsed once per text (:class:`DocumentCache`): reading an
+order back as this process wrote it, or a shop, customer or catalog as it
+was read before, hands out a copy of what was built then.
 """
 
 from __future__ import annotations
@@ -157,6 +163,13 @@ class DocumentCache:
             self._put(Catalog, text, found)
         return found
 
+    def stamped_catalog(self, shop_id: str, stamp: str) -> Catalog | None:
+        """The catalog last seen in the shop's row with this ``catalog_stamp``."""
+        return self._get(Catalog, f"{shop_id}\x00{stamp}")
+
+    def stamp_catalog(self, shop_id: str, stamp: str, catalog: Catalog) -> None:
+        self._put(Catalog, f"{shop_id}\x00{stamp}", catalog)
+
     def shop(self, text: str, shop_id: str) -> Shop:
         return self._copy_of(Shop, text, f"shop {shop_id!r}")
 
@@ -191,17 +204,25 @@ class Session(abc.ABC):
 
     #: Appended to the query that claims due outbox rows.
     claim_clause: ClassVar[str] = ""
+    #: What an order's read selects of its shop's row to tell which catalog it holds: an
+    #: expression that changes whenever the catalog may have (the text itself will do).
+    catalog_stamp: ClassVar[str] = "s.catalog"
 
     def __init__(self, documents: DocumentCache) -> None:
         self.documents = documents
         # Orders added in the open transaction: saving them again is still an insert.
         self.added_orders: set[str] = set()
+        # Orders read in the open transaction: they exist, so an update of one that
+        # changes no row means its version moved.
+        self.loaded_orders: set[str] = set()
         self.conflict: str | None = None
         # Shop documents read in the open transaction: use cases read a shop
         # and its catalog several times in one unit of work.
         self.shop_documents: dict[tuple[str, str], str] = {}
         # Customer documents read with an order (see ``SqlOrderRepository.get``).
         self.customer_documents: dict[str, str] = {}
+        # Per shop read with an order: its ``catalog_stamp``.
+        self.catalog_stamps: dict[str, str] = {}
 
     @abc.abstractmethod
     def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
@@ -210,6 +231,18 @@ class Session(abc.ABC):
     @abc.abstractmethod
     def write(self, sql: str, params: Sequence[object] = ()) -> int:
         """Run a write in the unit of work's transaction; the number of rows it changed."""
+
+    def write_later(
+        self, sql: str, params: Sequence[object], missed: Callable[[], None]
+    ) -> None:
+        """Run a write that must change a row; ``missed`` raises when it changed none.
+
+        A session may hold the write back and send it with the next statement
+        or the commit, in one round trip; ``missed`` is then called there,
+        before anything is committed. This one writes at once.
+        """
+        if not self.write(sql, params):
+            missed()
 
     @abc.abstractmethod
     def write_rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
@@ -252,9 +285,11 @@ class Session(abc.ABC):
     def forget(self) -> None:
         """Drop what belonged to the transaction that just ended."""
         self.added_orders.clear()
+        self.loaded_orders.clear()
         self.conflict = None
         self.shop_documents.clear()
         self.customer_documents.clear()
+        self.catalog_stamps.clear()
 
 
 # -- repositories ----------------------------------------------------------------
@@ -292,7 +327,16 @@ class SqlShopRepository(_Repository):
         return self._s.documents.shop(self._document("data", shop_id), shop_id)
 
     def catalog(self, shop_id: str) -> Catalog:
-        return self._s.documents.catalog(self._document("catalog", shop_id), shop_id)
+        s = self._s
+        stamp = s.catalog_stamps.get(shop_id)
+        if stamp is not None:
+            found = s.documents.stamped_catalog(shop_id, stamp)
+            if found is not None:
+                return found
+        catalog = s.documents.catalog(self._document("catalog", shop_id), shop_id)
+        if stamp is not None:
+            s.documents.stamp_catalog(shop_id, stamp, catalog)
+        return catalog
 
     def next_invoice_number(self, shop_id: str) -> int:
         rows = self._s.write_rows(
@@ -306,6 +350,7 @@ class SqlShopRepository(_Repository):
         documents = self._s.shop_documents
         documents.pop(("data", shop.id), None)
         documents.pop(("catalog", shop.id), None)
+        self._s.catalog_stamps.pop(shop.id, None)
         if catalog is None:
             changed = self._s.write(
                 "UPDATE shops SET data = ? WHERE id = ?", (dumps(shop), shop.id)
@@ -446,24 +491,26 @@ class SqlOrderRepository(_Repository):
     def _one(self, where: str, params: Sequence[object]) -> Order | None:
         """The order matching ``where``, reading its shop's and customer's documents along.
 
-        Use cases go on to read those (and the shop's catalog); having them
+        Use cases go on to read those, and the shop's catalog, which the
+        ``catalog_stamp`` read along finds in the document cache; having them
         from the same query saves a round trip each (they are kept for the
         rest of the transaction).
         """
         s = self._s
         rows = s.fetch(
-            "SELECT o.id, o.version, o.data, o.shop_id, s.data, s.catalog, o.customer_id, "
-            "c.data FROM orders o JOIN shops s ON s.id = o.shop_id "
+            f"SELECT o.id, o.version, o.data, o.shop_id, s.data, {s.catalog_stamp}, "
+            "o.customer_id, c.data FROM orders o JOIN shops s ON s.id = o.shop_id "
             f"LEFT JOIN customers c ON c.id = o.customer_id WHERE {where}",
             params,
         )
         if not rows:
             return None
-        key, version, data, shop_id, shop, catalog, customer_id, customer = rows[0]
+        key, version, data, shop_id, shop, stamp, customer_id, customer = rows[0]
         s.shop_documents["data", shop_id] = shop
-        s.shop_documents["catalog", shop_id] = catalog
+        s.catalog_stamps[shop_id] = stamp
         if customer is not None:
             s.customer_documents[customer_id] = customer
+        s.loaded_orders.add(key)
         return s.documents.order(version, data, key)
 
     def get(self, order_id: str) -> Order:
@@ -483,21 +530,26 @@ class SqlOrderRepository(_Repository):
         inserted_here = order.id in s.added_orders
         bump = 0 if inserted_here else 1
         document = _order_document(order)
-        changed = s.write(
-            f"UPDATE orders SET {_INDEX_ASSIGNMENTS}, version = version + ?, data = ? "
-            "WHERE id = ? AND version = ?",
-            (*self._index(order), bump, document, order.id, order.version),
-        )
-        if changed:
-            order.version += bump
-            s.documents.wrote_order(document, order)
-            return
-        rows = s.fetch("SELECT version FROM orders WHERE id = ?", (order.id,))
+        sql = (f"UPDATE orders SET {_INDEX_ASSIGNMENTS}, version = version + ?, data = ? "
+               "WHERE id = ? AND version = ?")
+        params = (*self._index(order), bump, document, order.id, order.version)
+        if order.id in s.loaded_orders or inserted_here:
+            number, loaded = order.number, order.version
+            s.write_later(sql, params, lambda: self._missed(order.id, number, loaded))
+        elif not s.write(sql, params):
+            self._missed(order.id, order.number, order.version)
+        order.version += bump
+        s.documents.wrote_order(document, order)
+
+    def _missed(self, order_id: str, number: str, version: int) -> None:
+        """An update of the order at ``version`` changed no row: say why, writing nothing."""
+        s = self._s
+        rows = s.fetch("SELECT version FROM orders WHERE id = ?", (order_id,))
         if not rows:
-            raise NotFound(f"no order {order.id!r}")
+            raise NotFound(f"no order {order_id!r}")
         message = (
-            f"order {order.number} changed since it was loaded "
-            f"(version {order.version}, now {rows[0][0]}); nothing was written"
+            f"order {number} changed since it was loaded "
+            f"(version {version}, now {rows[0][0]}); nothing was written"
         )
         s.rollback()
         s.forget()
