@@ -4,14 +4,16 @@ Install the extra: ``pip install 'fabcore[postgres]'``. ``PostgresDatabase(url)`
 is the ``UnitOfWorkFactory``; it applies the migrations in
 ``migrations/postgres`` when it starts (see :meth:`PostgresDatabase.upgrade`).
 
-Each unit of work borrows a connection from a ``psycopg_pool.ConnectionPool`` and runs one READ
-COMMITTED transaction on it. An order's save updates only where the version
-is the one loaded: a concurrent save waits for the other transaction, then
-finds the version moved and raises ``ConcurrencyConflict``. The outbox's
-``due`` locks the rows it returns with ``FOR UPDATE SKIP LOCKED``, so relays
-running at once never take the same mail. Order numbers come from a
-counter row updated on a separate autocommit connection, so a number is
-never handed out twice, even when the unit of work that took it rolls back.
+Each unit of work borrows a connection from a ``psycopg_pool.ConnectionPool``
+and runs one READ COMMITTED transaction on it, in as few round trips as it
+can (see ``_PostgresSession``). An order's save updates only where the
+version is the one loaded: a concurrent save waits for the other
+transaction, then finds the version moved and raises
+``ConcurrencyConflict``. The outbox's ``due`` locks the rows it returns with
+``FOR UPDATE SKIP LOCKED``, so relays running at once never take the same
+mail. Order numbers come from a counter row updated on a separate
+autocommit connection, so a number is never handed out twice, even when the
+unit of work that took it rolls back.
 """
 
 from __future__ import annotations
