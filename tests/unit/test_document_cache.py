@@ -1,15 +1,19 @@
-"""The SQL adapters' document cache: the same text builds the same object, handed out as a copy."""
+"""The SQL adapters' documents: built once per text (handed out as copies), encoded by parts."""
 
 from __future__ import annotations
+
+import json
 
 import attrs
 import pytest
 
 from fabcore.adapters import sql
-from fabcore.adapters.serialization import dumps
+from fabcore.adapters.copying import copy_tree
+from fabcore.adapters.serialization import converter, dumps
 from fabcore.adapters.sql import DocumentCache, _order_document
 from fabcore.domain.errors import StorageError
 from fabcore.domain.order import Order
+from fabcore.domain.status import OrderStatus
 from fabcore.testing import aggregates as a
 
 
@@ -73,3 +77,27 @@ def test_the_oldest_documents_make_room(monkeypatch: pytest.MonkeyPatch) -> None
     assert cache.order(0, texts[2], "ord-2") == orders[2]
     assert cache.order(0, texts[0], "ord-0") == orders[0]
     assert parsed == ["ord-0"]
+
+
+def _converter_json(order: Order) -> str:
+    data = converter.unstructure(order)
+    del data["version"]
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+@pytest.mark.parametrize(
+    "order",
+    [a.order(), a.order(status=OrderStatus.ON_HOLD, customer_id=None, due_date=None),
+     a.draft("d-1", "7")],
+    ids=["rich", "on-hold-without-customer", "draft"],
+)
+def test_an_order_document_is_the_converters_json(order: Order) -> None:
+    assert _order_document(order) == _converter_json(order)
+    assert _order_document(order) == _converter_json(order)  # the parts encoded before
+    copied = copy_tree(order)
+    copied.status = OrderStatus.CANCELED_BY_ADMIN
+    if copied.lines:
+        copied.lines[0].notes = "changed after the first save"
+    copied.history.append(attrs.evolve(a.order().history[0], note="again"))
+    assert _order_document(copied) == _converter_json(copied)
+    assert sql.load(_order_document(copied), Order, "o") == attrs.evolve(copied, version=0)

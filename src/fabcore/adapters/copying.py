@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-__all__ = ["copy_tree"]
+__all__ = ["copy_tree", "immutable"]
 
 _T = TypeVar("_T")
 
@@ -93,6 +93,11 @@ def _shared(hint: Any) -> bool:
     if issubclass(hint, _SHARED_TYPES):
         return True
     return attrs.has(hint) and _plan(hint).shared
+
+
+def immutable(cls: type) -> bool:
+    """Whether every instance of the attrs class ``cls`` is immutable all the way down."""
+    return _plan(cls).shared
 
 
 def _is_frozen(cls: type, names: tuple[str, ...]) -> bool:

@@ -42,7 +42,7 @@ from typing import Any, ClassVar, Literal, Self, TypeVar, cast
 
 import attrs
 
-from fabcore.adapters.copying import copy_tree
+from fabcore.adapters.copying import copy_tree, immutable
 from fabcore.adapters.serialization import converter, dumps
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.customer import Customer
@@ -54,7 +54,7 @@ from fabcore.domain.errors import (
     NotFound,
     StorageError,
 )
-from fabcore.domain.order import Order
+from fabcore.domain.order import Order, OrderLine
 from fabcore.domain.order_summary import OrderSummary
 from fabcore.domain.shop import Shop
 from fabcore.domain.status import OrderStatus, PaymentStatus
@@ -97,13 +97,44 @@ def load(text: str | bytes, cls: type[_T], what: str) -> _T:
     return _build(_parse(text, what), cls, what)
 
 
-_unstructure_order = converter.get_unstructure_hook(Order)
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ORDER_FIELDS = tuple(f.name for f in attrs.fields(Order) if f.name != "version")
+_LINE_FIELDS = tuple(f.name for f in attrs.fields(OrderLine))
+# The JSON of values nothing can change, by identity (each kept alive beside its text).
+# Copies share such values (copy_tree), so saving an order again encodes only what changed.
+_encoded: dict[int, tuple[object, str]] = {}
+_ENCODED_SIZE = 8192
+
+
+def _json(value: Any) -> str:
+    """The compact JSON of ``value`` as the converter unstructures it."""
+    if value is None:
+        return "null"
+    cls = type(value)
+    if cls is str or cls is int or cls is bool or cls is float:
+        return _encode(value)
+    if cls is list or cls is tuple:
+        return "[" + ",".join([_json(item) for item in value]) + "]"
+    if cls is OrderLine:
+        return _fields(value, _LINE_FIELDS)
+    found = _encoded.get(id(value))
+    if found is not None and found[0] is value:
+        return found[1]
+    text = _encode(converter.unstructure(value))
+    if attrs.has(cls) and immutable(cls):
+        if len(_encoded) >= _ENCODED_SIZE:
+            _encoded.clear()
+        _encoded[id(value)] = (value, text)
+    return text
+
+
+def _fields(value: object, names: tuple[str, ...]) -> str:
+    return "{" + ",".join([f'"{name}":{_json(getattr(value, name))}' for name in names]) + "}"
 
 
 def _order_document(order: Order) -> str:
-    data = _unstructure_order(order)
-    del data["version"]
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """The stored JSON of ``order``: what ``dumps`` gives, less the version (a column)."""
+    return _fields(order, _ORDER_FIELDS)
 
 
 def _load_order(version: int, text: str | bytes, order_id: str) -> Order:
