@@ -216,8 +216,8 @@ class MailRenderer:
     ) -> list[Mail]:
         """Render each ``(intent, link_url, message_id)`` of one event, as :meth:`render` does.
 
-        What the mails share (the order's details, and the details block where
-        it allows) is worked out once.
+        What the mails share is worked out once: the order's details, and each
+        partial for the mails that give the variables it names the same values.
         """
         if order.shop_id != shop.id:
             raise InvalidInput(f"{order} does not belong to shop {shop.id}")
