@@ -1,0 +1,101 @@
+"""Merging corners into vertices: bitwise copies first, then the scale-free grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import trimesh
+
+from fabcore.adapters.mesh import MeshFileAnalyser, topology
+from fabcore.domain.analysis import ModelAnalysis
+
+ANALYSER = MeshFileAnalyser()
+
+
+def expected_groups(
+    columns: list[npt.NDArray[np.uint64]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Groups numbered by first item, and the first items, the slow and obvious way."""
+    rows = np.stack(columns, axis=1)
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[order] = np.arange(len(first))
+    return rank[inverse.reshape(-1)], np.sort(first)
+
+
+def duplicated_columns(seed: int) -> list[npt.NDArray[np.uint64]]:
+    rng = np.random.default_rng(seed)
+    distinct = rng.integers(0, 50, size=(300, 3)).astype(np.uint64)
+    picks = rng.integers(0, len(distinct), size=5_000)
+    return [np.ascontiguousarray(distinct[picks, k]) for k in range(3)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_exact_groups_are_the_distinct_rows(seed: int) -> None:
+    columns = duplicated_columns(seed)
+    group, first = topology.exact_groups(columns)
+    want_group, want_first = expected_groups(columns)
+    assert np.array_equal(first, want_first)
+    assert np.array_equal(group, want_group)
+
+
+def test_exact_groups_survive_hash_collisions(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With every multiplier zero, all items share one hash: every grouping is a collision.
+    zero = np.uint64(0)
+    monkeypatch.setattr(topology, "_MIX", (zero, zero, zero))
+    columns = duplicated_columns(3)
+    group, first = topology.exact_groups(columns)
+    want_group, want_first = expected_groups(columns)
+    assert np.array_equal(first, want_first)
+    assert np.array_equal(group, want_group)
+
+
+def test_exact_groups_of_one_item() -> None:
+    group, first = topology.exact_groups([np.array([7], dtype=np.uint64)])
+    assert group.tolist() == [0]
+    assert first.tolist() == [0]
+
+
+def stl_bytes(triangles: npt.NDArray[np.float32]) -> bytes:
+    records = np.zeros(
+        len(triangles),
+        dtype=[("normal", "<f4", (3,)), ("vertices", "<f4", (3, 3)), ("attr", "<u2")],
+    )
+    records["vertices"] = triangles
+    return b"fabcore test".ljust(80, b" ") + np.uint32(len(triangles)).tobytes() + records.tobytes()
+
+
+def figures(result: ModelAnalysis) -> tuple[int, bool, bool, float]:
+    return result.bodies, result.watertight, result.winding_consistent, result.volume_cm3
+
+
+def test_copies_that_differ_in_their_last_bits_merge_as_bitwise_copies_do() -> None:
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=10.0)
+    exact = sphere.triangles.astype(np.float32)
+    # Every other copy of a corner one float32 step away (and 0.0 written as -0.0):
+    # not bitwise copies, yet well within the merge tolerance.
+    nudged = exact.copy()
+    nudged[1::2] = np.nextafter(nudged[1::2], np.float32(np.inf))
+    nudged[nudged == 0.0] = np.float32(-0.0)
+    same = ANALYSER.analyse(stl_bytes(exact), "exact.stl")
+    near = ANALYSER.analyse(stl_bytes(nudged), "nudged.stl")
+    assert figures(same)[:3] == figures(near)[:3] == (1, True, True)
+    assert near.volume_cm3 == pytest.approx(same.volume_cm3, rel=1e-6)
+    assert same.volume_cm3 == pytest.approx(sphere.volume / 1000, rel=1e-6)
+
+
+def test_ascii_and_binary_soups_merge_alike() -> None:
+    # ASCII STL holds float64 corners, binary STL float32: both are grouped on their bits.
+    box = trimesh.creation.box((10, 20, 30))
+    tris = box.triangles.astype(np.float32)
+    lines = ["solid box"]
+    for tri in tris.astype(np.float64):
+        lines += ["facet normal 0 0 0", "outer loop"]
+        lines += [f"vertex {x!r} {y!r} {z!r}" for x, y, z in tri.tolist()]
+        lines += ["endloop", "endfacet"]
+    lines.append("endsolid box")
+    text = ANALYSER.analyse(("\n".join(lines) + "\n").encode(), "box.stl")
+    binary = ANALYSER.analyse(stl_bytes(tris), "box.stl")
+    assert figures(text) == figures(binary) == (1, True, True, pytest.approx(6.0))
