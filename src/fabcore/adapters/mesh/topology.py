@@ -92,11 +92,10 @@ def exact_groups(columns: Sequence[UIntArray]) -> tuple[IntArray, IntArray]:
         strays = np.flatnonzero(stray)
         rep[strays] = _first_equal(columns, strays)
         firsts = np.concatenate((firsts, np.unique(rep[strays])))
-    first = np.zeros(count, dtype=np.bool_)
-    first[firsts] = True
-    number = np.cumsum(first, dtype=np.int64)
-    number -= 1
-    return number[rep], np.flatnonzero(first)
+    firsts.sort()
+    number = np.empty(count, dtype=np.int64)
+    number[firsts] = np.arange(len(firsts))
+    return number[rep], firsts
 
 
 def _first_equal(columns: Sequence[UIntArray], items: IntArray) -> IntArray:
@@ -177,6 +176,12 @@ def _grid_unique(
 ) -> tuple[IntArray, IntArray]:
     """Group id of each point by grid cell, and the first point of each group."""
     keys = _grid_keys(xyz, lo, hi, tol)
+    if keys is not None and len(keys) > 1:
+        # Most often every point has a cell of its own: a plain sort tells.
+        ordered = np.sort(keys)
+        if bool((ordered[1:] != ordered[:-1]).all()):
+            every = np.arange(len(keys), dtype=np.int64)
+            return every, every
     if keys is not None:
         perm = np.argsort(keys)
         ordered = np.take(keys, perm)
