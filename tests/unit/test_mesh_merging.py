@@ -7,7 +7,7 @@ import numpy.typing as npt
 import pytest
 import trimesh
 
-from fabcore.adapters.mesh import MeshFileAnalyser, topology
+from fabcore.adapters.mesh import MeshFileAnalyser, exact
 from fabcore.domain.analysis import ModelAnalysis
 
 ANALYSER = MeshFileAnalyser()
@@ -35,7 +35,7 @@ def duplicated_columns(seed: int) -> list[npt.NDArray[np.uint64]]:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_exact_groups_are_the_distinct_rows(seed: int) -> None:
     columns = duplicated_columns(seed)
-    group, first = topology.exact_groups(columns)
+    group, first = exact.exact_groups(columns)
     want_group, want_first = expected_groups(columns)
     assert np.array_equal(first, want_first)
     assert np.array_equal(group, want_group)
@@ -44,16 +44,16 @@ def test_exact_groups_are_the_distinct_rows(seed: int) -> None:
 def test_exact_groups_survive_hash_collisions(monkeypatch: pytest.MonkeyPatch) -> None:
     # With every multiplier zero, all items share one hash: every grouping is a collision.
     zero = np.uint64(0)
-    monkeypatch.setattr(topology, "_MIX", (zero, zero, zero))
+    monkeypatch.setattr(exact, "_MIX", (zero, zero, zero))
     columns = duplicated_columns(3)
-    group, first = topology.exact_groups(columns)
+    group, first = exact.exact_groups(columns)
     want_group, want_first = expected_groups(columns)
     assert np.array_equal(first, want_first)
     assert np.array_equal(group, want_group)
 
 
 def test_exact_groups_of_one_item() -> None:
-    group, first = topology.exact_groups([np.array([7], dtype=np.uint64)])
+    group, first = exact.exact_groups([np.array([7], dtype=np.uint64)])
     assert group.tolist() == [0]
     assert first.tolist() == [0]
 

@@ -26,13 +26,13 @@ import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
 from fabcore.adapters.mesh.errors import ModelError
+from fabcore.adapters.mesh.exact import exact_groups
 from fabcore.adapters.mesh.readers.base import Mesh
 from fabcore.adapters.mesh.topology import (
     BoolArray,
     FloatArray,
     IntArray,
     Topology,
-    exact_groups,
     find_topology,
     join_near_open_ends,
     merge_positions,
