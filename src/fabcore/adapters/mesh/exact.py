@@ -1,8 +1,7 @@
 """Exact groups of equal rows, found with one plain sort.
 
 Used to find the corners of a triangle soup that are bitwise copies of one
-another, and the numbers of a text file that are written alike, so that
-each is handled once.
+another, so that merging by distance handles each point once.
 """
 
 from __future__ import annotations
