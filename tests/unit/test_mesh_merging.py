@@ -99,3 +99,23 @@ def test_ascii_and_binary_soups_merge_alike() -> None:
     text = ANALYSER.analyse(("\n".join(lines) + "\n").encode(), "box.stl")
     binary = ANALYSER.analyse(stl_bytes(tris), "box.stl")
     assert figures(text) == figures(binary) == (1, True, True, pytest.approx(6.0))
+
+
+@pytest.mark.parametrize("tolerance", [1e-6, 1e-9])
+def test_a_closed_mesh_keeps_its_faces_as_listed(tolerance: float) -> None:
+    # 1e-9 of the size is a grid too fine for one 64-bit key per cell: the other path.
+    analyser = MeshFileAnalyser(merge_tolerance=tolerance)
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=10.0)
+    result = analyser.analyse(stl_bytes(sphere.triangles.astype(np.float32)), "sphere.stl")
+    assert figures(result)[:3] == (1, True, True)
+    assert result.volume_cm3 == pytest.approx(sphere.volume / 1000, rel=1e-6)
+
+
+def test_near_copies_merge_on_a_grid_too_fine_for_one_key() -> None:
+    # float32 numbers: the merge distance is their float noise, 1e-9 of the size is finer.
+    analyser = MeshFileAnalyser(merge_tolerance=1e-9)
+    box = trimesh.creation.box((10, 10, 10)).triangles.astype(np.float32)
+    nudged = box.copy()
+    nudged[::2] = np.nextafter(nudged[::2], np.float32(np.inf))
+    result = analyser.analyse(stl_bytes(nudged), "box.stl")
+    assert figures(result) == (1, True, True, pytest.approx(1.0, rel=1e-5))

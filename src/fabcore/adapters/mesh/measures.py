@@ -91,15 +91,14 @@ def measure(mesh: Mesh, *, merge_tolerance: float, hull_max_points: int) -> Meas
 
     merged, vertex_xyz = merge_positions(xyz, lo, hi, tol)
     area2, nz, vol6, plate = _face_quantities(xyz, corners, center, float(lo[2]) + tol)
-    del xyz
-    ids = merged[corners]
-    del merged, corners
+    # Every point its own vertex (the usual case) needs no renumbering.
+    all_faces = corners if len(vertex_xyz[0]) == len(xyz[0]) else merged[corners]
+    del xyz, merged, corners
     positions = np.stack(vertex_xyz, axis=1)
     positions -= center
     area = float(area2.sum()) / 2.0
     if area <= 0.0:
         raise ModelError(_NO_SURFACE)
-    all_faces = ids
     kept, faces, topo = _faces_and_topology(all_faces, positions, tol)
     if topo.open_edges:
         remap = join_near_open_ends(topo.open_ends, positions, tol)

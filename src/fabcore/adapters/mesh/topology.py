@@ -44,6 +44,7 @@ def merge_positions(
 ) -> tuple[IntArray, list[FloatArray]]:
     """Vertex id of each point after merging by grid cell, and x, y, z of each vertex.
 
+    When no two points merge, each point's vertex id is its own index.
     Points closer than ``tol`` that a cell border separates stay apart here;
     :func:`join_near_open_ends` joins those that leave an edge open.
     """
@@ -99,7 +100,10 @@ def _grid_keys(xyz: Sequence[Axis], lo: FloatArray, hi: FloatArray, tol: float) 
 def _grid_unique(
     xyz: Sequence[Axis], lo: FloatArray, hi: FloatArray, tol: float
 ) -> tuple[IntArray, IntArray]:
-    """Group id of each point by grid cell, and the first point of each group."""
+    """Group id of each point by grid cell, and the first point of each group.
+
+    When no two points share a cell, each point is its own group, numbered as the points are.
+    """
     keys = _grid_keys(xyz, lo, hi, tol)
     if keys is not None and len(keys) > 1:
         # Most often every point has a cell of its own: a plain sort tells.
@@ -125,6 +129,9 @@ def _grid_unique(
         for column in scaled:
             in_order = column[perm]
             new[1:] |= in_order[1:] != in_order[:-1]
+        if bool(new.all()):
+            every = np.arange(len(perm), dtype=np.int64)
+            return every, every
         keys = np.empty(len(perm), dtype=np.int64)
         ordered = np.empty(len(perm), dtype=np.int64)
     np.cumsum(new, out=keys)
