@@ -7,7 +7,7 @@ import numpy.typing as npt
 import pytest
 import trimesh
 
-from fabcore.adapters.mesh import MeshFileAnalyser, exact
+from fabcore.adapters.mesh import MeshFileAnalyser, exact, topology
 from fabcore.domain.analysis import ModelAnalysis
 
 ANALYSER = MeshFileAnalyser()
@@ -119,3 +119,11 @@ def test_near_copies_merge_on_a_grid_too_fine_for_one_key() -> None:
     nudged[::2] = np.nextafter(nudged[::2], np.float32(np.inf))
     result = analyser.analyse(stl_bytes(nudged), "box.stl")
     assert figures(result) == (1, True, True, pytest.approx(1.0, rel=1e-5))
+
+
+@pytest.mark.parametrize("faces", [1, 1_000_000, 2**31])
+def test_the_face_of_a_corner(faces: int) -> None:
+    top = 3 * faces
+    corner = np.unique(np.concatenate((np.arange(min(top, 5_000)), top - 1 - np.arange(5_000))))
+    corner = corner[(corner >= 0) & (corner < top)].astype(np.int64)
+    assert np.array_equal(topology._face_of(corner, faces), corner // 3)

@@ -174,15 +174,14 @@ def find_topology(faces: IntArray, nverts: int, positions: FloatArray, tol: floa
     # Every edge is used by exactly two faces, and the pairs sit side by side.
     s1, s2 = slot[0::2], slot[1::2]
     pair_same = keydir[0::2] == keydir[1::2]
-    pair_a, pair_b = (s1 >> 2).astype(np.int32), (s2 >> 2).astype(np.int32)
-    # Each face has exactly three neighbours, stored at face * 4 + corner; the
-    # fourth place points back to the face itself. That is already a CSR graph.
-    neighbour = np.empty(4 * m, dtype=np.int32)
-    neighbour[3::4] = np.arange(m, dtype=np.int32)
+    pair_a, pair_b = _face_of(s1, m).astype(np.int32), _face_of(s2, m).astype(np.int32)
+    # Each face has exactly three neighbours, one per edge, stored at its
+    # corner's number (face * 3 + corner): that is already a CSR graph.
+    neighbour = np.empty(3 * m, dtype=np.int32)
     neighbour[s1] = pair_b
     neighbour[s2] = pair_a
     del slot, keydir, s1, s2
-    bodies, labels = _symmetric_components(neighbour, np.arange(0, 4 * m + 1, 4, dtype=np.int32))
+    bodies, labels = _symmetric_components(neighbour, np.arange(0, 3 * m + 1, 3, dtype=np.int32))
     open_ends = np.empty(0, dtype=np.int64)
     return Topology(
         labels=labels,
@@ -218,9 +217,8 @@ def _symmetric_components(indices: IndexArray, indptr: IndexArray) -> tuple[int,
 def _sorted_edges(faces: IntArray, nverts: int) -> tuple[IntArray, IntArray]:
     """Every face edge sorted by (edge, direction): its corner and its key.
 
-    A corner is named face * 4 + corner, so that a shift, not a division,
-    finds its face. The key is ``lo * nverts + hi`` shifted left by one, plus
-    one when the face runs the edge from lo to hi.
+    A corner is named face * 3 + corner. The key is ``lo * nverts + hi``
+    shifted left by one, plus one when the face runs the edge from lo to hi.
     """
     m = len(faces)
     a = faces.reshape(-1)
@@ -233,14 +231,13 @@ def _sorted_edges(faces: IntArray, nverts: int) -> tuple[IntArray, IntArray]:
     key *= nverts
     key += np.maximum(a, b, out=b)
     key_bits = max(1, (nverts * nverts).bit_length())
-    slot_bits = max(1, (m - 1).bit_length()) + 2
+    slot_bits = max(1, (3 * m - 1).bit_length())
     if key_bits + 1 + slot_bits <= 63:
         # Key, direction and corner packed in one int64: a plain sort does it all.
         key <<= 1 + slot_bits
         np.multiply(forward, 1 << slot_bits, out=b)
         key |= b
-        np.add(np.arange(0, 4 * m, 4, dtype=np.int64)[:, None], np.arange(3), out=work)
-        key |= b
+        key |= np.arange(3 * m, dtype=np.int64)
         key.sort()
         slot = np.bitwise_and(key, (1 << slot_bits) - 1, out=b)
         key >>= slot_bits
@@ -248,7 +245,19 @@ def _sorted_edges(faces: IntArray, nverts: int) -> tuple[IntArray, IntArray]:
     key <<= 1
     key |= forward
     order = np.argsort(key)
-    return order + order // 3, key[order]
+    return order, key[order]
+
+
+def _face_of(corner: IntArray, m: int) -> IntArray:
+    """The face of each corner (face * 3 + corner) of ``m`` faces.
+
+    A division by three, taken as a multiplication and a shift where that is
+    exact (corners below 2**31, so that the product fits an int64).
+    """
+    if 3 * m > 2**31:
+        return corner // 3
+    face: IntArray = (corner * 0xAAAAAAAB) >> 33
+    return face
 
 
 def _open_topology(
@@ -264,7 +273,7 @@ def _open_topology(
     same = keys[1:] == keys[:-1]
     same_dir = keydir[1:] == keydir[:-1]
     misdirected = int(np.count_nonzero(same_dir))
-    face_of = slot >> 2
+    face_of = _face_of(slot, m)
     pair_a = face_of[:-1][same]
     pair_b = face_of[1:][same]
     pair_same = same_dir[same]
