@@ -127,3 +127,30 @@ def test_the_face_of_a_corner(faces: int) -> None:
     corner = np.unique(np.concatenate((np.arange(min(top, 5_000)), top - 1 - np.arange(5_000))))
     corner = corner[(corner >= 0) & (corner < top)].astype(np.int64)
     assert np.array_equal(topology._face_of(corner, faces), corner // 3)
+
+
+def two_boxes_one_open() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    closed = trimesh.creation.box((10, 10, 10))
+    opened = trimesh.creation.box((10, 10, 10))
+    opened.apply_translation((30, 0, 0))
+    faces = np.concatenate((closed.faces, opened.faces[:-1] + len(closed.vertices)))
+    return faces.astype(np.int64), np.concatenate((closed.vertices, opened.vertices))
+
+
+@pytest.mark.parametrize("count", [12, 23], ids=["closed", "open"])
+def test_edges_too_many_for_one_packed_key_pair_alike(count: int) -> None:
+    # Naming as many vertices as 2**31 leaves no room to pack the corner with the
+    # edge: the edges are then sorted with an argsort, and must pair up the same.
+    faces, positions = two_boxes_one_open()
+    faces = faces[:count]
+    packed = topology.find_topology(faces, len(positions), positions, 1e-6)
+    unpacked = topology.find_topology(faces, 2**31, positions, 1e-6)
+    assert (packed.bodies, packed.open_edges, packed.misdirected_edges) == (
+        unpacked.bodies,
+        unpacked.open_edges,
+        unpacked.misdirected_edges,
+    )
+    assert np.array_equal(packed.labels, unpacked.labels)
+    assert sorted(zip(packed.pair_a.tolist(), packed.pair_b.tolist(), strict=True)) == sorted(
+        zip(unpacked.pair_a.tolist(), unpacked.pair_b.tolist(), strict=True)
+    )

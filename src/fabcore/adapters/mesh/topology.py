@@ -39,6 +39,8 @@ Axis = npt.NDArray[np.floating[Any]]
 _MAX_T_JUNCTION_EDGES: Final = 200_000
 _MAX_T_JUNCTION_PAIRS: Final = 5_000_000
 _MAX_OPEN_ENDS: Final = 400_000
+
+
 def merge_positions(
     xyz: Sequence[Axis], lo: FloatArray, hi: FloatArray, tol: float
 ) -> tuple[IntArray, list[FloatArray]]:
