@@ -304,6 +304,11 @@ def vertices_xml(v: npt.NDArray[np.float64], form: str) -> str:
         return "<!-- vertices -->" + "".join(
             f'<vertex x="{x}" y="{y}" z="{z}"/>' for x, y, z in v.tolist()
         )
+    if form == "commented-midway":
+        # The run of plain vertices before the comment ends right where the comment starts.
+        plain = [f'<vertex x="{x}" y="{y}" z="{z}"/>' for x, y, z in v.tolist()]
+        half = len(plain) // 2
+        return "".join(plain[:half]) + "<!-- more -->" + "".join(plain[half:])
     return "".join(f'<vertex x="{x}" y="{y}" z="{z}"/>' for x, y, z in v.tolist())
 
 
@@ -326,6 +331,7 @@ def triangles_xml(f: npt.NDArray[np.int64], form: str) -> str:
         ("quoted", "plain"),
         ("entities", "plain"),
         ("commented", "plain"),
+        ("commented-midway", "plain"),
     ],
 )
 def test_3mf_forms_read_the_same(vertex_form: str, triangle_form: str) -> None:

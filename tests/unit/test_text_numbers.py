@@ -125,3 +125,13 @@ def test_first_byte_offsets() -> None:
     starts, ends = tokens(buf)
     found = first_byte_offsets(buf, starts, ends, ord("/"))
     assert found.tolist() == [w.find(b"/") if b"/" in w else len(w) for w in words]
+
+
+def test_lowest_marked_byte_of_every_pattern() -> None:
+    from fabcore.adapters.mesh.readers.text import _lowest_byte
+
+    words = [
+        sum(0x80 << (8 * k) for k in range(8) if pattern >> k & 1) for pattern in range(1, 256)
+    ]
+    found = _lowest_byte(np.array(words, dtype=np.uint64))
+    assert found.tolist() == [((w & -w).bit_length() - 8) >> 3 for w in words]

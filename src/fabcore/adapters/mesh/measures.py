@@ -26,9 +26,9 @@ import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
 from fabcore.adapters.mesh.errors import ModelError
+from fabcore.adapters.mesh.exact import exact_groups
 from fabcore.adapters.mesh.readers.base import Mesh
 from fabcore.adapters.mesh.topology import (
-    Axis,
     BoolArray,
     FloatArray,
     IntArray,
@@ -46,6 +46,8 @@ MAX_SIZE_MM: Final = 1e6
 # such faces from deciding either way.
 _OVERHANG_COS: Final = math.cos(math.radians(45.0)) + 1e-6
 _CHUNK: Final = 1 << 18
+# Faces measured at a time: their arrays stay in the processor's cache.
+_FACE_CHUNK: Final = 1 << 14
 _MAX_CONTAINMENT_FACE_TESTS: Final = 50_000_000
 _INNER_POLYTOPE_MAX_POINTS: Final = 200_000
 _THIN_MAX_CELLS: Final = 1 << 22
@@ -72,8 +74,9 @@ def measure(mesh: Mesh, *, merge_tolerance: float, hull_max_points: int) -> Meas
     n = mesh.triangle_count
     if n == 0:
         raise ModelError("the file contains no triangles")
-    # One contiguous (n, 3) array per axis, so that every pass reads memory in order.
-    xyz = _corner_axes(mesh)
+    # The points the faces use, one contiguous float64 array per axis in mm,
+    # and each face's corners as indices into them.
+    xyz, corners = _points(mesh)
     if not all(bool(np.isfinite(c).all()) for c in xyz):
         raise ModelError("the file has coordinates that are not numbers (NaN or infinity)")
     lo = np.array([c.min() for c in xyz], dtype=np.float64)
@@ -88,15 +91,16 @@ def measure(mesh: Mesh, *, merge_tolerance: float, hull_max_points: int) -> Meas
     center = (lo + hi) / 2.0
     tol = _tolerance(mesh, size, float(np.abs(np.concatenate((lo, hi))).max()), merge_tolerance)
 
-    ids, vertex_xyz = _merge(mesh, xyz, lo, hi, tol)
-    area2, nz, vol6, plate = _face_quantities(xyz, center, float(lo[2]) + tol)
-    del xyz
+    merged, vertex_xyz = merge_positions(xyz, lo, hi, tol)
+    area2, nz, vol6, plate = _face_quantities(xyz, corners, center, float(lo[2]) + tol)
+    # Every point its own vertex (the usual case) needs no renumbering.
+    all_faces = corners if len(vertex_xyz[0]) == len(xyz[0]) else merged[corners]
+    del xyz, merged, corners
     positions = np.stack(vertex_xyz, axis=1)
     positions -= center
     area = float(area2.sum()) / 2.0
     if area <= 0.0:
         raise ModelError(_NO_SURFACE)
-    all_faces = ids.reshape(n, 3)
     kept, faces, topo = _faces_and_topology(all_faces, positions, tol)
     if topo.open_edges:
         remap = join_near_open_ends(topo.open_ends, positions, tol)
@@ -164,17 +168,35 @@ def _faces_and_topology(
     return kept, faces, find_topology(faces, len(positions), positions, tol)
 
 
-def _corner_axes(mesh: Mesh) -> list[Axis]:
-    """x, y and z of every corner as three contiguous (n, 3) float64 arrays, in mm."""
+def _points(mesh: Mesh) -> tuple[list[FloatArray], IntArray]:
+    """x, y and z in mm of every point a face uses, and the (n, 3) points of each face.
+
+    A triangle soup's corners that are bitwise copies of one another are one
+    point; an indexed mesh keeps its vertices, less those no face uses.
+    """
     if mesh.faces is None:
-        axes = [np.ascontiguousarray(mesh.vertices[:, :, k]) for k in range(3)]
+        corners = np.ascontiguousarray(mesh.vertices).reshape(-1, 3)
+        width = corners.dtype.itemsize
+        bits = corners.view(np.dtype(f"u{width}"))
+        group, first = exact_groups([bits[:, k] for k in range(3)])
+        points = corners[first]
+        faces = group.reshape(-1, 3)
     else:
-        axes = [np.ascontiguousarray(mesh.vertices[:, k])[mesh.faces] for k in range(3)]
+        used = np.bincount(mesh.faces.reshape(-1), minlength=len(mesh.vertices))
+        kept = np.flatnonzero(used)
+        if len(kept) == len(mesh.vertices):
+            points, faces = mesh.vertices, mesh.faces.astype(np.int64, copy=False)
+        else:
+            renumber = np.empty(len(mesh.vertices), dtype=np.int64)
+            renumber[kept] = np.arange(len(kept))
+            points, faces = mesh.vertices[kept], renumber[mesh.faces]
     # A signalling NaN in the file warns when widened; NaNs are refused next anyway.
     with np.errstate(invalid="ignore"):
         if mesh.to_mm == 1.0:
-            return [a.astype(np.float64, copy=False) for a in axes]
-        return [a.astype(np.float64) * mesh.to_mm for a in axes]
+            xyz = [np.ascontiguousarray(points[:, k], dtype=np.float64) for k in range(3)]
+        else:
+            xyz = [points[:, k].astype(np.float64) * mesh.to_mm for k in range(3)]
+    return xyz, faces
 
 
 def _tolerance(mesh: Mesh, size: float, magnitude: float, relative: float) -> float:
@@ -184,50 +206,33 @@ def _tolerance(mesh: Mesh, size: float, magnitude: float, relative: float) -> fl
     return tol if tol > 0.0 else relative
 
 
-def _merge(
-    mesh: Mesh, xyz: list[Axis], lo: FloatArray, hi: FloatArray, tol: float
-) -> tuple[IntArray, list[FloatArray]]:
-    """Vertex id of each corner, and x, y, z of each merged vertex."""
-    if mesh.faces is None:
-        return merge_positions(xyz, lo, hi, tol)
-    faces = mesh.faces.reshape(-1)
-    used = np.flatnonzero(np.bincount(faces, minlength=len(mesh.vertices)))
-    points = [mesh.vertices[used, k].astype(np.float64) * mesh.to_mm for k in range(3)]
-    merged, vertex_xyz = merge_positions(points, lo, hi, tol)
-    vertex_of = np.empty(len(mesh.vertices), dtype=np.int64)
-    vertex_of[used] = merged
-    return vertex_of[faces], vertex_xyz
-
-
 def _face_quantities(
-    xyz: list[Axis], center: FloatArray, plate_z: float
+    xyz: list[FloatArray], corners: IntArray, center: FloatArray, plate_z: float
 ) -> tuple[FloatArray, FloatArray, FloatArray, BoolArray]:
     """Per face: twice the area, z of the area normal, six times the signed volume, on plate."""
-    x, y, z = xyz
-    n = len(x)
+    n = len(corners)
     area2 = np.empty(n)
     nz = np.empty(n)
     vol6 = np.empty(n)
     plate = np.empty(n, dtype=np.bool_)
-    # NumPy scalars, not Python floats, so that float32 input is promoted to float64.
-    cx, cy, cz = (np.float64(c) for c in center)
-    step = _CHUNK // 4
+    cx, cy, cz = (float(c) for c in center)
+    step = _FACE_CHUNK
     for s in range(0, n, step):
         e = min(n, s + step)
-        x0, y0, z0 = x[s:e, 0] - cx, y[s:e, 0] - cy, z[s:e, 0] - cz
-        ax, ay, az = x[s:e, 1] - cx - x0, y[s:e, 1] - cy - y0, z[s:e, 1] - cz - z0
-        bx, by, bz = x[s:e, 2] - cx - x0, y[s:e, 2] - cy - y0, z[s:e, 2] - cz - z0
+        at = corners[s:e]
+        x, y, z = (c[at] for c in xyz)
+        x0, y0, z0 = x[:, 0] - cx, y[:, 0] - cy, z[:, 0] - cz
+        ax, ay, az = x[:, 1] - cx - x0, y[:, 1] - cy - y0, z[:, 1] - cz - z0
+        bx, by, bz = x[:, 2] - cx - x0, y[:, 2] - cy - y0, z[:, 2] - cz - z0
         nx = ay * bz - az * by
         ny = az * bx - ax * bz
         nz_ = ax * by - ay * bx
         area2[s:e] = np.sqrt(nx * nx + ny * ny + nz_ * nz_)
         nz[s:e] = nz_
         vol6[s:e] = x0 * nx + y0 * ny + z0 * nz_
-        top = np.maximum(np.maximum(z[s:e, 0], z[s:e, 1]), z[s:e, 2])
+        top = np.maximum(np.maximum(z[:, 0], z[:, 1]), z[:, 2])
         plate[s:e] = top <= plate_z
     return area2, nz, vol6, plate
-
-
 
 
 def _body_signs(

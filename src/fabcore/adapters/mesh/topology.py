@@ -1,5 +1,9 @@
 """Topology of a triangle mesh: which corners are one vertex, which faces share an edge.
 
+* Corners that are bitwise copies of one another (as in STL, which repeats
+  every vertex for each of its triangles) are found first, by sorting a hash
+  of their bits (:func:`~fabcore.adapters.mesh.exact.exact_groups`); only the
+  far fewer distinct points go on to the grid.
 * Vertices are merged by position on a grid whose cell is the tolerance;
   near-equal points that a cell border separates, which leave edges open,
   are joined by distance. The tolerance is relative to the model's size (see
@@ -42,6 +46,7 @@ def merge_positions(
 ) -> tuple[IntArray, list[FloatArray]]:
     """Vertex id of each point after merging by grid cell, and x, y, z of each vertex.
 
+    When no two points merge, each point's vertex id is its own index.
     Points closer than ``tol`` that a cell border separates stay apart here;
     :func:`join_near_open_ends` joins those that leave an edge open.
     """
@@ -97,8 +102,17 @@ def _grid_keys(xyz: Sequence[Axis], lo: FloatArray, hi: FloatArray, tol: float) 
 def _grid_unique(
     xyz: Sequence[Axis], lo: FloatArray, hi: FloatArray, tol: float
 ) -> tuple[IntArray, IntArray]:
-    """Group id of each point by grid cell, and the first point of each group."""
+    """Group id of each point by grid cell, and the first point of each group.
+
+    When no two points share a cell, each point is its own group, numbered as the points are.
+    """
     keys = _grid_keys(xyz, lo, hi, tol)
+    if keys is not None and len(keys) > 1:
+        # Most often every point has a cell of its own: a plain sort tells.
+        ordered = np.sort(keys)
+        if bool((ordered[1:] != ordered[:-1]).all()):
+            every = np.arange(len(keys), dtype=np.int64)
+            return every, every
     if keys is not None:
         perm = np.argsort(keys)
         ordered = np.take(keys, perm)
@@ -117,6 +131,9 @@ def _grid_unique(
         for column in scaled:
             in_order = column[perm]
             new[1:] |= in_order[1:] != in_order[:-1]
+        if bool(new.all()):
+            every = np.arange(len(perm), dtype=np.int64)
+            return every, every
         keys = np.empty(len(perm), dtype=np.int64)
         ordered = np.empty(len(perm), dtype=np.int64)
     np.cumsum(new, out=keys)
@@ -159,15 +176,14 @@ def find_topology(faces: IntArray, nverts: int, positions: FloatArray, tol: floa
     # Every edge is used by exactly two faces, and the pairs sit side by side.
     s1, s2 = slot[0::2], slot[1::2]
     pair_same = keydir[0::2] == keydir[1::2]
-    pair_a, pair_b = (s1 >> 2).astype(np.int32), (s2 >> 2).astype(np.int32)
-    # Each face has exactly three neighbours, stored at face * 4 + corner; the
-    # fourth place points back to the face itself. That is already a CSR graph.
-    neighbour = np.empty(4 * m, dtype=np.int32)
-    neighbour[3::4] = np.arange(m, dtype=np.int32)
+    pair_a, pair_b = _face_of(s1, m).astype(np.int32), _face_of(s2, m).astype(np.int32)
+    # Each face has exactly three neighbours, one per edge, stored at its
+    # corner's number (face * 3 + corner): that is already a CSR graph.
+    neighbour = np.empty(3 * m, dtype=np.int32)
     neighbour[s1] = pair_b
     neighbour[s2] = pair_a
     del slot, keydir, s1, s2
-    bodies, labels = _symmetric_components(neighbour, np.arange(0, 4 * m + 1, 4, dtype=np.int32))
+    bodies, labels = _symmetric_components(neighbour, np.arange(0, 3 * m + 1, 3, dtype=np.int32))
     open_ends = np.empty(0, dtype=np.int64)
     return Topology(
         labels=labels,
@@ -203,9 +219,8 @@ def _symmetric_components(indices: IndexArray, indptr: IndexArray) -> tuple[int,
 def _sorted_edges(faces: IntArray, nverts: int) -> tuple[IntArray, IntArray]:
     """Every face edge sorted by (edge, direction): its corner and its key.
 
-    A corner is named face * 4 + corner, so that a shift, not a division,
-    finds its face. The key is ``lo * nverts + hi`` shifted left by one, plus
-    one when the face runs the edge from lo to hi.
+    A corner is named face * 3 + corner. The key is ``lo * nverts + hi``
+    shifted left by one, plus one when the face runs the edge from lo to hi.
     """
     m = len(faces)
     a = faces.reshape(-1)
@@ -218,14 +233,13 @@ def _sorted_edges(faces: IntArray, nverts: int) -> tuple[IntArray, IntArray]:
     key *= nverts
     key += np.maximum(a, b, out=b)
     key_bits = max(1, (nverts * nverts).bit_length())
-    slot_bits = max(1, (m - 1).bit_length()) + 2
+    slot_bits = max(1, (3 * m - 1).bit_length())
     if key_bits + 1 + slot_bits <= 63:
         # Key, direction and corner packed in one int64: a plain sort does it all.
         key <<= 1 + slot_bits
         np.multiply(forward, 1 << slot_bits, out=b)
         key |= b
-        np.add(np.arange(0, 4 * m, 4, dtype=np.int64)[:, None], np.arange(3), out=work)
-        key |= b
+        key |= np.arange(3 * m, dtype=np.int64)
         key.sort()
         slot = np.bitwise_and(key, (1 << slot_bits) - 1, out=b)
         key >>= slot_bits
@@ -233,7 +247,19 @@ def _sorted_edges(faces: IntArray, nverts: int) -> tuple[IntArray, IntArray]:
     key <<= 1
     key |= forward
     order = np.argsort(key)
-    return order + order // 3, key[order]
+    return order, key[order]
+
+
+def _face_of(corner: IntArray, m: int) -> IntArray:
+    """The face of each corner (face * 3 + corner) of ``m`` faces.
+
+    A division by three, taken as a multiplication and a shift where that is
+    exact (corners below 2**31, so that the product fits an int64).
+    """
+    if 3 * m > 2**31:
+        return corner // 3
+    face: IntArray = (corner * 0xAAAAAAAB) >> 33
+    return face
 
 
 def _open_topology(
@@ -249,7 +275,7 @@ def _open_topology(
     same = keys[1:] == keys[:-1]
     same_dir = keydir[1:] == keydir[:-1]
     misdirected = int(np.count_nonzero(same_dir))
-    face_of = slot >> 2
+    face_of = _face_of(slot, m)
     pair_a = face_of[:-1][same]
     pair_b = face_of[1:][same]
     pair_same = same_dir[same]

@@ -47,6 +47,7 @@ _HALF: Final = _U(0xFFFFFFFF)
 # _LOW[k]: the low k bytes set, k = 0..8.
 _LOW: Final = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 _SEVENS: Final = _U(0x7F7F7F7F7F7F7F7F)
+_BYTE_INDEX: Final = _U(0x0001020304050607)
 _POW10: Final = 10.0 ** np.arange(23)
 _POW10_INT: Final = np.array([10**k for k in range(20)], dtype=np.uint64)
 _POW10_WIDE: Final = np.cumprod(np.full(28, 10, dtype=np.longdouble)) / np.longdouble(10)
@@ -136,9 +137,18 @@ def _digits(x: U64Array, count: int | IntArray) -> tuple[U64Array, U64Array]:
 
 
 def _lowest_byte(hit: U64Array) -> IntArray:
-    """Index of the lowest byte with its 0x80 bit set (meaningful where hit is non-zero)."""
+    """Index of the lowest byte with its 0x80 bit set, in a word with no other bits set
+    (meaningful where hit is non-zero).
+
+    The lowest bit alone, moved to the bottom of its byte, times a constant whose
+    byte ``7 - k`` is ``k``, leaves the index in the top byte.
+    """
     lowest = hit & (~hit + _U(1))
-    return (np.frexp(lowest.astype(np.float64))[1].astype(np.int64) - 8) >> 3
+    lowest >>= _U(7)
+    lowest *= _BYTE_INDEX
+    lowest >>= _U(56)
+    index: IntArray = lowest.view(np.int64)
+    return index
 
 
 def _find(word: U64Array, pattern: np.uint64) -> U64Array:
