@@ -276,10 +276,10 @@ def bootstrap(
     """Build the application from settings; every adapter can also be passed ready-made.
 
     ``database``, ``models``, ``mail`` and ``payments`` take a URL or an
-    adapter (``models`` also a directory path), e.g. a :class:`fabcore.testing.RecordingMailer` to read the
-    mails sent. With a ready-made database, links are signed with
-    ``secret_key`` (or ``FABCORE_SECRET_KEY``), else with a key that lives
-    as long as the process.
+    adapter (``models`` also a directory path), e.g. a
+    :class:`fabcore.testing.RecordingMailer` to read the mails sent. With a
+    ready-made database, links are signed with ``secret_key`` (or
+    ``FABCORE_SECRET_KEY``), else with a key that lives as long as the process.
     """
     if analyser is None:
         from fabcore.adapters.mesh import TrimeshAnalyser

@@ -18,7 +18,7 @@ from fabcore.app.links import LinkBuilder, LinkSigner
 from fabcore.app.rendering.emails import MailRenderer
 from fabcore.domain.customer import Customer
 from fabcore.domain.events import OrderEvent
-from fabcore.domain.notifications import LinkPurpose, MailIntent, mails_for
+from fabcore.domain.notifications import LinkPurpose, MailIntent, Recipient, mails_for
 from fabcore.domain.order import Order
 from fabcore.domain.quote import OrderQuote
 from fabcore.domain.shop import ShopContext
@@ -64,6 +64,8 @@ class Notifier:
             intent, order=order, customer=customer, shop=shop.shop,
             link_url=self._link(intent.link, order, now), message_id=f"<{message_id}@fabcore>",
             quote=quote,
+            order_url=self.urls.order(order.shop_id, order.id,
+                                      staff=intent.kind is not Recipient.CUSTOMER),
         )
         return OutboxMessage(id=message_id, shop_id=shop.shop.id, order_id=order.id, mail=mail,
                              created_at=now)
@@ -72,9 +74,9 @@ class Notifier:
         if purpose is LinkPurpose.OFFER:
             expires = order.offer_expires_at or now + self.pay_link_validity
             return self.urls.offer(self.links.issue(order.id, purpose, order.offer_revision,
-                                                    expires))
+                                                    expires), order.shop_id)
         if purpose is LinkPurpose.PAY:
             token = self.links.issue(order.id, purpose, order.offer_revision,
                                      now + self.pay_link_validity)
-            return self.urls.pay(token)
+            return self.urls.pay(token, order.shop_id)
         return None

@@ -17,10 +17,11 @@ class Units(enum.Enum):
     MM = "mm"
     CM = "cm"
     INCH = "inch"
+    M = "m"
 
     @property
     def to_mm(self) -> float:
-        return {Units.MM: 1.0, Units.CM: 10.0, Units.INCH: 25.4}[self]
+        return {Units.MM: 1.0, Units.CM: 10.0, Units.INCH: 25.4, Units.M: 1000.0}[self]
 
 
 class WarningCode(enum.Enum):

@@ -29,7 +29,7 @@ Everything in :attr:`MailIntent.context` (``order_number``, ``shop_name``,
 ``trigger``, ``due_date``, ``offer_revision``, ``tracking_number``, ...),
 plus ``shop``, ``order``, ``customer`` (domain objects), ``recipient``
 (``"customer"`` or ``"shop"``), ``customer_name``, ``customer_email``,
-``link_url``, ``po_number``, ``offer_expires``, ``payment_amount`` (text,
+``link_url``, ``order_url``, ``po_number``, ``offer_expires``, ``payment_amount`` (text,
 ``1,234.50 EUR``), ``payment_label``, ``previous_payment_label``, ``due_in`` (``"in 2 days"``,
 ``"tomorrow"``, ``"today"``), ``details`` (:class:`OrderDetails`) and, in the
 bodies, ``subject``. Filters: ``money`` (``1,234.50 EUR`` from the Decimal)
@@ -171,8 +171,13 @@ class MailRenderer:
         link_url: str | None,
         message_id: str,
         quote: OrderQuote | None = None,
+        order_url: str | None = None,
     ) -> Mail:
         """Render ``intent`` for ``order`` of ``shop``.
+
+        ``order_url`` is where the reader sees the order (the widget for the
+        customer, the back office for the shop); mails show it besides
+        ``link_url``.
 
         ``link_url`` is required when the intent carries a link (the signed
         offer or payment URL). With ``quote`` the details show order fees,
@@ -188,6 +193,7 @@ class MailRenderer:
             raise InvalidInput(f"{order} does not belong to shop {shop.id}")
         context = self._context(intent, order=order, customer=customer, shop=shop,
                                 link_url=link_url, quote=quote)
+        context["order_url"] = order_url if order_url != link_url else None
         env = self._env(shop.id)
         subject = self._subject(env, intent.template, shop.id, context)
         context["subject"] = subject
