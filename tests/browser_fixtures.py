@@ -10,8 +10,8 @@ critical violations.
 
 from __future__ import annotations
 
-import email
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from email.message import Message
@@ -110,4 +110,37 @@ def text_of(message: Message) -> str:
     raise AssertionError("no text part")
 
 
-__all__ = ["DATA", "check_accessibility", "email", "text_of"]
+
+
+CUSTOMER = "ada@example.com"
+PASSWORD = "ada's long password"
+
+
+def sign_up(page: Any, server: LiveServer, email: str = CUSTOMER) -> None:
+    """Create a customer account in the widget; the cart shows afterwards."""
+    page.goto(f"{server.url}/w/acme/")
+    form = page.locator("#sign-up")
+    form.get_by_label("Your name").fill("Ada Lovelace")
+    form.locator("#su-email").fill(email)
+    form.get_by_label("Password (at least 10 characters)").fill(PASSWORD)
+    form.get_by_label("Company (optional)").fill("Analytical Engines Ltd")
+    form.get_by_label("Street and number").fill("1 Analytical Way")
+    form.get_by_label("Postal code").fill("10115")
+    form.get_by_label("City").fill("Berlin")
+    form.get_by_label("Country (two letters, e.g. DE)").fill("DE")
+    form.locator("#su-bc-name").fill("Accounts")
+    form.locator("#su-bc-email").fill("accounts@example.com")
+    form.get_by_role("button", name="Create account").click()
+    page.get_by_role("heading", name=re.compile("Your quote")).wait_for()
+
+
+def upload(page: Any, filename: str) -> None:
+    before = page.locator("article.part").count()
+    page.get_by_label("Model files").set_input_files(str(DATA / filename))
+    page.locator("article.part").nth(before).wait_for()
+
+
+def ship(page: Any, method: re.Pattern[str]) -> None:
+    page.get_by_label(method).check()
+    page.get_by_role("button", name="Save shipping").click()
+    page.locator("table.breakdown th", has_text=re.compile("^Shipping \\(")).wait_for()

@@ -8,34 +8,8 @@ from typing import Any
 
 from PIL import Image
 
-from browser_fixtures import DATA, check_accessibility, text_of
+from browser_fixtures import CUSTOMER, check_accessibility, ship, sign_up, text_of, upload
 from http_server import LiveServer
-
-CUSTOMER = "ada@example.com"
-PASSWORD = "ada's long password"
-
-
-def sign_up(page: Any, server: LiveServer, email: str = CUSTOMER) -> None:
-    page.goto(f"{server.url}/w/acme/")
-    form = page.locator("#sign-up")
-    form.get_by_label("Your name").fill("Ada Lovelace")
-    form.locator("#su-email").fill(email)
-    form.get_by_label("Password (at least 10 characters)").fill(PASSWORD)
-    form.get_by_label("Company (optional)").fill("Analytical Engines Ltd")
-    form.get_by_label("Street and number").fill("1 Analytical Way")
-    form.get_by_label("Postal code").fill("10115")
-    form.get_by_label("City").fill("Berlin")
-    form.get_by_label("Country (two letters, e.g. DE)").fill("DE")
-    form.locator("#su-bc-name").fill("Accounts")
-    form.locator("#su-bc-email").fill("accounts@example.com")
-    form.get_by_role("button", name="Create account").click()
-    page.get_by_role("heading", name=re.compile("Your quote")).wait_for()
-
-
-def upload(page: Any, filename: str) -> None:
-    before = page.locator("article.part").count()
-    page.get_by_label("Model files").set_input_files(str(DATA / filename))
-    page.locator("article.part").nth(before).wait_for()
 
 
 def canvas_has_pixels(page: Any) -> bool:
@@ -49,12 +23,6 @@ def canvas_has_pixels(page: Any) -> bool:
     differing = sum(1 for p in pixels
                     if max(abs(p[k] - background[k]) for k in range(3)) > 40)
     return differing > len(pixels) // 50
-
-
-def ship(page: Any, method: re.Pattern[str]) -> None:
-    page.get_by_label(method).check()
-    page.get_by_role("button", name="Save shipping").click()
-    page.locator("table.breakdown th", has_text=re.compile("^Shipping \\(")).wait_for()
 
 
 def test_case_1_sign_up_upload_price_place_pay_and_download_the_invoice(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from litestar import Router
 
-from fabcore.entrypoints.web.pages import demo_payments, widget
+from fabcore.entrypoints.web.pages import admin, demo_payments, widget
 
 
 def routers() -> list[Router]:
-    return [widget.router(), demo_payments.router()]
+    return [widget.router(), admin.router(), demo_payments.router()]
 
 
 __all__ = ["routers"]
