@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from http_server import LiveServer, start_server
+from http_server import OWNER_EMAIL, OWNER_PASSWORD, LiveServer, start_server
 
 CHROMIUM = os.environ.get("FABCORE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parent / "browser" / "vendor" / "axe.min.js"
@@ -144,3 +144,11 @@ def ship(page: Any, method: re.Pattern[str]) -> None:
     page.get_by_label(method).check()
     page.get_by_role("button", name="Save shipping").click()
     page.locator("table.breakdown th", has_text=re.compile("^Shipping \\(")).wait_for()
+
+
+def staff_sign_in(page: Any, server: LiveServer) -> None:
+    page.goto(f"{server.url}/admin/acme/")
+    page.get_by_label("E-mail address").fill(OWNER_EMAIL)
+    page.get_by_label("Password").fill(OWNER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Orders").wait_for()

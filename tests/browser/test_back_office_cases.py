@@ -7,16 +7,17 @@ import re
 from email.message import Message
 from typing import Any
 
-from browser_fixtures import CUSTOMER, DATA, check_accessibility, ship, sign_up, text_of, upload
-from http_server import OWNER_EMAIL, OWNER_PASSWORD, LiveServer
-
-
-def staff_sign_in(page: Any, server: LiveServer) -> None:
-    page.goto(f"{server.url}/admin/acme/")
-    page.get_by_label("E-mail address").fill(OWNER_EMAIL)
-    page.get_by_label("Password").fill(OWNER_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Orders").wait_for()
+from browser_fixtures import (
+    CUSTOMER,
+    DATA,
+    check_accessibility,
+    ship,
+    sign_up,
+    staff_sign_in,
+    text_of,
+    upload,
+)
+from http_server import LiveServer
 
 
 def change_to(page: Any, status: str, fields: dict[str, str] | None = None) -> None:

@@ -30,17 +30,22 @@
   }
 
   // The embedding page: its origin arrives once in the fragment and must be an allowed one.
+  // Storage may be refused to a third-party frame; then it is kept for this page only.
+  function remembered(value) {
+    try {
+      if (value) { sessionStorage.setItem("fabcore.embedder", value); }
+      return sessionStorage.getItem("fabcore.embedder");
+    } catch (e) {
+      return value;
+    }
+  }
   function embedder() {
     if (window.parent === window) { return null; }
     var origins = [];
     try { origins = JSON.parse(document.body.dataset.origins || "[]"); } catch (e) { origins = []; }
-    var stored = sessionStorage.getItem("fabcore.embedder");
     var match = /[#&]embed=([^&]+)/.exec(location.hash);
-    if (match) {
-      stored = decodeURIComponent(match[1]);
-      sessionStorage.setItem("fabcore.embedder", stored);
-      history.replaceState(history.state, "", location.pathname + location.search);
-    }
+    var stored = remembered(match ? decodeURIComponent(match[1]) : null);
+    if (match) { history.replaceState(history.state, "", location.pathname + location.search); }
     return stored && origins.indexOf(stored) >= 0 ? stored : null;
   }
   var parentOrigin = null;
