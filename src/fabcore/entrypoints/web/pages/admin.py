@@ -480,7 +480,7 @@ async def upload_catalog(request: AnyRequest, shop: PathStr) -> Response[Any]:
 
 
 def _marked(text: str, key: str) -> list[tuple[int, str, bool]]:
-    """The TOML's lines, the ones that define ``key`` (or its table) marked."""
+    """The TOML's lines around the ones that define ``key`` (or its table), those marked."""
     parts = [p for p in key.replace("[", ".").replace("]", "").split(".") if p]
     marked: set[int] = set()
     lines = text.splitlines()
@@ -496,7 +496,9 @@ def _marked(text: str, key: str) -> list[tuple[int, str, bool]]:
         elif leaf and stripped.split("=")[0].strip() == leaf and (
                 not table or current == table or current.startswith(table)):
             marked.add(number)
-    return [(number, line, number in marked) for number, line in enumerate(lines, 1)]
+    near = {n for mark in marked for n in range(mark - 4, mark + 5)}
+    return [(number, line, number in marked) for number, line in enumerate(lines, 1)
+            if number in near]
 
 
 @get("/settings")

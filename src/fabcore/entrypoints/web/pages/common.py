@@ -114,6 +114,11 @@ class OrderView:
     review_reasons: tuple[str, ...]
     shipping_methods: tuple[tuple[str, str, bool], ...]
     reachable: tuple[str, ...]
+    labels: dict[str, str]
+
+    def option(self, process: str, material: str) -> str:
+        """A process and material as people read them: the catalog's labels."""
+        return self.labels.get(f"{process}:{material}", f"{process} · {material}")
 
 
 def order_view(core: Fabcore, actor: Actor, order_id: str, with_options: bool) -> OrderView:
@@ -143,4 +148,6 @@ def order_view(core: Fabcore, actor: Actor, order_id: str, with_options: bool) -
     methods = tuple((m.id, f"{m.label} ({m.days} days{', ' + str(m.price) if m.price else ''})",
                      m.pickup) for m in catalog.shipping.values())
     reachable = tuple(option.status.value for option in order.reachable_statuses(actor))
-    return OrderView(order, quote, tuple(views), reasons, methods, reachable)
+    labels = {f"{p.id}:{m.id}": f"{p.label} · {m.label}" for p in catalog.processes.values()
+              for m in p.materials.values()}
+    return OrderView(order, quote, tuple(views), reasons, methods, reachable, labels)
