@@ -123,7 +123,7 @@ def sign_up(page: Any, server: LiveServer, email: str = CUSTOMER) -> None:
     form.get_by_label("Your name").fill("Ada Lovelace")
     form.locator("#su-email").fill(email)
     form.get_by_label("Password (at least 10 characters)").fill(PASSWORD)
-    form.get_by_label("Company (optional)").fill("Analytical Engines Ltd")
+    form.locator("#billing-company").fill("Analytical Engines Ltd")
     form.get_by_label("Street and number").fill("1 Analytical Way")
     form.get_by_label("Postal code").fill("10115")
     form.get_by_label("City").fill("Berlin")

@@ -174,7 +174,7 @@ async def sign_up(request: AnyRequest, shop: PathStr) -> Response[str]:
                                  form.get("billing_contact_email"))
     try:
         await run(core.sign_up, shop, name=form.get("name"), email=form.get("email"),
-                  password=form.get("password"), company=form.optional("company"),
+                  password=form.get("password"), company=form.optional("billing_company"),
                   tax_id=form.optional("tax_id"),
                   billing_address=form.address("billing", form.get("name")),
                   billing_contact=contact, network_address=auth.network_address(request))
