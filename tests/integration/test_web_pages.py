@@ -15,10 +15,13 @@ import attrs
 import pytest
 from test_web_tenancy import Fixture
 
+from fabcore.app.catalogs import parse_catalog
 from fabcore.domain.actor import Actor
+from fabcore.domain.customer import Address
 from fabcore.entrypoints.web import auth
 from web_fixtures import DATA, Person, make_site
 
+ADDRESS_OBJ = Address("Ada Lovelace", "1 Analytical Way", "10115", "Berlin", "DE")
 SECRETS = ("ada@example.com", "Ada Lovelace", "1 Analytical Way")
 # A form each widget action accepts, so that a refusal is about who asks, not what is sent.
 FORM = {"reason": "mine", "option": "fdm:pla", "quantity": "1", "revision": "1",
@@ -198,10 +201,13 @@ def test_a_catalog_error_is_shown_at_its_key() -> None:
         assert "The catalog was not replaced" in answer.text
         assert 'class="bad"' in answer.text
         assert "price_per_cm3_typo" in answer.text.split('class="bad"', 1)[1].split("</li>")[0]
+        current = client.get("/admin/acme/catalog.toml")
+        assert current.headers["content-disposition"] == 'attachment; filename="acme-catalog.toml"'
         good = client.post("/admin/acme/catalog", data={"csrf_token": owner.csrf},
-                           files={"file": ("catalog.toml", toml.encode())},
+                           files={"file": ("catalog.toml", current.content)},
                            follow_redirects=False)
         assert good.status_code == 303
+        assert site.core.catalog(Actor.system("acme")) == parse_catalog(toml)
 
 
 def test_the_order_list_exports_csv(fixture: Fixture) -> None:
@@ -216,3 +222,69 @@ def test_the_order_list_exports_csv(fixture: Fixture) -> None:
     assert lines[0].startswith("number,created_at,status")
     assert any(fixture.number in line and "ada@example.com" in line for line in lines[1:])
 
+
+
+def test_the_demo_gateway_pays_only_the_checkouts_it_made() -> None:
+    from datetime import UTC, datetime
+
+    from litestar.testing import TestClient
+
+    from fabcore.adapters.clock import ManualClock
+    from fabcore.adapters.memory import RecordingMailer
+    from fabcore.app.bootstrap import bootstrap
+    from fabcore.app.samples import create_sample_shop
+    from fabcore.entrypoints.web import WebSettings, create_app
+    from fabcore.entrypoints.web.pages.demo_payments import DemoPaymentGateway
+    from web_fixtures import FAST_HASHER
+
+    core = bootstrap("memory://", mail=RecordingMailer(), hasher=FAST_HASHER,
+                     clock=ManualClock(datetime(2026, 11, 2, tzinfo=UTC)), secret_key=b"k" * 32,
+                     payments=DemoPaymentGateway("https://shop.example"),
+                     base_url="https://shop.example")
+    create_sample_shop(core, "acme")
+    customer = core.register_customer(Actor.visitor("acme"), name="Ada",
+                                      email="ada@example.com", billing_address=ADDRESS_OBJ)
+    ada = Actor.customer("acme", customer.id)
+    order = core.create_order(ada)
+    model = core.upload_model(ada, (DATA / "20mm-xyz-cube.stl").read_bytes(), "cube.stl")
+    core.add_part(ada, order.id, model)
+    core.set_shipping(ada, order.id, "pickup")
+    core.place(ada, order.id)
+    checkout = core.start_checkout(ada, order.id)
+    path = checkout.url.removeprefix("https://shop.example")
+    with TestClient(create_app(core, WebSettings(secure_cookies=False))) as client:
+        page = client.get(path)
+        assert page.status_code == 200
+        form = {"outcome": "pay", "order": order.id, "amount": str(checkout.amount.amount),
+                "currency": "EUR", "return": f"/w/acme/orders/{order.id}"}
+        sig = page.text.split('name="sig" value="', 1)[1].split('"', 1)[0]
+        cheap = client.post(path.split("?")[0], data={**form, "amount": "0.01", "sig": sig})
+        assert cheap.status_code == 422
+        assert client.get(path.replace(str(checkout.amount.amount), "0.01")).status_code == 422
+        assert not core.get_order(ada, order.id).paid
+        paid = client.post(path.split("?")[0], data={**form, "sig": sig},
+                           follow_redirects=False)
+        assert paid.status_code == 303
+        assert paid.headers["location"] == f"/w/acme/orders/{order.id}"
+        assert core.get_order(ada, order.id).paid
+
+
+def test_a_mailed_sign_in_link_signs_the_widget_in(fixture: Fixture) -> None:
+    client = fixture.site.client
+    client.post("/w/acme/sign-in-link", data={"email": "eve@example.com"},
+                headers={"HX-Request": "true"})
+    outbox = [m for m in fixture.site.core.list_outbox(Actor.system("acme"))
+              if m.mail.to == ("eve@example.com",) and "sign-in" in (m.mail.link or "")]
+    link = outbox[-1].mail.link
+    assert link is not None
+    assert link.startswith("https://shop.example/w/acme/sign-in/")
+    path = link.removeprefix("https://shop.example")
+    shell = client.get(path)
+    assert shell.status_code == 200
+    assert 'hx-trigger="load"' in shell.text
+    button = client.get(path, headers={"HX-Request": "true"})
+    assert "Sign in with this link" in button.text
+    signed = client.post(path, headers={"HX-Request": "true"})
+    assert signed.status_code == 200
+    assert '"fabcore:session": {"token": "' in signed.headers["hx-trigger"]
+    assert client.post(path, headers={"HX-Request": "true"}).status_code == 401

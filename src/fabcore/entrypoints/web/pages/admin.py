@@ -19,6 +19,7 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from fabcore.app.catalog_toml import catalog_to_toml
 from fabcore.app.catalogs import parse_catalog
 from fabcore.app.storefront import OrderSearch
 from fabcore.domain.accounts import Role
@@ -457,6 +458,16 @@ async def catalog(request: AnyRequest, shop: PathStr) -> Response[str]:
                 lines=[], notice=request.query_params.get("notice", ""))
 
 
+@get("/catalog.toml")
+async def catalog_toml(request: AnyRequest, shop: PathStr) -> Response[str]:
+    """The current catalog as a TOML file, ready to edit and upload again."""
+    actor = staff(request, shop)
+    text = catalog_to_toml(core_of(request).catalog(actor))
+    return Response(text, media_type="application/toml; charset=utf-8", headers={
+        "content-disposition": f'attachment; filename="{shop}-catalog.toml"',
+        "cache-control": "no-store"})
+
+
 @post("/catalog", request_max_body_size=2 * MiB)
 async def upload_catalog(request: AnyRequest, shop: PathStr) -> Response[Any]:
     """Replace the catalog with an uploaded TOML file; errors are shown at their key."""
@@ -605,7 +616,7 @@ def router() -> Router:
             sign_in_page, sign_in, invitation_page, accept_invitation, sign_out, home, orders,
             orders_csv, order, change_status, send_firm_offer, edit_line, remove_line,
             line_model, add_part, shipping, set_customer, record_payment, mark_unpaid, invoice,
-            new_quote, start_quote, customers, add_customer, catalog,
+            new_quote, start_quote, customers, add_customer, catalog, catalog_toml,
             upload_catalog, settings_page, save_settings, staff_page, invite, disable,
             create_key, revoke_key, outbox, retry,
         ],

@@ -5,11 +5,15 @@
 "Pay" posts the same signed notice the in-memory gateway makes for tests
 through the same path as a real gateway's webhook
 (:meth:`~fabcore.app.facade.Fabcore.handle_payment_event`), so the amount is
-checked against the order's agreed total.
+checked against the order's agreed total. The page's figures are signed with
+the gateway's secret: only a checkout made for the order (by the customer
+who may pay it) can be paid.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -42,9 +46,21 @@ class DemoPaymentGateway(MemoryPaymentGateway):
     ) -> Checkout:
         found = super().create_checkout(order_id, order_number, amount, idempotency_key)
         query = urlencode({"order": order_id, "number": order_number,
-                           "amount": str(amount.amount), "currency": amount.currency})
+                           "amount": str(amount.amount), "currency": amount.currency,
+                           "sig": self.signature(found.id, order_id, amount)})
         return Checkout(found.id, f"{self.base_url}{PATH}/{found.id}?{query}", found.order_id,
                         found.amount)
+
+
+    def signature(self, checkout_id: str, order_id: str, amount: Money) -> str:
+        """What proves a checkout page's figures came from :meth:`create_checkout`."""
+        text = f"{checkout_id}|{order_id}|{amount.amount}|{amount.currency}"
+        return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()
+
+    def check(self, checkout_id: str, order_id: str, amount: Money, signature: str) -> None:
+        if not hmac.compare_digest(self.signature(checkout_id, order_id, amount).encode(),
+                                   signature.encode()):
+            raise InvalidInput("this checkout page was not made by the shop")
 
 
 def _gateway(request: Request[Any, Any, Any]) -> DemoPaymentGateway:
@@ -69,12 +85,13 @@ def _amount(raw: str, currency: str) -> Money:
 
 @get("/{checkout_id:str}")
 async def checkout_page(request: AnyRequest, checkout_id: PathStr) -> Response[str]:
-    _gateway(request)
+    gateway = _gateway(request)
     query = request.query_params
     amount = _amount(query.get("amount", ""), query.get("currency", ""))
+    gateway.check(checkout_id, query.get("order", ""), amount, query.get("sig", ""))
     return html("demo_payment.html", checkout_id=checkout_id, amount=amount,
                 order=query.get("order", ""), number=query.get("number", ""),
-                back=_back(query.get("return", "")))
+                back=_back(query.get("return", "")), sig=query.get("sig", ""))
 
 
 @post("/{checkout_id:str}")
@@ -84,6 +101,7 @@ async def pay(request: AnyRequest, checkout_id: PathStr) -> Redirect:
     back = _back(form.get("return"))
     if form.get("outcome") == "pay":
         amount = _amount(form.get("amount"), form.get("currency"))
+        gateway.check(checkout_id, form.get("order"), amount, form.get("sig"))
         payload, headers = gateway.paid_event(form.get("order"), amount,
                                               reference=f"demo_{checkout_id}")
         await run(core_of(request).handle_payment_event, payload, headers)
