@@ -87,6 +87,15 @@ def test_an_allowed_origin_embeds_the_widget_and_hears_of_the_order(
     inner = frame.locator("html").evaluate("e => e.scrollHeight")
     assert abs(height - inner) <= 2
 
+    # A payment page is never framed: Pay now takes the whole window there, and back.
+    frame.get_by_role("button", name="Pay now").click()
+    page.get_by_role("heading", name="Demo payment page").wait_for()
+    page.get_by_role("button", name=re.compile("^Pay ")).click()
+    page.locator("#si-email").fill("ada@example.com")
+    page.locator("#si-password").fill("ada's long password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.locator("[data-state=paid]").wait_for()
+
 
 def test_another_origin_is_refused(context: Any, shop_server: LiveServer, host_site: int) -> None:
     answer = context.request.get(f"{shop_server.url}/w/acme/")

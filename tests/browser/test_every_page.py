@@ -44,7 +44,12 @@ def test_every_page_is_accessible_and_private(
     customer.locator("#sign-up").wait_for()
     _visit(customer, "widget-sign-in", tmp_path)
     sign_up(customer, shop_server)
+    customer.get_by_label("Model files").set_input_files(str(DATA / "empty.stl"))
+    refused = customer.locator("#uploads li.error")
+    refused.wait_for()
+    assert refused.inner_text() == "empty.stl: the STL file contains no triangles"
     upload(customer, "20mm-xyz-cube.stl")
+    assert customer.locator("#uploads li.error").count() == 1
     card = customer.locator("article.part").first
     card.get_by_label("Units of the file").select_option("cm")
     customer.locator("article.part", has_text="200.0 \u00d7 200.0 \u00d7 200.0 mm").wait_for()
@@ -116,6 +121,14 @@ def test_every_page_is_accessible_and_private(
     staff.goto(f"{url}/admin/acme/orders/{placed_id}")
     staff.locator("[data-status=po_provided]").wait_for()
     _visit(staff, "admin-order-with-po", tmp_path, shoot=False)
+    staff.get_by_text("Change", exact=True).click()
+    due = staff.locator("details.change-option", has=staff.get_by_text("PO Payment due",
+                                                                        exact=True))
+    due.locator("summary").click()
+    due.get_by_label(re.compile("^Payment due on")).fill("2027-01-15")
+    due.get_by_role("button", name="Change to PO Payment due").click()
+    staff.locator("[data-status=po_payment_due]").wait_for()
+    assert "Payment due 2027-01-15" in staff.locator("aside").inner_text()
 
     stranger = context.browser.new_context(bypass_csp=True).new_page()
     sign_up(stranger, shop_server, "eve@example.com")

@@ -11,6 +11,7 @@ Shops list the origins allowed to frame the widget in their settings.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -94,8 +95,6 @@ def _sign_in_page(request: AnyRequest, shop: str, message: str = "",
 
 
 def _session_trigger(token: str | None) -> str:
-    import json
-
     return json.dumps({"fabcore:session": {"token": token}})
 
 
@@ -361,8 +360,6 @@ async def place(request: AnyRequest, shop: PathStr, order_id: PathStr) -> Respon
 
 
 def _placed_trigger(number: str) -> str:
-    import json
-
     return json.dumps({"fabcore:placed": {"number": number}})
 
 
@@ -420,9 +417,11 @@ async def pay(request: AnyRequest, shop: PathStr, order_id: PathStr) -> Response
 
 
 def _to_gateway(url: str, back: str) -> Response[str]:
+    """On to the gateway's page: the widget opens it in the whole window, not in a frame."""
     if urlsplit(url).path.startswith("/demo-payments/"):
         url = f"{url}&{urlencode({'return': back})}"
-    return Response("", status_code=200, headers={"HX-Redirect": url})
+    return Response("", status_code=204,
+                    headers={"HX-Trigger": json.dumps({"fabcore:checkout": {"url": url}})})
 
 
 @get("/orders/{order_id:str}/invoice.pdf")

@@ -99,7 +99,7 @@
       } else {
         bar.remove();
         item.classList.add("error");
-        item.setAttribute("role", "alert");
+        label.setAttribute("role", "alert");
         label.textContent = file.name + ": " + (answer.reason || answer.detail || "the upload failed");
         done();
       }
@@ -159,6 +159,15 @@
   });
   document.addEventListener("fabcore:session", function (ev) {
     setToken(ev.detail && ev.detail.token ? ev.detail.token : null);
+  });
+  // A payment page cannot be framed: an embedded widget opens it in the whole window.
+  document.addEventListener("fabcore:checkout", function (ev) {
+    var url = ev.detail && ev.detail.url;
+    if (!url) { return; }
+    if (window.top !== window) {
+      try { window.top.location.href = url; return; } catch (e) { window.open(url, "_blank"); return; }
+    }
+    window.location.href = url;
   });
   document.addEventListener("fabcore:placed", function (ev) {
     tell({ type: "fabcore:order-placed", number: ev.detail ? ev.detail.number : null });
