@@ -1,138 +1,198 @@
-"""Benchmark: fabcore's mesh analyser against trimesh's default path on binary STL.
+"""Benchmark: fabcore's mesh analyser against trimesh's default path, every format.
 
-Generates closed, watertight meshes (a 2 x 2 grid of tori, so four bodies) of
-about 10k, 100k, 1M and 4M triangles, cached under ``bench/.cache/``, and runs
-in one process, for each size:
+Generates one closed mesh (a 2 x 2 grid of tori, so four bodies) of about
+1M triangles and writes it in every format with trimesh's exporters, cached
+under ``bench/.cache/``: binary STL, 3MF, OBJ, binary PLY, ASCII PLY, OFF
+and GLB, plus an ASCII STL of a 500k-triangle version (an ASCII STL of 1M
+triangles is twice as large for no new information). STEP is measured on
+``tests/data/featuretype.STEP``, the only STEP file at hand.
 
-* ours:    ``TrimeshAnalyser().analyse(path.read_bytes(), name)``
-* trimesh: ``trimesh.load(path)``, then ``.volume``, ``.is_watertight`` and
-  ``len(mesh.split(only_watertight=False))``
+Each measurement runs in a fresh child process, which imports what it
+needs, then times ``--runs`` runs and reports the median wall time, the
+median CPU time (its own and its children's: load from other processes
+slows the first, barely the second) and its peak resident memory (VmHWM,
+imports included):
 
-Time is the median of ``--runs`` runs; peak memory is the tracemalloc peak over
-what was allocated before the call (numpy allocations are traced; memory that
-C code such as qhull takes from malloc directly is not). Prints a Markdown
-table and exits non-zero when the two volumes disagree by more than 1e-6.
+* ours:    ``MeshFileAnalyser().analyse(path.read_bytes(), path.name)``
+* trimesh: ``trimesh.load(path, force="mesh")``, then ``.volume``,
+  ``.is_watertight`` and ``len(mesh.split(only_watertight=False))``
+
+Peak memory is the larger of the child's own and that of its children
+(ours converts STEP in a sandboxed child process). Prints a Markdown table,
+ours and trimesh side by side with their ratios, and exits non-zero when the
+two volumes disagree by more than 1e-6 (STEP: 1e-2, as the two tessellate
+the solid with different tolerances) or the body counts differ (not for
+STEP, whose faces trimesh leaves unmerged).
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
+import json
+import resource
 import statistics
+import subprocess
 import sys
 import time
-import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import trimesh
 
-from fabcore.adapters.mesh import TrimeshAnalyser
-
-CACHE = Path(__file__).resolve().parent / ".cache"
-SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000, "4M": 4_000_000}
-STL_RECORD = np.dtype([("normal", "<f4", (3,)), ("vertices", "<f4", (3, 3)), ("attributes", "<u2")])
+ROOT = Path(__file__).resolve().parent
+CACHE = ROOT / ".cache"
+STEP_FILE = ROOT.parent / "tests" / "data" / "featuretype.STEP"
+FORMATS = ("stl", "3mf", "obj", "ply", "ply-ascii", "stl-ascii", "off", "glb", "step")
+TOLERANCE = {"step": 1e-2}
+# trimesh keeps STEP faces apart (no vertex merging): its body count is not comparable.
+UNMERGED = {"step"}
 
 
 @dataclass(frozen=True)
 class Measure:
     seconds: float
-    peak_bytes: int
+    cpu_seconds: float
+    peak_mb: float
     volume: float
     watertight: bool
     bodies: int
+    triangles: int
 
 
-def torus_triangles(major: int, minor: int, center: tuple[float, float]) -> npt.NDArray[np.float32]:
-    """Triangles (2 * major * minor, 3, 3) of a closed torus, outward wound."""
+def tori(triangles: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Vertices and faces of a 2 x 2 grid of closed tori with about ``triangles`` faces."""
+    major = max(8, round((triangles / 4.0) ** 0.5))
+    minor = max(4, round(triangles / (8.0 * major)))
     u = np.linspace(0.0, 2.0 * np.pi, major, endpoint=False)
     v = np.linspace(0.0, 2.0 * np.pi, minor, endpoint=False)
     uu, vv = np.meshgrid(u, v, indexing="ij")
-    big, small = 40.0, 12.0
-    ring = big + small * np.cos(vv)
-    points = np.stack(
-        (ring * np.cos(uu) + center[0], ring * np.sin(uu) + center[1], small * np.sin(vv) + small),
-        axis=-1,
-    ).reshape(-1, 3)
     i, j = np.meshgrid(np.arange(major), np.arange(minor), indexing="ij")
     a = i * minor + j
     b = ((i + 1) % major) * minor + j
     c = ((i + 1) % major) * minor + (j + 1) % minor
     d = i * minor + (j + 1) % minor
-    faces = np.concatenate(
+    one = np.concatenate(
         (np.stack((a, b, c), axis=-1).reshape(-1, 3), np.stack((a, c, d), axis=-1).reshape(-1, 3))
     )
-    triangles: npt.NDArray[np.float32] = points[faces].astype(np.float32)
-    return triangles
+    vertices, faces = [], []
+    for k, (x, y) in enumerate(((0.0, 0.0), (0.0, 110.0), (110.0, 0.0), (110.0, 110.0))):
+        ring = 40.0 + 12.0 * np.cos(vv)
+        points = np.stack(
+            (ring * np.cos(uu) + x, ring * np.sin(uu) + y, 12.0 * np.sin(vv) + 12.0), axis=-1
+        ).reshape(-1, 3)
+        # float32 values, as binary STL stores them, so every format holds the same numbers.
+        vertices.append(points.astype(np.float32).astype(np.float64))
+        faces.append(one + k * major * minor)
+    return np.concatenate(vertices), np.concatenate(faces)
 
 
-def mesh_file(triangles: int) -> Path:
-    """Binary STL of a 2 x 2 grid of tori with about ``triangles`` triangles (cached)."""
-    major = max(8, round((triangles / 4.0) ** 0.5))
-    minor = max(4, round(triangles / (8.0 * major)))
-    path = CACHE / f"tori_{major}x{minor}.stl"
+def model_file(fmt: str) -> Path:
+    """The benchmark file of ``fmt`` (written once, then cached)."""
+    if fmt == "step":
+        return STEP_FILE
+    import trimesh
+
+    size = 500_000 if fmt == "stl-ascii" else 1_000_000
+    extension = {"stl-ascii": "stl", "ply-ascii": "ply"}.get(fmt, fmt)
+    path = CACHE / f"tori_{size}_{fmt}.{extension}"
     if path.exists():
         return path
     CACHE.mkdir(parents=True, exist_ok=True)
-    parts = [torus_triangles(major, minor, (x, y)) for x in (0.0, 110.0) for y in (0.0, 110.0)]
-    tris = np.concatenate(parts)
-    records = np.zeros(len(tris), dtype=STL_RECORD)
-    records["vertices"] = tris
-    header = b"fabcore benchmark: 2 x 2 tori".ljust(80, b" ")
+    vertices, faces = tori(size)
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    options = {
+        "stl": {"file_type": "stl"},
+        "stl-ascii": {"file_type": "stl_ascii"},
+        "ply": {"file_type": "ply", "encoding": "binary"},
+        "ply-ascii": {"file_type": "ply", "encoding": "ascii"},
+    }.get(fmt, {"file_type": fmt})
+    exported = mesh.export(**options)
     tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as out:
-        out.write(header)
-        out.write(np.uint32(len(tris)).tobytes())
-        out.write(records.tobytes())
+    tmp.write_bytes(exported.encode() if isinstance(exported, str) else bytes(exported))
     tmp.replace(path)
     return path
 
 
-def run_ours(path: Path) -> tuple[float, bool, int]:
-    result = TrimeshAnalyser().analyse(path.read_bytes(), path.name)
-    return result.volume_cm3 * 1000.0, result.watertight, result.bodies
+def child(impl: str, path: Path, runs: int) -> None:
+    """Measure one implementation on one file; print the result as JSON."""
+    if impl == "ours":
+        from fabcore.adapters.mesh import MeshFileAnalyser
 
+        analyser = MeshFileAnalyser()
 
-def run_trimesh(path: Path) -> tuple[float, bool, int]:
-    mesh = trimesh.load(path)
-    assert isinstance(mesh, trimesh.Trimesh)
-    return float(mesh.volume), bool(mesh.is_watertight), len(mesh.split(only_watertight=False))
+        def once() -> tuple[float, bool, int, int]:
+            r = analyser.analyse(path.read_bytes(), path.name)
+            return r.volume_cm3 * 1000.0, r.watertight, r.bodies, r.triangles
 
+    else:
+        import trimesh
 
-def measure(func: Callable[[Path], tuple[float, bool, int]], path: Path, runs: int) -> Measure:
-    times = []
-    outcome = func(path)
+        def once() -> tuple[float, bool, int, int]:
+            mesh = trimesh.load(path, force="mesh")
+            assert isinstance(mesh, trimesh.Trimesh)
+            # trimesh gives STEP in meters.
+            volume = float(mesh.volume) * (1e9 if path.suffix.lower() == ".step" else 1.0)
+            bodies = len(mesh.split(only_watertight=False))
+            return volume, bool(mesh.is_watertight), bodies, len(mesh.faces)
+
+    times, cpu = [], []
+    outcome = once()
     for _ in range(runs):
-        gc.collect()
-        start = time.perf_counter()
-        outcome = func(path)
+        start, spent = time.perf_counter(), _cpu()
+        outcome = once()
         times.append(time.perf_counter() - start)
-    gc.collect()
-    tracemalloc.start()
-    base, _ = tracemalloc.get_traced_memory()
-    tracemalloc.reset_peak()
-    func(path)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    volume, watertight, bodies = outcome
-    return Measure(statistics.median(times), peak - base, volume, watertight, bodies)
+        cpu.append(_cpu() - spent)
+    status = Path("/proc/self/status").read_text()
+    peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+    # Ours converts STEP in a child process of its own: its memory counts too.
+    peak_kb = max(peak_kb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    volume, watertight, bodies, triangles = outcome
+    print(
+        json.dumps(
+            {
+                "seconds": statistics.median(times),
+                "cpu_seconds": statistics.median(cpu),
+                "peak_mb": peak_kb / 1024.0,
+                "volume": volume,
+                "watertight": watertight,
+                "bodies": bodies,
+                "triangles": triangles,
+            }
+        )
+    )
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of the children it waited for (the STEP sandbox)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def measure(impl: str, path: Path, runs: int) -> Measure:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", impl, str(path), "--runs", str(runs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Measure(**json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--sizes",
-        default=",".join(SIZES),
-        help=f"comma-separated sizes from {', '.join(SIZES)} (default: all)",
+        "--formats",
+        default=",".join(FORMATS),
+        help=f"comma-separated formats from {', '.join(FORMATS)} (default: all)",
     )
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per size (default: 5)")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per file (default: 5)")
+    parser.add_argument("--child", nargs=2, metavar=("IMPL", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    unknown = [s for s in args.sizes.split(",") if s not in SIZES]
+    unknown = [f for f in args.formats.split(",") if f not in FORMATS]
     if unknown:
-        parser.error(f"unknown size(s) {', '.join(unknown)}; choose from {', '.join(SIZES)}")
+        parser.error(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     return args
@@ -140,28 +200,33 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.child:
+        child(args.child[0], Path(args.child[1]), args.runs)
+        return 0
     print(
-        "| size | triangles | file MB | ours s | trimesh s | ours/trimesh "
-        "| ours peak MB (x file) | trimesh peak MB | volume rel. diff | watertight | bodies |"
+        "| format | triangles | file MB | ours s | trimesh s | ratio | ours CPU s "
+        "| trimesh CPU s | CPU ratio | ours peak MB | trimesh peak MB | peak ratio "
+        "| volume rel. diff | watertight | bodies |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     failed = False
-    for label in args.sizes.split(","):
-        path = mesh_file(SIZES[label])
-        size = path.stat().st_size
-        count = (size - 84) // 50
-        ours = measure(run_ours, path, args.runs)
-        theirs = measure(run_trimesh, path, args.runs)
+    for fmt in args.formats.split(","):
+        path = model_file(fmt)
+        ours = measure("ours", path, args.runs)
+        theirs = measure("trimesh", path, args.runs)
         diff = abs(ours.volume - theirs.volume) / abs(theirs.volume)
-        agree = diff <= 1e-6 and ours.watertight == theirs.watertight
-        agree = agree and ours.bodies == theirs.bodies
+        agree = diff <= TOLERANCE.get(fmt, 1e-6)
+        if fmt not in UNMERGED:
+            agree = agree and ours.bodies == theirs.bodies
         failed = failed or not agree
         print(
-            f"| {label} | {count:,} | {size / 1e6:.1f} | {ours.seconds:.3f} "
-            f"| {theirs.seconds:.3f} | {ours.seconds / theirs.seconds:.2f} "
-            f"| {ours.peak_bytes / 1e6:.0f} ({ours.peak_bytes / size:.1f}x) "
-            f"| {theirs.peak_bytes / 1e6:.0f} | {diff:.1e} "
-            f"| {ours.watertight}/{theirs.watertight} | {ours.bodies}/{theirs.bodies} |",
+            f"| {fmt} | {ours.triangles:,} | {path.stat().st_size / 1e6:.1f} "
+            f"| {ours.seconds:.3f} | {theirs.seconds:.3f} | {ours.seconds / theirs.seconds:.2f} "
+            f"| {ours.cpu_seconds:.3f} | {theirs.cpu_seconds:.3f} "
+            f"| {ours.cpu_seconds / theirs.cpu_seconds:.2f} "
+            f"| {ours.peak_mb:.0f} | {theirs.peak_mb:.0f} | {ours.peak_mb / theirs.peak_mb:.2f} "
+            f"| {diff:.1e} | {ours.watertight}/{theirs.watertight} "
+            f"| {ours.bodies}/{theirs.bodies} |",
             flush=True,
         )
     if failed:

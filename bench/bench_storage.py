@@ -123,9 +123,9 @@ class Databases:
 
 
 def make_app(database: UnitOfWorkFactory) -> Fabcore:
-    from fabcore.adapters.mesh import TrimeshAnalyser
+    from fabcore.adapters.mesh import MeshFileAnalyser
 
-    return bootstrap(database, analyser=TrimeshAnalyser(), mail=RecordingMailer(),
+    return bootstrap(database, analyser=MeshFileAnalyser(), mail=RecordingMailer(),
                      secret_key=b"k" * 32)
 
 

@@ -41,7 +41,7 @@ import trimesh
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fabcore.adapters.argon2 import Argon2Hasher
-from fabcore.adapters.mesh import TrimeshAnalyser
+from fabcore.adapters.mesh import MeshFileAnalyser
 from fabcore.app.bootstrap import bootstrap
 from fabcore.app.samples import create_sample_shop
 from fabcore.domain.actor import Actor
@@ -71,8 +71,14 @@ function init(args)
   end
   held = {}
   n = 0
+  -- wrk calls the first thread's request() once to check it, and sends nothing.
+  checking = (id == 0)
 end
 request = function()
+  if checking then
+    checking = false
+    return wrk.format("GET", "/healthz")
+  end
   n = n + 1
   local order = mine[(n %% #mine) + 1]
   local target
@@ -82,6 +88,9 @@ request = function()
   return wrk.format("POST", "/api/v1/shops/acme/orders/" .. order .. "/status",
                     {["Content-Type"] = "application/json",
                      ["Authorization"] = "Bearer %s"}, body)
+end
+response = function(status, headers, body)
+  if status ~= 200 then io.stderr:write("refused: " .. body .. "\\n") end
 end
 """
 
@@ -94,7 +103,10 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None,
         command += ["-H", header]
     if script is not None:
         command += ["-s", str(script)]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    done = subprocess.run([*command, url], capture_output=True, text=True, check=True)
+    output = done.stdout
+    for line in done.stderr.splitlines()[:3]:
+        print(f"wrk: {line}", file=sys.stderr)
     found: dict[str, float] = {"errors": 0.0}
     for line in output.splitlines():
         parts = line.split()
@@ -104,6 +116,8 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None,
             found[parts[0]] = _ms(parts[1])
         elif "Non-2xx or 3xx responses" in line:
             found["errors"] = float(parts[-1])
+        elif line.strip().startswith("Socket errors:"):
+            found["timeouts"] = float(parts[-1])
     return found
 
 
@@ -123,6 +137,33 @@ def rate(call: Callable[[], object], seconds: float) -> float:
     return count / (time.perf_counter() - start)
 
 
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found += [int(child) for child in children]
+    return found
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_memory(server_pid: int) -> tuple[float, float]:
+    """Peak resident memory (MB) of the largest web worker and analysis worker."""
+    web, analysis = 0.0, 0.0
+    for worker in _children(server_pid):
+        if "spawn_main" not in Path(f"/proc/{worker}/cmdline").read_text():
+            continue  # multiprocessing's resource tracker
+        web = max(web, _peak_rss_mb(worker))
+        for child in _children(worker):
+            analysis = max(analysis, _peak_rss_mb(child))
+    return web, analysis
+
+
 def big_stl(variant: int) -> bytes:
     """A closed sphere of 1,310,720 triangles as binary STL; ``variant`` changes its header."""
     mesh = trimesh.creation.icosphere(subdivisions=8, radius=40.0)
@@ -134,7 +175,9 @@ def big_stl(variant: int) -> bytes:
 
 
 def library_status_rate(folder: Path, seconds: float) -> float:
-    app = bootstrap(f"sqlite:///{folder / 'library.db'}", secret_key=b"k" * 32)
+    """Status changes per second through ``Fabcore.change_status`` on a new SQLite file."""
+    database = Path(tempfile.mkdtemp(dir=folder)) / "library.db"
+    app = bootstrap(f"sqlite:///{database}", secret_key=b"k" * 32)
     create_sample_shop(app)
     staff = Actor.staff("acme", "sam")
     customer = app.register_customer(staff, name="Ada", email="ada@example.com",
@@ -186,6 +229,21 @@ def prepare(server: LiveServer, orders: int) -> tuple[str, str, list[str]]:
     return token, model["sha256"], ids
 
 
+def resume_held(server: LiveServer, token: str) -> None:
+    """Put every order a status run left on hold back to placed, for the next run."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with server.client() as client:
+        while True:
+            page = client.get("/api/v1/shops/acme/orders", headers=headers,
+                              params={"status": "on_hold", "limit": 200}).json()
+            if not page["items"]:
+                return
+            for order in page["items"]:
+                resumed = client.post(f"/api/v1/shops/acme/orders/{order['id']}/status",
+                                      headers=headers, json={"status": "placed"})
+                assert resumed.status_code == 200, resumed.text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per run")
@@ -216,14 +274,17 @@ def _run(args: argparse.Namespace, folder: Path, server: LiveServer) -> int:
     core = bootstrap("memory://", secret_key=b"k" * 32)
     create_sample_shop(core)
     catalog = core.catalog(Actor.visitor("acme"))
-    analysis = TrimeshAnalyser().analyse(CUBE.read_bytes(), "cube.stl")
+    analysis = MeshFileAnalyser().analyse(CUBE.read_bytes(), "cube.stl")
     library_options = statistics.median(
         rate(lambda: [line_quote_out(q) for q in options_for(catalog, analysis, 10)], 3)
         for _ in range(args.runs))
 
     script = folder / "status.lua"
     script.write_text(STATUS_SCRIPT % (", ".join(f'"{o}"' for o in orders), token))
-    changes = [wrk(url, args.seconds, args.connections, script) for _ in range(args.runs)]
+    changes = []
+    for _ in range(args.runs):
+        changes.append(wrk(url, args.seconds, args.connections, script))
+        resume_held(server, token)
     library_changes = statistics.median(
         library_status_rate(folder, 5) for _ in range(args.runs))
 
@@ -244,7 +305,7 @@ def _run(args: argparse.Namespace, folder: Path, server: LiveServer) -> int:
             assert answer.status_code == 200, answer.text
 
     uploads, library_analyses = [], []
-    analyser = TrimeshAnalyser()
+    analyser = MeshFileAnalyser()
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, timeout=300) as client:
         for run in range(args.runs):
@@ -257,6 +318,9 @@ def _run(args: argparse.Namespace, folder: Path, server: LiveServer) -> int:
             start = time.perf_counter()
             analyser.analyse(data, "sphere.stl")
             library_analyses.append(time.perf_counter() - start)
+
+    web_peak, analysis_peak = peak_memory(server.process.pid)
+    size_mb = len(big_stl(0)) / 1e6
 
     def med(runs: list[dict[str, float]], key: str) -> float:
         return statistics.median(r[key] for r in runs)
@@ -276,7 +340,8 @@ def _run(args: argparse.Namespace, folder: Path, server: LiveServer) -> int:
         ("upload + analysis, 1.31M-triangle STL", f"{statistics.median(uploads):.2f} s",
          f"{statistics.median(library_analyses):.2f} s",
          statistics.median(uploads) / statistics.median(library_analyses),
-         f"{len(big_stl(0)) / 1e6:.0f} MB file", "<= 1.5x the library call"),
+         f"{size_mb:.0f} MB file; peak RSS: web worker {web_peak:.0f} MB, "
+         f"analysis worker {analysis_peak:.0f} MB", "<= 1.5x the library call"),
     ]
     errors = sum(r["errors"] for r in options + changes)
     print(f"fabcore serve, 2 uvicorn workers, SQLite; wrk -t2 -c{args.connections} "

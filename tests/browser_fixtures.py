@@ -110,8 +110,6 @@ def text_of(message: Message) -> str:
     raise AssertionError("no text part")
 
 
-
-
 CUSTOMER = "ada@example.com"
 PASSWORD = "ada's long password"
 
@@ -134,8 +132,9 @@ def sign_up(page: Any, server: LiveServer, email: str = CUSTOMER) -> None:
     page.get_by_role("heading", name=re.compile("Your quote")).wait_for()
 
 
-def upload(page: Any, filename: str) -> None:
+def upload(page: Any, filename: str, units: str = "mm") -> None:
     before = page.locator("article.part").count()
+    page.get_by_label("Units of the files").select_option(units)
     page.get_by_label("Model files").set_input_files(str(DATA / filename))
     page.locator("article.part").nth(before).wait_for()
 

@@ -34,3 +34,14 @@ class Scripted:
         elif command == "reject":
             raise ModelRejected(filename, "not a model")
         return _figures(filename)
+
+
+class SlowToStart(Scripted):
+    """Takes longer to build than the pool's time limit for one file."""
+
+    def __init__(self) -> None:
+        time.sleep(4)
+
+
+def broken_factory() -> Scripted:
+    raise ImportError("a dependency of the analyser is missing")

@@ -56,7 +56,8 @@ def test_every_page_is_accessible_and_private(
     card = customer.locator("article.part").first
     card.get_by_label("Units of the file").select_option("mm")
     customer.locator("article.part", has_text="20.0 \u00d7 20.0 \u00d7 20.0 mm").wait_for()
-    upload(customer, "box.obj")
+    upload(customer, "box.obj", "cm")
+    assert "20.0 \u00d7 20.0 \u00d7 20.0 mm" in customer.locator("article.part").nth(1).inner_text()
     customer.locator("canvas.viewer[data-ready=true]").nth(1).wait_for()
     ship(customer, re.compile("^DHL parcel"))
     _visit(customer, "widget-cart", tmp_path)

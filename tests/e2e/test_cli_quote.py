@@ -109,3 +109,35 @@ def test_console_script_reports_a_bad_file_without_traceback(tmp_path: Path) -> 
     assert result.returncode == 2
     assert result.stderr.startswith("fabcore: error: broken.stl")
     assert "Traceback" not in result.stderr
+
+
+def test_analyse_in_meters(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "analyse", str(CUBE), "--units", "m", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["bbox_mm"] == pytest.approx([20000.0, 20000.0, 20000.0])
+    assert "huge_part" in [w["code"] for w in data["warnings"]]
+
+
+def test_analyse_an_endless_file_named_without_a_model_extension(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = _run(capsys, "analyse", "/dev/zero")
+    assert code == 2
+    assert out == ""
+    assert "without an extension" in err
+
+
+def test_analyse_an_endless_file_stops_at_the_size_limit(tmp_path: Path) -> None:
+    endless = tmp_path / "endless.stl"
+    endless.symlink_to("/dev/zero")
+    result = subprocess.run(
+        [sys.executable, "-m", "fabcore.entrypoints.cli", "analyse", str(endless)],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        "fabcore: error: endless.stl: the file is more than the 200.0 MiB allowed; "
+        "stopped reading"
+    )

@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PART = ROOT / "tests" / "data" / "20mm-xyz-cube.stl"
+PART_3MF = ROOT / "tests" / "data" / "pyramids.3mf"
 BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text("utf-8"), re.S)
 
 
@@ -22,6 +23,7 @@ def test_the_readme_has_python_examples() -> None:
 @pytest.mark.parametrize("number", range(len(BLOCKS)))
 def test_readme_example_runs(number: int, tmp_path: Path) -> None:
     shutil.copyfile(PART, tmp_path / "part.stl")
+    shutil.copyfile(PART_3MF, tmp_path / "part.3mf")
     script = tmp_path / f"example_{number}.py"
     script.write_text(BLOCKS[number], "utf-8")
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,

@@ -8,6 +8,7 @@ import struct
 
 import pytest
 
+from fabcore.domain.actor import Actor
 from fabcore.domain.status import OrderStatus
 from fabcore.testing import MemoryPaymentGateway
 from web_fixtures import DATA, PASSWORD, Person, Site
@@ -334,3 +335,47 @@ def test_order_statuses_listed_by_the_api_are_the_domains(site: Site) -> None:
 @pytest.mark.parametrize("path", ["/healthz"])
 def test_health(site: Site, path: str) -> None:
     assert site.client.get(path).text == "ok"
+
+
+def test_customers_and_mails_are_listed_a_page_at_a_time_per_shop(site: Site) -> None:
+    owner = site.owner()
+    for i in range(5):
+        answer = site.client.post("/api/v1/shops/acme/customers", headers=owner.headers, json={
+            "name": f"Customer {i}", "email": f"c{i}@example.com", "billing_address": ADDRESS})
+        assert answer.status_code == 201, answer.text
+    site.sign_up("eve@example.com", shop="other")  # a mail and a customer of another shop
+    site.sign_up("ann@example.com")
+    site.sign_up("bob@example.com")
+
+    def all_pages(path: str, limit: int) -> list[dict[str, object]]:
+        items: list[dict[str, object]] = []
+        offset: int | None = 0
+        while offset is not None:
+            page = site.client.get(path, headers=owner.headers,
+                                   params={"limit": limit, "offset": offset})
+            assert page.status_code == 200, page.text
+            body = page.json()
+            assert (body["limit"], body["offset"]) == (limit, offset)
+            assert len(body["items"]) <= limit
+            items += body["items"]
+            offset = body["next_offset"]
+        return items
+
+    everyone = site.client.get("/api/v1/shops/acme/customers", headers=owner.headers,
+                               params={"limit": 200}).json()
+    assert everyone["next_offset"] is None
+    emails = [c["email"] for c in everyone["items"]]
+    assert {f"c{i}@example.com" for i in range(5)} <= set(emails)
+    assert "eve@example.com" not in emails
+    assert all_pages("/api/v1/shops/acme/customers", 2) == everyone["items"]
+
+    mails = site.client.get("/api/v1/shops/acme/outbox", headers=owner.headers,
+                            params={"limit": 200}).json()["items"]
+    assert len(mails) >= 2
+    other_mails = {m.id for m in site.core.list_outbox(Actor.system("other"))}
+    assert other_mails
+    assert not other_mails & {m["id"] for m in mails}
+    assert all_pages("/api/v1/shops/acme/outbox", 1) == mails
+    too_big = site.client.get("/api/v1/shops/acme/outbox", headers=owner.headers,
+                              params={"limit": 201})
+    assert too_big.status_code == 422

@@ -9,7 +9,7 @@ import pytest
 
 from fabcore.adapters.worker_pool import PooledAnalyser
 from fabcore.domain.errors import InfrastructureError, ModelRejected
-from pool_analysers import Scripted
+from pool_analysers import Scripted, SlowToStart, broken_factory
 
 
 @pytest.fixture
@@ -76,3 +76,20 @@ def test_a_full_queue_refuses_at_once(pool: PooledAnalyser) -> None:
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["refused", "timed out", "timed out"]
+
+
+def test_a_worker_starting_slowly_does_not_count_against_the_first_file() -> None:
+    made = PooledAnalyser(SlowToStart, workers=1, memory_mb=1024, timeout_s=3, queue=1)
+    try:
+        assert made.analyse(b"ok", "first.stl").filename == "first.stl"
+    finally:
+        made.close()
+
+
+def test_a_worker_that_cannot_start_is_an_outage_not_a_bad_file() -> None:
+    made = PooledAnalyser(broken_factory, workers=1, memory_mb=1024, timeout_s=3, queue=1)
+    try:
+        with pytest.raises(InfrastructureError, match="did not start"):
+            made.analyse(b"ok", "first.stl")
+    finally:
+        made.close()

@@ -9,7 +9,7 @@ from types import MappingProxyType
 import attrs
 import pytest
 
-from fabcore.adapters.mesh import TrimeshAnalyser
+from fabcore.adapters.mesh import MeshFileAnalyser
 from fabcore.app.bootstrap import bootstrap
 from fabcore.app.facade import Fabcore
 from fabcore.app.options_cache import OptionsCache
@@ -94,7 +94,7 @@ def test_the_cache_keeps_the_latest_entries_per_catalog() -> None:
     core = bootstrap("memory://", secret_key=b"k" * 32)
     create_sample_shop(core)
     catalog = core.catalog(VISITOR)
-    analysis = TrimeshAnalyser().analyse(CUBE.read_bytes(), "cube.stl")
+    analysis = MeshFileAnalyser().analyse(CUBE.read_bytes(), "cube.stl")
     cache = OptionsCache(size=2)
     for quantity in (1, 2, 3):
         cache.put(catalog, ("sha", "mm", quantity), options_for(catalog, analysis, quantity))

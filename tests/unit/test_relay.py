@@ -65,11 +65,19 @@ class FakeOutbox:
         self.staged[message.id] = attrs.evolve(message)
 
     def list(
-        self, status: OutboxStatus | None = None, order_id: str | None = None
+        self,
+        status: OutboxStatus | None = None,
+        order_id: str | None = None,
+        *,
+        shop_id: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> Sequence[OutboxMessage]:
-        return [attrs.evolve(m) for m in self.rows.values()
-                if (status is None or m.status is status)
-                and (order_id is None or m.order_id == order_id)]
+        found = [attrs.evolve(m) for m in self.rows.values()
+                 if (status is None or m.status is status)
+                 and (order_id is None or m.order_id == order_id)
+                 and (shop_id is None or m.shop_id == shop_id)]
+        return found[offset:] if limit is None else found[offset:offset + limit]
 
 
 class FakeUnitOfWork:
@@ -165,8 +173,19 @@ def test_due_mails_are_sent_in_order_and_marked_sent(store: Store, mailer: Recor
         assert row.sent_at == NOW
         assert row.attempts == 1
         assert row.next_attempt_at is None
-    # Per mail, one unit of work claims it and one records the outcome.
+    # One unit of work claims the three, one records how their sending went.
+    assert store.commits == 2
+
+
+def test_mails_are_claimed_ten_at_a_time_up_to_the_batch(
+    store: Store, mailer: RecordingMailer
+) -> None:
+    store.queue(25)
+    assert relay_outbox(store, mailer, NOW, batch=15).sent == 15
+    assert store.commits == 4  # claims of 10 and 5, each with its record
+    assert relay_outbox(store, mailer, NOW).sent == 10
     assert store.commits == 6
+    assert len({m.message_id for m in mailer.sent}) == 25
 
 
 def test_nothing_due_sends_nothing(store: Store, mailer: RecordingMailer) -> None:

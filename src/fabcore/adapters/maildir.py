@@ -14,10 +14,9 @@ import os
 import re
 import tempfile
 from datetime import UTC, datetime
-from email import policy
 from pathlib import Path
 
-from fabcore.adapters.email_message import build_message
+from fabcore.adapters.email_message import message_bytes
 from fabcore.domain.errors import TemporaryDeliveryError
 from fabcore.ports.mailer import Mail
 
@@ -46,7 +45,7 @@ class MaildirMailer:
     def send(self, mail: Mail) -> None:
         """Write ``mail`` to the Maildir and to a new ``.eml`` file."""
         now = datetime.now(UTC)
-        data = build_message(mail, now).as_bytes(policy=policy.default)
+        data = message_bytes(mail, now, linesep="\n")
         safe_id = _UNSAFE.sub("_", mail.message_id.strip("<> ")) or "mail"
         name = f"{now:%Y%m%dT%H%M%S%fZ}-{safe_id}.eml"
         try:

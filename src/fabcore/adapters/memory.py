@@ -55,6 +55,13 @@ _T = TypeVar("_T")
 # -- model store ----------------------------------------------------------------
 
 
+
+def _page(items: Sequence[_T], limit: int | None, offset: int) -> Sequence[_T]:
+    """``items`` after the first ``offset``, at most ``limit`` of them."""
+    if offset < 0 or (limit is not None and limit < 0):
+        raise InvalidInput("limit and offset must not be negative")
+    return items[offset:] if limit is None else items[offset:offset + limit]
+
 class MemoryModelStore:
     """Model files in a dict, addressed by sha256 (thread-safe)."""
 
@@ -466,8 +473,9 @@ class MemoryCustomerRepository:
         self.get(customer.id)
         self._staged.customers[customer.id] = _copy(customer)
 
-    def list(self, shop_id: str) -> list[Customer]:
-        return [_copy(c) for _, c in sorted(self._all(shop_id).items())]
+    def list(self, shop_id: str, *, limit: int | None = None, offset: int = 0) -> list[Customer]:
+        found = [c for _, c in sorted(self._all(shop_id).items())]
+        return [_copy(c) for c in _page(found, limit, offset)]
 
 
 class MemoryOrderRepository:
@@ -544,11 +552,11 @@ class MemoryOrderRepository:
         status: OrderStatus | None = None,
         customer_id: str | None = None,
         limit: int | None = None,
+        *,
+        offset: int = 0,
     ) -> Sequence[OrderSummary]:
-        if limit is not None and limit < 0:
-            raise InvalidInput(f"limit must not be negative, got {limit}")
         orders = self._matching(shop_id, status, customer_id)
-        return [OrderSummary.of(o) for o in orders[:limit]]
+        return [OrderSummary.of(o) for o in _page(orders, limit, offset)]
 
     def _matching(
         self, shop_id: str, status: OrderStatus | None, customer_id: str | None
@@ -627,7 +635,13 @@ class MemoryOutbox:
         self._staged.outbox[message.id] = _copy(message)
 
     def list(
-        self, status: OutboxStatus | None = None, order_id: str | None = None
+        self,
+        status: OutboxStatus | None = None,
+        order_id: str | None = None,
+        *,
+        shop_id: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[OutboxMessage]:
         with self._db.lock:
             found = dict(self._db.outbox)
@@ -636,10 +650,11 @@ class MemoryOutbox:
             m for m in found.values()
             if (status is None or m.status is status)
             and (order_id is None or m.order_id == order_id)
+            and (shop_id is None or m.shop_id == shop_id)
         ]
         order = self._db.outbox_order
         messages.sort(key=lambda m: (m.created_at, order.get(m.id, len(order))))
-        return [_copy(m) for m in messages]
+        return [_copy(m) for m in _page(messages, limit, offset)]
 
 
 class MemoryAccountRepository:

@@ -23,16 +23,14 @@ QUIT afterwards is ignored, so an accepted mail is never sent again for it.
 
 from __future__ import annotations
 
-import email.policy
 import logging
 import smtplib
 import ssl
-from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Literal, cast, get_args
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from fabcore.adapters.email_message import build_message
+from fabcore.adapters.email_message import message_bytes, needs_utf8
 from fabcore.domain.errors import (
     ConfigurationError,
     DeliveryError,
@@ -155,13 +153,12 @@ class SmtpMailer:
 
     def send(self, mail: Mail) -> None:
         """Hand ``mail`` to the server; ``DeliveryError`` when it did not accept it."""
-        message = build_message(mail)
         sender = parseaddr(mail.sender)[1] or mail.sender
         recipients = [parseaddr(address)[1] or address for address in mail.recipients]
         try:
             connection = self._connect()
             try:
-                refused = _transmit(connection, message, sender, recipients)
+                refused = _transmit(connection, mail, sender, recipients)
             finally:
                 _close_quietly(connection)
         except (smtplib.SMTPException, OSError) as exc:
@@ -193,25 +190,18 @@ class SmtpMailer:
 
 
 def _transmit(
-    connection: smtplib.SMTP, message: EmailMessage, sender: str, recipients: list[str]
+    connection: smtplib.SMTP, mail: Mail, sender: str, recipients: list[str]
 ) -> dict[str, tuple[int, bytes]]:
-    """``send_message`` without its mangling of body lines that start with "From ".
-
-    ``SMTP.send_message`` flattens with a generator that writes such lines as
-    ">From " (CPython issue 89462); the SMTP policies do not. Non-ASCII
-    addresses need the server's SMTPUTF8, as ``send_message`` checks.
-    """
-    policy = email.policy.SMTP
+    """Send ``mail``; non-ASCII addresses need the server's SMTPUTF8 (UTF-8 headers then)."""
     options: tuple[str, ...] = ()
-    if not all(address.isascii() for address in (sender, *recipients)):
+    if needs_utf8(mail) or not all(address.isascii() for address in (sender, *recipients)):
         connection.ehlo_or_helo_if_needed()
         if not connection.has_extn("smtputf8"):
             raise smtplib.SMTPNotSupportedError(
                 "a sender or recipient address is not ASCII and the server does not "
                 "offer SMTPUTF8")
-        policy = email.policy.SMTPUTF8
         options = ("SMTPUTF8", "BODY=8BITMIME")
-    return connection.sendmail(sender, recipients, message.as_bytes(policy=policy), options)
+    return connection.sendmail(sender, recipients, message_bytes(mail), options)
 
 
 def _security(value: str) -> Security:

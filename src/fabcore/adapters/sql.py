@@ -315,9 +315,11 @@ class SqlCustomerRepository(_Repository):
         if not changed:
             raise NotFound(f"no customer {customer.id!r}")
 
-    def list(self, shop_id: str) -> list[Customer]:
+    def list(self, shop_id: str, *, limit: int | None = None, offset: int = 0) -> list[Customer]:
+        params: list[object] = [shop_id]
         rows = self._s.fetch(
-            "SELECT id, data FROM customers WHERE shop_id = ? ORDER BY id", (shop_id,)
+            "SELECT id, data FROM customers WHERE shop_id = ? ORDER BY id"
+            f"{_page(limit, offset, params)}", params,
         )
         return [_load_customer(data, key) for key, data in rows]
 
@@ -488,15 +490,13 @@ class SqlOrderRepository(_Repository):
         status: OrderStatus | None = None,
         customer_id: str | None = None,
         limit: int | None = None,
+        *,
+        offset: int = 0,
     ) -> Sequence[OrderSummary]:
-        if limit is not None and limit < 0:
-            raise InvalidInput(f"limit must not be negative, got {limit}")
         where, params = self._where(shop_id, status, customer_id)
         columns = _SUMMARY_COLUMNS if status is not None else f"{_SUMMARY_COLUMNS}, status"
         sql = f"SELECT {columns} FROM orders WHERE {where} {_NEWEST_FIRST}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql += _page(limit, offset, params)
         return _summaries(shop_id, self._s.fetch(sql, params), self._s.moment, status)
 
     def next_number(self, shop_id: str) -> str:
@@ -509,6 +509,17 @@ class SqlOrderRepository(_Repository):
             (OrderStatus.PO_PAYMENT_DUE.value, self._s.day(day)),
         )
         return [_load_order(version, data, key) for key, version, data in rows]
+
+
+def _page(limit: int | None, offset: int, params: list[object]) -> str:
+    """The ``LIMIT``/``OFFSET`` clause of a page (its values appended to ``params``)."""
+    if offset < 0 or (limit is not None and limit < 0):
+        raise InvalidInput("limit and offset must not be negative")
+    if limit is None and not offset:
+        return ""
+    # LIMIT -1 (SQLite) and LIMIT ALL (PostgreSQL) differ; a huge number means "no limit" to both.
+    params += [limit if limit is not None else 2**62, offset]
+    return " LIMIT ? OFFSET ?"
 
 
 _OUTBOX_ORDER = "ORDER BY created_at, seq"
@@ -586,7 +597,13 @@ class SqlOutbox(_Repository):
             raise NotFound(f"no outbox message {message.id!r}")
 
     def list(
-        self, status: OutboxStatus | None = None, order_id: str | None = None
+        self,
+        status: OutboxStatus | None = None,
+        order_id: str | None = None,
+        *,
+        shop_id: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[OutboxMessage]:
         where: list[str] = []
         params: list[object] = []
@@ -596,10 +613,14 @@ class SqlOutbox(_Repository):
         if order_id is not None:
             where.append("order_id = ?")
             params.append(order_id)
+        if shop_id is not None:
+            where.append("shop_id = ?")
+            params.append(shop_id)
         condition = f"WHERE {' AND '.join(where)} " if where else ""
-        return self._load(
-            self._s.fetch(f"SELECT id, data FROM outbox {condition}{_OUTBOX_ORDER}", params)
-        )
+        return self._load(self._s.fetch(
+            f"SELECT id, data FROM outbox {condition}{_OUTBOX_ORDER}{_page(limit, offset, params)}",
+            params,
+        ))
 
 
 class SqlAccountRepository(_Repository):

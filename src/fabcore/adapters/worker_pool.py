@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 _CONTEXT = multiprocessing.get_context("spawn")
 
+#: How long a new worker may take to import and build its analyser.
+STARTUP_TIMEOUT_S = 120.0
+
 
 def _limit_memory(megabytes: int) -> None:
     import resource
@@ -48,12 +51,14 @@ def _serve(conn: Connection, factory: Callable[[], MeshAnalyser], memory_mb: int
     """A worker's life: build the analyser, then answer one request after another."""
     analyser = factory()
     _limit_memory(memory_mb)
+    conn.send(("ready", None))
     while True:
         try:
             request = conn.recv()
         except EOFError:
             return
-        data, filename, units = request
+        filename, units = request
+        data = conn.recv_bytes()
         try:
             answer: tuple[str, Any] = ("ok", analyser.analyse(data, filename, units))
         except ModelRejected as exc:
@@ -77,6 +82,21 @@ class _Worker:
         )
         self.process.start()
         child.close()
+        self.ready = False
+
+    def wait_until_ready(self) -> None:
+        """Wait for the worker to have loaded its analyser: not part of a file's time."""
+        if self.ready:
+            return
+        try:
+            started = self.conn.poll(STARTUP_TIMEOUT_S)
+            answer = self.conn.recv() if started else None
+        except (EOFError, OSError):
+            answer = None
+        if answer != ("ready", None):
+            self.stop()
+            raise InfrastructureError("an analysis worker did not start; see the server log")
+        self.ready = True
 
     def stop(self) -> None:
         self.conn.close()
@@ -135,8 +155,11 @@ class PooledAnalyser:
 
     def _run(self, worker: _Worker, data: bytes, filename: str, units: Units | str
              ) -> ModelAnalysis:
+        worker.wait_until_ready()
         try:
-            worker.conn.send((data, filename, units))
+            # The file goes as raw bytes: pickled inside a tuple, it would be copied whole.
+            worker.conn.send((filename, units))
+            worker.conn.send_bytes(data)
             if not worker.conn.poll(self._timeout):
                 worker.stop()
                 raise ModelRejected(

@@ -282,9 +282,9 @@ def bootstrap(
     ``FABCORE_SECRET_KEY``), else with a key that lives as long as the process.
     """
     if analyser is None:
-        from fabcore.adapters.mesh import TrimeshAnalyser
+        from fabcore.adapters.mesh import MeshFileAnalyser
 
-        analyser = TrimeshAnalyser()
+        analyser = MeshFileAnalyser()
     uow = make_database(database) if isinstance(database, str) else database
     closers = [close] if callable(close := getattr(uow, "close", None)) else []
     notifier = Notifier(

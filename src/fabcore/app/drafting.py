@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import IO
 
 import attrs
 
@@ -24,6 +25,9 @@ from fabcore.domain.quote import Fee, LineQuote, LineSpec
 from fabcore.domain.shop import ShopContext
 from fabcore.ports.model_store import ModelRef
 from fabcore.ports.repositories import UnitOfWork
+
+# Bytes read at a time while hashing an uploaded file.
+_HASH_CHUNK = 1 << 20
 
 
 @attrs.frozen
@@ -58,12 +62,42 @@ class Drafting(Runner):
         """
         unit = _units(units)
         sha256 = hashlib.sha256(data).hexdigest()
+        known = self._known(actor, sha256, unit)
+        if known is not None:
+            return UploadedModel(ModelRef(sha256, filename, len(data)),
+                                 attrs.evolve(known, filename=filename))
+        return self._analyse_and_keep(data, filename, unit)
+
+    def upload_model_file(
+        self, actor: Actor, file: IO[bytes], filename: str, units: Units | str = Units.MM
+    ) -> UploadedModel:
+        """:meth:`upload_model` for a file open for reading, from its current position.
+
+        The file is read in chunks to find its content hash, and whole only
+        when it has not been analysed in these units before.
+        """
+        unit = _units(units)
+        start = file.tell()
+        digest = hashlib.sha256()
+        size = 0
+        while chunk := file.read(_HASH_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+        known = self._known(actor, digest.hexdigest(), unit)
+        if known is not None:
+            return UploadedModel(ModelRef(digest.hexdigest(), filename, size),
+                                 attrs.evolve(known, filename=filename))
+        file.seek(start)
+        return self._analyse_and_keep(file.read(), filename, unit)
+
+    def _known(self, actor: Actor, sha256: str, unit: Units) -> ModelAnalysis | None:
+        """The stored analysis of a file kept before (None when either is missing)."""
         with self.uow() as uow:
             uow.shops.get(actor.shop_id)
             known = uow.analyses.get(sha256, unit.value)
-        if known is not None and self.models.exists(sha256):
-            return UploadedModel(ModelRef(sha256, filename, len(data)),
-                                 attrs.evolve(known, filename=filename))
+        return known if known is not None and self.models.exists(sha256) else None
+
+    def _analyse_and_keep(self, data: bytes, filename: str, unit: Units) -> UploadedModel:
         analysis = self.analyser.analyse(data, filename, unit)
         ref = self.models.put(data, filename)
         with self.uow() as uow:

@@ -49,12 +49,19 @@ class Jobs(Runner):
         return relay_outbox(self.uow, self.mailer, now or self.clock.now(), batch=batch)
 
     def list_outbox(
-        self, actor: Actor, status: OutboxStatus | None = None, order_id: str | None = None
+        self,
+        actor: Actor,
+        status: OutboxStatus | None = None,
+        order_id: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[OutboxMessage]:
-        """Staff see their shop's mails, oldest first, by delivery status and order."""
+        """Staff see their shop's mails, oldest first, by delivery status and order; a page."""
         access.require_staff(actor, "see the outbox")
         with self.uow() as uow:
-            return [m for m in uow.outbox.list(status, order_id) if m.shop_id == actor.shop_id]
+            return list(uow.outbox.list(status, order_id, shop_id=actor.shop_id, limit=limit,
+                                        offset=offset))
 
     def retry_mail(self, actor: Actor, message_id: str) -> OutboxMessage:
         """Staff put a failed mail of their shop back in the queue, due now."""

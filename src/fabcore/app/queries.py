@@ -43,14 +43,18 @@ class Queries(Runner):
         status: OrderStatus | None = None,
         customer_id: str | None = None,
         limit: int | None = None,
+        *,
+        offset: int = 0,
     ) -> list[OrderSummary]:
         """What a list of orders shows, newest first, without loading the orders.
 
-        Who sees what is as for :meth:`list_orders`; ``limit`` keeps the newest.
+        Who sees what is as for :meth:`list_orders`; the newest ``offset``
+        are skipped, then at most ``limit`` kept.
         """
         customer_id = access.listed_customer(actor, customer_id)
         with self.uow() as uow:
-            return list(uow.orders.summaries(actor.shop_id, status, customer_id, limit))
+            return list(uow.orders.summaries(actor.shop_id, status, customer_id, limit,
+                                             offset=offset))
 
     def quote(self, actor: Actor, order_id: str) -> OrderQuote:
         """What the order costs: the agreed breakdown once there is one, else today's price."""
@@ -74,10 +78,13 @@ class Queries(Runner):
         with self.uow() as uow:
             return uow.customers.find_by_email(actor.shop_id, email)
 
-    def list_customers(self, actor: Actor) -> list[Customer]:
+    def list_customers(
+        self, actor: Actor, *, limit: int | None = None, offset: int = 0
+    ) -> list[Customer]:
+        """Staff list their shop's customers by id; ``offset`` skipped, then ``limit``."""
         access.require_staff(actor, "list customers")
         with self.uow() as uow:
-            return list(uow.customers.list(actor.shop_id))
+            return list(uow.customers.list(actor.shop_id, limit=limit, offset=offset))
 
     def open_link(self, url: str) -> LinkTarget:
         """Where a link from a mail (firm offer, review and pay) leads, once checked.

@@ -3,16 +3,17 @@
 Mails are written to the outbox in the unit of work of the change that
 caused them; :func:`relay_outbox` hands them to a :class:`Mailer` later.
 
-Each message is claimed in a short unit of work of its own (its attempt
-counted, and its next attempt put :data:`SENDING_LEASE` ahead, so no other
-relay takes it meanwhile), sent with no transaction open, then its outcome
-is recorded in a second unit of work. A slow mail server therefore holds no
-lock on the database (SQLite has a single writer: a delivery inside the
-write transaction would stall every change of every order). Delivery is
-**at least once**: a crash after the mail server accepted a mail but before
-the outcome is recorded sends it again once the lease has run out, with the
-same ``Message-ID`` (the mail is rendered once, when it is queued), so
-receiving systems can recognise the duplicate.
+Messages are claimed :data:`CLAIM` at a time in a short unit of work
+(each attempt counted, and each next attempt put :data:`SENDING_LEASE`
+ahead, so no other relay takes them meanwhile), sent with no transaction
+open, then their outcomes are recorded in a second unit of work. A slow
+mail server therefore holds no lock on the database (SQLite has a single
+writer: a delivery inside the write transaction would stall every change of
+every order). Delivery is **at least once**: a crash after the mail server
+accepted a mail but before the outcomes are recorded sends the mails of
+that claim again once the lease has run out, with the same ``Message-ID``
+(the mail is rendered once, when it is queued), so receiving systems can
+recognise the duplicates.
 
 Outcomes per attempt:
 
@@ -46,15 +47,18 @@ from fabcore.ports.mailer import Mailer
 from fabcore.ports.outbox import OutboxMessage, OutboxStatus
 from fabcore.ports.repositories import UnitOfWork
 
-__all__ = ["SENDING_LEASE", "RelayResult", "backoff", "relay_outbox", "retry"]
+__all__ = ["CLAIM", "SENDING_LEASE", "RelayResult", "backoff", "relay_outbox", "retry"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_DELAY = timedelta(seconds=30)
 DEFAULT_MAX_DELAY = timedelta(hours=1)
 
-#: How long a claimed message stays out of every relay's reach while it is
-#: being sent; far longer than any mailer's own timeouts.
+#: Messages claimed (and then recorded) in one unit of work.
+CLAIM = 10
+
+#: How long a claimed message stays out of every relay's reach while it and
+#: the others of its claim are sent; far longer than the mailers' timeouts.
 SENDING_LEASE = timedelta(minutes=10)
 
 
@@ -98,7 +102,7 @@ def relay_outbox(
     base_delay: timedelta = DEFAULT_BASE_DELAY,
     max_delay: timedelta = DEFAULT_MAX_DELAY,
 ) -> RelayResult:
-    """Send up to ``batch`` due outbox messages, one unit of work each.
+    """Send up to ``batch`` due outbox messages, :data:`CLAIM` at a time.
 
     Never raises for a mail that cannot be sent (see the module docstring);
     errors of the storage itself propagate. A message is tried at most once
@@ -112,32 +116,36 @@ def relay_outbox(
     sent = retried = failed = 0
     last_error: str | None = None
     seen: set[str] = set()
-    for _ in range(batch):
+    while len(seen) < batch:
         with uow_factory() as uow:
-            due = uow.outbox.due(now, 1)
-            # A message met again in this run was not stored as attempted
-            # (it would not be due): stop rather than send it over and over.
-            if not due or due[0].id in seen:
+            # A message met again in this run was not stored as claimed (it
+            # would not be due): leave it rather than send it over and over.
+            claimed = [m for m in uow.outbox.due(now, min(CLAIM, batch - len(seen)))
+                       if m.id not in seen]
+            if not claimed:
                 break
-            message = due[0]
-            seen.add(message.id)
-            message.attempts += 1
-            message.next_attempt_at = now + SENDING_LEASE
-            uow.outbox.update(message)
+            for message in claimed:
+                seen.add(message.id)
+                message.attempts += 1
+                message.next_attempt_at = now + SENDING_LEASE
+                uow.outbox.update(message)
             uow.commit()
-        outcome = _attempt(message, mailer, now, max_attempts=max_attempts,
-                           base_delay=base_delay, max_delay=max_delay)
+        outcomes = [_attempt(message, mailer, now, max_attempts=max_attempts,
+                             base_delay=base_delay, max_delay=max_delay)
+                    for message in claimed]
         with uow_factory() as uow:
-            uow.outbox.update(message)
+            for message in claimed:
+                uow.outbox.update(message)
             uow.commit()
-        if outcome is OutboxStatus.SENT:
-            sent += 1
-            continue
-        last_error = message.last_error
-        if outcome is OutboxStatus.FAILED:
-            failed += 1
-        else:
-            retried += 1
+        for message, outcome in zip(claimed, outcomes, strict=True):
+            if outcome is OutboxStatus.SENT:
+                sent += 1
+                continue
+            last_error = message.last_error
+            if outcome is OutboxStatus.FAILED:
+                failed += 1
+            else:
+                retried += 1
     return RelayResult(sent, retried, failed, last_error)
 
 

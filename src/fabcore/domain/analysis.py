@@ -21,7 +21,16 @@ class Units(enum.Enum):
 
     @property
     def to_mm(self) -> float:
-        return {Units.MM: 1.0, Units.CM: 10.0, Units.INCH: 25.4, Units.M: 1000.0}[self]
+        return _TO_MM[self.value]
+
+    @property
+    def label(self) -> str:
+        """The unit's name in a sentence: "millimeters", "inches"."""
+        return _LABELS[self.value]
+
+
+_TO_MM = {"mm": 1.0, "cm": 10.0, "inch": 25.4, "m": 1000.0}
+_LABELS = {"mm": "millimeters", "cm": "centimeters", "inch": "inches", "m": "meters"}
 
 
 class WarningCode(enum.Enum):
@@ -34,6 +43,7 @@ class WarningCode(enum.Enum):
     LARGE_OVERHANG = "large_overhang"
     THIN_PART = "thin_part"
     TINY_PART = "tiny_part"
+    HUGE_PART = "huge_part"
 
 
 # Findings after which the measured volume cannot be used for an instant price.

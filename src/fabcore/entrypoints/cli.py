@@ -28,6 +28,7 @@ from fabcore.domain.status import OrderStatus
 from fabcore.ports.outbox import OutboxStatus
 
 if TYPE_CHECKING:
+    from fabcore.adapters.mesh import MeshFileAnalyser
     from fabcore.app.facade import Fabcore
 
 EXIT_OK = 0
@@ -45,9 +46,10 @@ class CliError(Exception):
     """A user-facing failure: printed as one line on stderr, exit code 2."""
 
 
-def _read_model(path: str) -> bytes:
+def _read_model(path: str, analyser: MeshFileAnalyser) -> bytes:
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as stream:
+            return analyser.read(stream, Path(path).name)
     except FileNotFoundError:
         raise CliError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -63,11 +65,12 @@ def _status(message: str, stream: TextIO) -> None:
 
 
 def _analyse(args: argparse.Namespace) -> ModelAnalysis:
-    from fabcore.adapters.mesh import TrimeshAnalyser
+    from fabcore.adapters.mesh import MeshFileAnalyser
 
-    data = _read_model(args.file)
+    analyser = MeshFileAnalyser()
+    data = _read_model(args.file, analyser)
     _status(f"Analysing {Path(args.file).name} ({len(data) / 1e6:.1f} MB)...", sys.stderr)
-    return TrimeshAnalyser().analyse(data, Path(args.file).name, Units(args.units))
+    return analyser.analyse(data, Path(args.file).name, Units(args.units))
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:
@@ -303,7 +306,8 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
-def _add_store_options(parser: argparse.ArgumentParser) -> None:
+def _add_store_options(parser: argparse.ArgumentParser, acting: bool = True) -> None:
+    """The store settings; ``acting`` adds the shop and staff user a command acts as."""
     g = parser.add_argument_group("where the shop's data lives")
     g.add_argument(
         "--database", metavar="URL", default=_env("FABCORE_DATABASE_URL", DEFAULT_DATABASE),
@@ -329,6 +333,8 @@ def _add_store_options(parser: argparse.ArgumentParser) -> None:
         "--base-url", metavar="URL", default=_env("FABCORE_BASE_URL", DEFAULT_BASE_URL),
         help=f"where customer links point (env FABCORE_BASE_URL; default {DEFAULT_BASE_URL})",
     )
+    if not acting:
+        return
     g.add_argument(
         "--shop", metavar="ID", default=_env("FABCORE_SHOP", DEFAULT_SHOP),
         help=f"shop id (env FABCORE_SHOP; default {DEFAULT_SHOP})",
@@ -477,7 +483,10 @@ def build_parser() -> argparse.ArgumentParser:
         "FABCORE_OWNER_PASSWORD). Uploads are analysed in worker processes "
         "(FABCORE_ANALYSIS_WORKERS, FABCORE_ANALYSIS_MEMORY_MB, FABCORE_ANALYSIS_TIMEOUT_S); "
         "FABCORE_MAX_UPLOAD_MB limits uploads; FABCORE_SECURE_COOKIES=0 drops the Secure flag "
-        "for plain http on another host than localhost.",
+        "for plain http on another host than localhost. Each process relays queued mails every "
+        "FABCORE_RELAY_INTERVAL_S seconds (default 2) and sends due PO reminders hourly, "
+        "unless FABCORE_BACKGROUND_JOBS=0 (then run `fabcore outbox send` and `fabcore "
+        "reminders run` on a schedule).",
     )
     sv.add_argument("--host", default=_env("FABCORE_HOST", "127.0.0.1"),
                     help="address to listen on (env FABCORE_HOST; default 127.0.0.1)")
@@ -485,13 +494,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="port (env FABCORE_PORT; default 8000)")
     sv.add_argument("--workers", type=int, default=int(_env("FABCORE_WEB_WORKERS", "1")),
                     help="server processes (env FABCORE_WEB_WORKERS; default 1)")
-    _add_store_options(sv)
+    _add_store_options(sv, acting=False)
     sv.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database maintenance")
     dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     dbu = dbsub.add_parser("upgrade", help="apply pending schema migrations")
-    _add_store_options(dbu)
+    _add_store_options(dbu, acting=False)
     dbu.set_defaults(func=cmd_db_upgrade)
     return parser
 

@@ -70,7 +70,16 @@ class Outbox(Protocol):
         ...
 
     def list(
-        self, status: OutboxStatus | None = None, order_id: str | None = None
+        self,
+        status: OutboxStatus | None = None,
+        order_id: str | None = None,
+        *,
+        shop_id: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> Sequence[OutboxMessage]:
-        """Messages, oldest first, optionally by status and order."""
+        """Messages, oldest first, optionally by status, order and shop; a page of them.
+
+        ``offset`` messages are skipped, then at most ``limit`` returned.
+        """
         ...

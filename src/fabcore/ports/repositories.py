@@ -63,7 +63,11 @@ class CustomerRepository(Protocol):
 
     def save(self, customer: Customer) -> None: ...
 
-    def list(self, shop_id: str) -> Sequence[Customer]: ...
+    def list(
+        self, shop_id: str, *, limit: int | None = None, offset: int = 0
+    ) -> Sequence[Customer]:
+        """The shop's customers by id; ``offset`` skipped, then at most ``limit``."""
+        ...
 
 
 class OrderRepository(Protocol):
@@ -105,13 +109,16 @@ class OrderRepository(Protocol):
         status: OrderStatus | None = None,
         customer_id: str | None = None,
         limit: int | None = None,
+        *,
+        offset: int = 0,
     ) -> Sequence[OrderSummary]:
         """The :class:`OrderSummary` of a shop's orders, filtered and ordered like ``list``.
 
-        At most ``limit`` of them (the newest; ``InvalidInput`` when
-        negative). Adapters keep what a summary needs beside each order, so
-        listing thousands of orders does not load them; a summary always
-        matches the order as last added or saved, in this unit of work too.
+        The newest ``offset`` are skipped, then at most ``limit`` returned
+        (``InvalidInput`` when either is negative). Adapters keep what a
+        summary needs beside each order, so listing thousands of orders does
+        not load them; a summary always matches the order as last added or
+        saved, in this unit of work too.
         """
         ...
 

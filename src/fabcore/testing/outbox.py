@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from fabcore.domain.errors import AlreadyExists, NotFound
+from fabcore.domain.errors import AlreadyExists, InvalidInput, NotFound
 from fabcore.ports.outbox import OutboxMessage, OutboxStatus
 from fabcore.ports.repositories import UnitOfWorkFactory
 from fabcore.testing import aggregates as a
@@ -155,6 +156,27 @@ class OutboxContract:
             assert [m.id for m in uow.outbox.list(order_id="ord-2")] == ["other-order"]
             assert [m.id for m in uow.outbox.list(OutboxStatus.SENT, "ord-1")] == ["m1"]
             assert uow.outbox.list(OutboxStatus.FAILED) == []
+
+    def test_list_by_shop_a_page_at_a_time(self, database: UnitOfWorkFactory) -> None:
+        queue(database, a.message("m1"), a.message("x1", shop_id="shop-2"), a.message("m2"),
+              a.sent_message("m3"), a.message("m4"))
+        with database() as uow:
+            def ids(**options: Any) -> list[str]:
+                return [m.id for m in uow.outbox.list(**options)]
+
+            assert ids(shop_id="shop-1") == ["m1", "m2", "m3", "m4"]
+            assert ids(shop_id="shop-2") == ["x1"]
+            assert ids(shop_id="nowhere") == []
+            assert ids(shop_id="shop-1", limit=2) == ["m1", "m2"]
+            assert ids(shop_id="shop-1", limit=2, offset=2) == ["m3", "m4"]
+            assert ids(shop_id="shop-1", limit=2, offset=4) == []
+            assert ids(shop_id="shop-1", offset=3) == ["m4"]
+            assert ids(status=OutboxStatus.PENDING, shop_id="shop-1", limit=1, offset=1) == ["m2"]
+            assert ids(limit=0) == []
+            with pytest.raises(InvalidInput):
+                uow.outbox.list(offset=-1)
+            with pytest.raises(InvalidInput):
+                uow.outbox.list(limit=-1)
 
     def test_reads_are_copies(self, database: UnitOfWorkFactory) -> None:
         queue(database, a.message())

@@ -443,6 +443,10 @@ class CustomerRepositoryContract(_DatabaseFixture):
             uow.commit()
         with database() as uow:
             assert [c.id for c in uow.customers.list("shop-1")] == ["cust-0", "cust-1"]
+            assert [c.id for c in uow.customers.list("shop-1", limit=1)] == ["cust-0"]
+            assert [c.id for c in uow.customers.list("shop-1", limit=5, offset=1)] == ["cust-1"]
+            assert [c.id for c in uow.customers.list("shop-1", offset=2)] == []
+            assert [c.id for c in uow.customers.list("shop-2")] == ["cust-1-shop-2"]
             assert uow.customers.get("cust-1") == changed
             assert uow.customers.find_by_email("shop-1", "ada.new@example.com") == changed
             assert uow.customers.find_by_email("shop-1", "ada@example.com") is None
@@ -562,7 +566,7 @@ class OrderRepositoryContract(_DatabaseFixture):
             assert [s.id for s in uow.orders.summaries("shop-2")] == ["x1"]
             assert uow.orders.summaries("shop-3") == []
 
-    def test_summaries_limit_keeps_the_newest(self, database: UnitOfWorkFactory) -> None:
+    def test_summaries_a_page_of_the_newest(self, database: UnitOfWorkFactory) -> None:
         seed(database)
         store(database, *(a.draft(f"o{i}", f"0000{i}", created_at=a.T0 + timedelta(minutes=i))
                           for i in range(1, 6)))
@@ -571,8 +575,14 @@ class OrderRepositoryContract(_DatabaseFixture):
             assert [s.id for s in uow.orders.summaries(
                 "shop-1", OrderStatus.DRAFT, "cust-1", limit=10)] == ["o5", "o4", "o3", "o2", "o1"]
             assert uow.orders.summaries("shop-1", limit=0) == []
+            assert [s.id for s in uow.orders.summaries("shop-1", limit=2, offset=2)] == [
+                "o3", "o2"]
+            assert [s.id for s in uow.orders.summaries("shop-1", offset=4)] == ["o1"]
+            assert uow.orders.summaries("shop-1", limit=3, offset=5) == []
             with pytest.raises(InvalidInput):
                 uow.orders.summaries("shop-1", limit=-1)
+            with pytest.raises(InvalidInput):
+                uow.orders.summaries("shop-1", offset=-1)
 
     def test_summary_fields(self, database: UnitOfWorkFactory) -> None:
         seed(database)

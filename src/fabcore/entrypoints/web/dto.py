@@ -536,6 +536,26 @@ class OrderPage:
 
 
 @attrs.define
+class CustomerPage:
+    """One page of the shop's customers, by id; the next is at ``offset=next_offset``."""
+
+    items: list[CustomerOut]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+@attrs.define
+class OutboxPage:
+    """One page of the shop's mails, oldest first; the next is at ``offset=next_offset``."""
+
+    items: list[OutboxMessageOut]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+@attrs.define
 class NoteIn:
     note: Notes | None = None
 

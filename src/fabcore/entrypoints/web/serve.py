@@ -19,7 +19,7 @@ from typing import TextIO
 
 from litestar import Litestar
 
-from fabcore.adapters.mesh import TrimeshAnalyser
+from fabcore.adapters.mesh import MeshFileAnalyser
 from fabcore.adapters.worker_pool import PooledAnalyser
 from fabcore.app.bootstrap import bootstrap
 from fabcore.app.facade import Fabcore
@@ -41,7 +41,7 @@ DEFAULT_OWNER = "owner@acme-prototyping.example"
 def core_from_environment(*, pooled: bool) -> Fabcore:
     """The application on the settings in the environment (see the module docstring)."""
     web = WebSettings.from_environment()
-    analyser = (PooledAnalyser(TrimeshAnalyser, workers=web.analysis_workers,
+    analyser = (PooledAnalyser(MeshFileAnalyser, workers=web.analysis_workers,
                                memory_mb=web.analysis_memory_mb,
                                timeout_s=web.analysis_timeout_s, queue=web.analysis_queue)
                 if pooled else None)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import QueryParameter
 
 from fabcore.adapters.serialization import converter
 from fabcore.app.facade import Fabcore
@@ -35,6 +36,17 @@ from fabcore.entrypoints.web.dto import (
 )
 from fabcore.entrypoints.web.problems import PROBLEM_JSON
 from fabcore.entrypoints.web.settings import WebSettings
+
+#: The most items one page of a listing holds.
+MAX_PAGE = 200
+PageLimit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="Items on the page")]
+PageOffset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Items skipped")]
+
+
+def next_offset(found: int, limit: int, offset: int) -> int | None:
+    """Where the next page starts, given ``found`` items read when asking for ``limit + 1``."""
+    return offset + limit if found > limit else None
+
 
 Core = NamedDependency[Fabcore]
 ActorDep = NamedDependency[Actor]

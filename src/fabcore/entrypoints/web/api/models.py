@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import anyio.to_thread
-import attrs
 from litestar import Request, Router, get, post
-from litestar.datastructures import UploadFile
-from litestar.exceptions import HTTPException
-from litestar.params import FromPath, FromQuery, MultipartBody, QueryParameter
-from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
+from litestar.exceptions import ValidationException
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from fabcore.app.drafting import UploadedModel
 from fabcore.domain.quote import MAX_QUANTITY
@@ -32,17 +38,28 @@ from fabcore.entrypoints.web.dto import (
     dto,
 )
 from fabcore.entrypoints.web.settings import MiB
+from fabcore.entrypoints.web.uploads import receive_file
 
-# Bytes read from an upload at a time.
-_CHUNK = MiB
+_UNITS: tuple[str, ...] = get_args(Units)
 
 
-@attrs.define
-class ModelUpload:
-    """A model file and the unit its numbers are in."""
+@dataclass
+class _UploadOperation(Operation):
+    """The upload's form in the schema (the handler reads the body itself, streaming)."""
 
-    file: UploadFile
-    units: FromQuery[Units] = "mm"
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(required=True, content={
+            "multipart/form-data": OpenAPIMediaType(schema=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["file"],
+                properties={
+                    "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY,
+                                   description="The model file; its extension names the format"),
+                    "units": Schema(type=OpenAPIType.STRING, enum=list(_UNITS), default="mm",
+                                    description="The unit the file's numbers are in"),
+                },
+            )),
+        })
 
 
 def _model_out(model: UploadedModel, units: str) -> ModelOut:
@@ -55,26 +72,10 @@ def _model_out(model: UploadedModel, units: str) -> ModelOut:
     )
 
 
-async def _read(upload: UploadFile, limit: int) -> bytes:
-    """The file, read once from the spooled upload, refusing more than ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await upload.read(_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(
-                status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                detail=f"the file is larger than the {limit // MiB} MB limit",
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-@post("/shops/{shop:str}/models", status_code=201)
+@post("/shops/{shop:str}/models", status_code=201, operation_class=_UploadOperation)
 async def upload_model(
     shop: FromPath[str],
     request: Request[Any, Any, Any],
-    data: MultipartBody[ModelUpload],
     caller: CallerDep,
     core: Core,
     web_settings: WebDep,
@@ -87,15 +88,19 @@ async def upload_model(
     the size limit with 413. The same file uploaded again is not analysed again.
     """
     actor = visitor_or(caller, shop)
-    filename = data.file.filename or "model"
+    upload = await receive_file(request, field="file", limit=web_settings.max_upload_bytes,
+                                text_fields=("units",))
     try:
-        content = await _read(data.file, web_settings.max_upload_bytes)
+        units = upload.fields.get("units", "mm")
+        if units not in _UNITS:
+            raise ValidationException(detail=f"units must be one of {', '.join(_UNITS)}", extra=[
+                {"key": "units", "message": f"must be one of {', '.join(_UNITS)}",
+                 "source": "body"}])
+        model = await anyio.to_thread.run_sync(
+            partial(core.upload_model_file, actor, upload.file, upload.filename, units))
     finally:
-        await data.file.close()
-    model = await anyio.to_thread.run_sync(
-        partial(core.upload_model, actor, content, filename, data.units)
-    )
-    return _model_out(model, data.units)
+        upload.file.close()
+    return _model_out(model, units)
 
 
 @get("/shops/{shop:str}/models/{sha256:str}", sync_to_thread=True)

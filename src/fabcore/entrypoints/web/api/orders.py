@@ -24,7 +24,10 @@ from fabcore.entrypoints.web.api.common import (
     DEPENDENCIES,
     ActorDep,
     Core,
+    PageLimit,
+    PageOffset,
     documented,
+    next_offset,
     order_out,
     quote_out,
     shop_actor,
@@ -58,7 +61,6 @@ from fabcore.entrypoints.web.dto import (
 )
 from fabcore.entrypoints.web.settings import MiB
 
-MAX_PAGE = 200
 MAX_PO_DOCUMENT = 20 * MiB
 
 _StatusFilter = Annotated[
@@ -77,15 +79,15 @@ def list_orders(
     core: Core,
     status: _StatusFilter = None,
     customer_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
-    offset: Annotated[int, QueryParameter(ge=0, le=100_000)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> OrderPage:
     """Staff list the shop's orders, a customer their own; newest first, a page at a time."""
     wanted = OrderStatus(status) if status else None
     found = core.list_order_summaries(
-        shop_actor(actor, shop), wanted, customer_id, limit=offset + limit + 1
+        shop_actor(actor, shop), wanted, customer_id, limit=limit + 1, offset=offset
     )
-    page = found[offset : offset + limit]
+    page = found[:limit]
     items = [
         OrderSummaryOut(
             s.id,
@@ -99,8 +101,7 @@ def list_orders(
         )
         for s in page
     ]
-    more = len(found) > offset + limit
-    return OrderPage(items, limit, offset, offset + limit if more else None)
+    return OrderPage(items, limit, offset, next_offset(len(found), limit, offset))
 
 
 @post("/shops/{shop:str}/orders", sync_to_thread=True)

@@ -23,8 +23,11 @@ from fabcore.entrypoints.web.api.common import (
     ActorDep,
     CallerDep,
     Core,
+    PageLimit,
+    PageOffset,
     customer_out,
     documented,
+    next_offset,
     shop_actor,
     visitor_or,
 )
@@ -34,8 +37,10 @@ from fabcore.entrypoints.web.dto import (
     ContactIn,
     CustomerIn,
     CustomerOut,
+    CustomerPage,
     CustomerPatch,
     OutboxMessageOut,
+    OutboxPage,
     ReviewPolicyIO,
     SettingsIO,
 )
@@ -144,8 +149,14 @@ def put_settings(
 
 
 @get("/shops/{shop:str}/customers", sync_to_thread=True)
-def list_customers(shop: FromPath[str], actor: ActorDep, core: Core) -> list[CustomerOut]:
-    return [customer_out(c) for c in core.list_customers(shop_actor(actor, shop))]
+def list_customers(
+    shop: FromPath[str], actor: ActorDep, core: Core, limit: PageLimit = 50,
+    offset: PageOffset = 0,
+) -> CustomerPage:
+    """Staff list the shop's customers by id, a page at a time."""
+    found = core.list_customers(shop_actor(actor, shop), limit=limit + 1, offset=offset)
+    return CustomerPage([customer_out(c) for c in found[:limit]], limit, offset,
+                        next_offset(len(found), limit, offset))
 
 
 @post("/shops/{shop:str}/customers", sync_to_thread=True)
@@ -251,10 +262,15 @@ def list_outbox(
     core: Core,
     status: Annotated[str | None, QueryParameter(pattern="^(pending|sent|failed)$")] = None,
     order_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
-) -> list[OutboxMessageOut]:
-    """The shop's mails, oldest first, by delivery status (staff)."""
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
+) -> OutboxPage:
+    """The shop's mails, oldest first, by delivery status and order (staff), a page at a time."""
     wanted = OutboxStatus(status) if status else None
-    return [_message_out(m) for m in core.list_outbox(shop_actor(actor, shop), wanted, order_id)]
+    found = core.list_outbox(shop_actor(actor, shop), wanted, order_id, limit=limit + 1,
+                             offset=offset)
+    return OutboxPage([_message_out(m) for m in found[:limit]], limit, offset,
+                      next_offset(len(found), limit, offset))
 
 
 @post("/shops/{shop:str}/outbox/{message_id:str}/retry", status_code=200, sync_to_thread=True)

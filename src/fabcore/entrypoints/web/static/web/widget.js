@@ -74,7 +74,7 @@
     item.appendChild(label); item.appendChild(bar);
     list.appendChild(item);
     var xhr = new XMLHttpRequest();
-    xhr.open("POST", zone.dataset.upload + "?units=" + encodeURIComponent(units));
+    xhr.open("POST", zone.dataset.upload);
     var headers = authHeaders();
     Object.keys(headers).forEach(function (name) { xhr.setRequestHeader(name, headers[name]); });
     xhr.upload.onprogress = function (ev) {
@@ -110,6 +110,7 @@
       done();
     };
     var form = new FormData();
+    form.append("units", units);
     form.append("file", file, file.name);
     xhr.send(form);
   }

@@ -1,4 +1,4 @@
-"""TrimeshAnalyser on the real corpus (tests/data) and on meshes built here."""
+"""MeshFileAnalyser on the real corpus (tests/data) and on meshes built here."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy.typing as npt
 import pytest
 import trimesh
 
-from fabcore.adapters.mesh.analyser import STEP_EXTRA_HINT, TrimeshAnalyser
+from fabcore.adapters.mesh import Limits, MeshFileAnalyser
+from fabcore.adapters.mesh.readers import STEP_EXTRA_HINT
 from fabcore.domain.analysis import ModelAnalysis, Units, WarningCode
 from fabcore.domain.errors import InvalidInput, ModelRejected
 
@@ -19,11 +20,11 @@ IN3_TO_CM3 = 2.54**3
 
 
 @pytest.fixture(scope="module")
-def analyser() -> TrimeshAnalyser:
-    return TrimeshAnalyser()
+def analyser() -> MeshFileAnalyser:
+    return MeshFileAnalyser()
 
 
-def analyse(analyser: TrimeshAnalyser, name: str, units: Units | str = Units.MM) -> ModelAnalysis:
+def analyse(analyser: MeshFileAnalyser, name: str, units: Units | str = Units.MM) -> ModelAnalysis:
     return analyser.analyse((DATA / name).read_bytes(), name, units)
 
 
@@ -48,7 +49,7 @@ def mesh_stl(*meshes: trimesh.Trimesh) -> bytes:
 # --- the corpus ---------------------------------------------------------------
 
 
-def test_calibration_cube(analyser: TrimeshAnalyser) -> None:
+def test_calibration_cube(analyser: MeshFileAnalyser) -> None:
     r = analyse(analyser, "20mm-xyz-cube.stl")
     assert r.format == "stl"
     assert r.triangles == 260
@@ -62,7 +63,7 @@ def test_calibration_cube(analyser: TrimeshAnalyser) -> None:
     assert r.volume_reliable
 
 
-def test_large_flat_cad_part(analyser: TrimeshAnalyser) -> None:
+def test_large_flat_cad_part(analyser: MeshFileAnalyser) -> None:
     r = analyse(analyser, "1002_tray_bottom.STL")
     assert r.triangles == 4520
     assert r.volume_cm3 == pytest.approx(347.865896, rel=1e-6)
@@ -72,13 +73,13 @@ def test_large_flat_cad_part(analyser: TrimeshAnalyser) -> None:
     assert r.warnings == ()
 
 
-def test_hull_is_exact_on_a_cad_part(analyser: TrimeshAnalyser) -> None:
+def test_hull_is_exact_on_a_cad_part(analyser: MeshFileAnalyser) -> None:
     r = analyse(analyser, "1002_tray_bottom.STL")
     mesh = trimesh.load_mesh(DATA / "1002_tray_bottom.STL")
     assert r.convex_hull_volume_cm3 == pytest.approx(mesh.convex_hull.volume / 1000, rel=1e-9)
 
 
-def test_machined_part_in_inches(analyser: TrimeshAnalyser) -> None:
+def test_machined_part_in_inches(analyser: MeshFileAnalyser) -> None:
     r = analyse(analyser, "featuretype.STL", Units.INCH)
     assert r.volume_cm3 == pytest.approx(11.627733 * IN3_TO_CM3, rel=1e-6)
     assert r.area_cm2 == pytest.approx(53.827386 * 2.54**2, rel=1e-6)
@@ -87,12 +88,12 @@ def test_machined_part_in_inches(analyser: TrimeshAnalyser) -> None:
 
 
 @pytest.mark.parametrize("units", ["inch", "INCH", " inch ", Units.INCH])
-def test_units_as_string_or_enum(analyser: TrimeshAnalyser, units: Units | str) -> None:
+def test_units_as_string_or_enum(analyser: MeshFileAnalyser, units: Units | str) -> None:
     r = analyse(analyser, "featuretype.STL", units)
     assert r.bbox_mm == pytest.approx((127.0, 63.5, 34.925))
 
 
-def test_units_scale_volume_and_area(analyser: TrimeshAnalyser) -> None:
+def test_units_scale_volume_and_area(analyser: MeshFileAnalyser) -> None:
     mm = analyse(analyser, "box.obj", "mm")
     cm = analyse(analyser, "box.obj", "cm")
     assert mm.volume_cm3 == pytest.approx(0.008)
@@ -101,12 +102,12 @@ def test_units_scale_volume_and_area(analyser: TrimeshAnalyser) -> None:
     assert cm.bbox_mm == pytest.approx((20.0, 20.0, 20.0))
 
 
-def test_unknown_units_are_invalid_input(analyser: TrimeshAnalyser) -> None:
+def test_unknown_units_are_invalid_input(analyser: MeshFileAnalyser) -> None:
     with pytest.raises(InvalidInput, match="furlong"):
         analyse(analyser, "box.obj", "furlong")
 
 
-def test_3mf_with_t_junctions_is_closed_and_uses_its_own_unit(analyser: TrimeshAnalyser) -> None:
+def test_3mf_with_t_junctions_is_closed_and_uses_its_own_unit(analyser: MeshFileAnalyser) -> None:
     # The file says unit="inch"; the caller's mm does not override it.
     r = analyse(analyser, "featuretype.3MF", Units.MM)
     assert r.format == "3mf"
@@ -117,7 +118,7 @@ def test_3mf_with_t_junctions_is_closed_and_uses_its_own_unit(analyser: TrimeshA
     assert r.volume_reliable
 
 
-def test_step_matches_the_3mf_and_stl(analyser: TrimeshAnalyser) -> None:
+def test_step_matches_the_3mf_and_stl(analyser: MeshFileAnalyser) -> None:
     pytest.importorskip("cascadio")
     step = analyse(analyser, "featuretype.STEP")
     stl = analyse(analyser, "featuretype.STL", Units.INCH)
@@ -129,7 +130,9 @@ def test_step_matches_the_3mf_and_stl(analyser: TrimeshAnalyser) -> None:
     assert step.volume_cm3 == pytest.approx(three_mf.volume_cm3, rel=0.01)
 
 
-def test_step_without_the_extra(analyser: TrimeshAnalyser, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_step_without_the_extra(
+    analyser: MeshFileAnalyser, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "cascadio", None)
     with pytest.raises(ModelRejected) as caught:
         analyse(analyser, "featuretype.STEP")
@@ -137,7 +140,7 @@ def test_step_without_the_extra(analyser: TrimeshAnalyser, monkeypatch: pytest.M
     assert caught.value.filename == "featuretype.STEP"
 
 
-def test_busted_is_closed_once_merged(analyser: TrimeshAnalyser) -> None:
+def test_busted_is_closed_once_merged(analyser: MeshFileAnalyser) -> None:
     r = analyse(analyser, "busted.STL")
     assert r.triangles == 3878
     assert (r.bodies, r.watertight, r.winding_consistent) == (1, True, True)
@@ -148,7 +151,7 @@ def test_busted_is_closed_once_merged(analyser: TrimeshAnalyser) -> None:
     assert r.volume_reliable
 
 
-def test_multibody_with_inconsistent_winding(analyser: TrimeshAnalyser) -> None:
+def test_multibody_with_inconsistent_winding(analyser: MeshFileAnalyser) -> None:
     r = analyse(analyser, "multibody.stl")
     assert r.triangles == 32
     assert (r.bodies, r.watertight, r.winding_consistent) == (2, True, False)
@@ -158,7 +161,7 @@ def test_multibody_with_inconsistent_winding(analyser: TrimeshAnalyser) -> None:
     assert r.volume_cm3 * 1000 == pytest.approx(0.0014714 + 0.0059518, rel=1e-3)
 
 
-def test_triangle_soup(analyser: TrimeshAnalyser) -> None:
+def test_triangle_soup(analyser: MeshFileAnalyser) -> None:
     r = analyse(analyser, "soup.stl")
     assert (r.triangles, r.bodies, r.watertight) == (100, 100, False)
     assert r.area_cm2 == pytest.approx(0.14579, rel=1e-4)
@@ -167,7 +170,7 @@ def test_triangle_soup(analyser: TrimeshAnalyser) -> None:
     assert not r.volume_reliable
 
 
-def test_teapot_is_open(analyser: TrimeshAnalyser) -> None:
+def test_teapot_is_open(analyser: MeshFileAnalyser) -> None:
     r = analyse(analyser, "teapot.stl")
     assert (r.triangles, r.bodies, r.watertight) == (894, 4, False)
     assert r.area_cm2 == pytest.approx(49.41370, rel=1e-5)
@@ -176,7 +179,7 @@ def test_teapot_is_open(analyser: TrimeshAnalyser) -> None:
     assert not r.volume_reliable
 
 
-def test_unit_sphere_hull_equals_volume(analyser: TrimeshAnalyser) -> None:
+def test_unit_sphere_hull_equals_volume(analyser: MeshFileAnalyser) -> None:
     r = analyse(analyser, "unit_sphere.STL")
     assert r.volume_cm3 * 1000 == pytest.approx(4.153, abs=1e-3)
     assert r.area_cm2 * 100 == pytest.approx(12.506, abs=1e-3)
@@ -184,7 +187,7 @@ def test_unit_sphere_hull_equals_volume(analyser: TrimeshAnalyser) -> None:
     assert r.convex_hull_volume_cm3 == pytest.approx(r.volume_cm3, rel=1e-9)
 
 
-def test_3mf_build_plate(analyser: TrimeshAnalyser) -> None:
+def test_3mf_build_plate(analyser: MeshFileAnalyser) -> None:
     r = analyse(analyser, "pyramids.3mf")
     assert r.triangles == 3276
     assert (r.bodies, r.watertight, r.winding_consistent) == (12, True, True)
@@ -195,7 +198,7 @@ def test_3mf_build_plate(analyser: TrimeshAnalyser) -> None:
     assert r.volume_reliable
 
 
-def test_obj_with_uv_seams_is_one_closed_cube(analyser: TrimeshAnalyser) -> None:
+def test_obj_with_uv_seams_is_one_closed_cube(analyser: MeshFileAnalyser) -> None:
     r = analyse(analyser, "box.obj")
     assert r.format == "obj"
     assert (r.triangles, r.bodies, r.watertight, r.winding_consistent) == (12, 1, True, True)
@@ -204,7 +207,7 @@ def test_obj_with_uv_seams_is_one_closed_cube(analyser: TrimeshAnalyser) -> None
     assert WarningCode.TINY_PART not in codes(r)
 
 
-def test_empty_stl_is_rejected(analyser: TrimeshAnalyser) -> None:
+def test_empty_stl_is_rejected(analyser: MeshFileAnalyser) -> None:
     with pytest.raises(ModelRejected, match="no triangles") as caught:
         analyse(analyser, "empty.stl")
     assert caught.value.filename == "empty.stl"
@@ -214,7 +217,7 @@ def test_empty_stl_is_rejected(analyser: TrimeshAnalyser) -> None:
 
 
 @pytest.fixture(scope="module")
-def cube_reference(analyser: TrimeshAnalyser) -> ModelAnalysis:
+def cube_reference(analyser: MeshFileAnalyser) -> ModelAnalysis:
     return analyse(analyser, "20mm-xyz-cube.stl")
 
 
@@ -236,7 +239,7 @@ def _export(file_type: str) -> bytes:
     ],
 )
 def test_every_format_gives_the_same_figures(
-    analyser: TrimeshAnalyser, cube_reference: ModelAnalysis, file_type: str, name: str
+    analyser: MeshFileAnalyser, cube_reference: ModelAnalysis, file_type: str, name: str
 ) -> None:
     r = analyser.analyse(_export(file_type), name)
     assert r.format == name.rsplit(".", 1)[1]
@@ -249,7 +252,7 @@ def test_every_format_gives_the_same_figures(
     assert (r.bodies, r.watertight, r.winding_consistent) == (1, True, True)
 
 
-def test_binary_stl_with_a_solid_header_is_binary(analyser: TrimeshAnalyser) -> None:
+def test_binary_stl_with_a_solid_header_is_binary(analyser: MeshFileAnalyser) -> None:
     data = mesh_stl(trimesh.creation.box((10, 20, 30)))
     r = analyser.analyse(b"solid pretending" + data[16:], "box.stl")
     assert r.volume_cm3 == pytest.approx(6.0)
@@ -259,7 +262,7 @@ def test_binary_stl_with_a_solid_header_is_binary(analyser: TrimeshAnalyser) -> 
 # --- judging like a slicer -------------------------------------------------------
 
 
-def test_overhang_convention(analyser: TrimeshAnalyser) -> None:
+def test_overhang_convention(analyser: MeshFileAnalyser) -> None:
     # A cone standing on its tip: its side faces point down at atan(h / r) from -Z.
     upside_down = np.diag([1.0, -1.0, -1.0, 1.0])
     flat = trimesh.creation.cone(radius=10.0, height=5.0, sections=64)
@@ -274,7 +277,7 @@ def test_overhang_convention(analyser: TrimeshAnalyser) -> None:
     assert analyser.analyse(mesh_stl(steep), "steep.stl").overhang_area_cm2 == 0.0
 
 
-def test_faces_on_the_build_plate_are_not_overhang(analyser: TrimeshAnalyser) -> None:
+def test_faces_on_the_build_plate_are_not_overhang(analyser: MeshFileAnalyser) -> None:
     grounded = trimesh.creation.box((10, 10, 10))
     grounded.apply_translation((0, 0, 5))
     floating = trimesh.creation.box((10, 10, 10))
@@ -285,7 +288,7 @@ def test_faces_on_the_build_plate_are_not_overhang(analyser: TrimeshAnalyser) ->
     assert r.volume_cm3 == pytest.approx(2.0)
 
 
-def test_hollow_part_subtracts_its_cavity(analyser: TrimeshAnalyser) -> None:
+def test_hollow_part_subtracts_its_cavity(analyser: MeshFileAnalyser) -> None:
     outer = trimesh.creation.box((20, 20, 20))
     cavity = trimesh.creation.box((10, 10, 10))
     cavity.invert()
@@ -295,7 +298,7 @@ def test_hollow_part_subtracts_its_cavity(analyser: TrimeshAnalyser) -> None:
     assert r.convex_hull_volume_cm3 == pytest.approx(8.0)
 
 
-def test_inside_out_body_counts_positive(analyser: TrimeshAnalyser) -> None:
+def test_inside_out_body_counts_positive(analyser: MeshFileAnalyser) -> None:
     inverted = trimesh.creation.box((10, 10, 10))
     inverted.invert()
     normal = trimesh.creation.box((10, 10, 10))
@@ -309,19 +312,20 @@ def test_inside_out_body_counts_positive(analyser: TrimeshAnalyser) -> None:
     assert alone.overhang_area_cm2 == 0.0
 
 
-def test_near_duplicate_vertices_across_a_grid_border_merge(analyser: TrimeshAnalyser) -> None:
-    tris = trimesh.creation.box((10, 10, 10)).triangles.copy()
-    tris -= tris.min(axis=(0, 1))
-    # Copies of one corner straddle a cell border of the 1 um merge grid.
-    corner = np.all(np.isclose(tris, 10.0), axis=2)
-    jitter = np.where(np.arange(corner.sum()) % 2 == 0, 0.0004999, 0.0005001)
-    tris[corner] = 10.0 + jitter[:, None]
-    r = TrimeshAnalyser(merge_tolerance_mm=1e-3).analyse(stl_bytes(tris), "jitter.stl")
+def test_near_duplicate_vertices_across_a_grid_border_merge(analyser: MeshFileAnalyser) -> None:
+    # Every corner copy moved by up to a third of the merge tolerance, so that
+    # thousands of copies of one vertex straddle cell borders of the merge grid.
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=10.0)
+    tris = sphere.triangles.copy()
+    tolerance = analyser.merge_tolerance * 20.0
+    rng = np.random.default_rng(7)
+    tris += rng.uniform(-tolerance / 3, tolerance / 3, size=tris.shape)
+    r = analyser.analyse(stl_bytes(tris), "jitter.stl")
     assert (r.bodies, r.watertight, r.winding_consistent) == (1, True, True)
-    assert r.volume_cm3 == pytest.approx(1.0, rel=1e-3)
+    assert r.volume_cm3 == pytest.approx(sphere.volume / 1000, rel=1e-5)
 
 
-def test_open_mesh_is_flagged(analyser: TrimeshAnalyser) -> None:
+def test_open_mesh_is_flagged(analyser: MeshFileAnalyser) -> None:
     box = trimesh.creation.box((10, 10, 10))
     r = analyser.analyse(stl_bytes(box.triangles[:-1]), "open.stl")
     assert (r.watertight, r.bodies) == (False, 1)
@@ -330,7 +334,7 @@ def test_open_mesh_is_flagged(analyser: TrimeshAnalyser) -> None:
     assert not r.volume_reliable
 
 
-def test_flat_double_sided_sheet_has_zero_volume(analyser: TrimeshAnalyser) -> None:
+def test_flat_double_sided_sheet_has_zero_volume(analyser: MeshFileAnalyser) -> None:
     # One triangle and the same triangle facing the other way: closed, but flat.
     front = np.array([[[0, 0, 0], [10, 0, 0], [10, 10, 0]]])
     r = analyser.analyse(stl_bytes(np.concatenate((front, front[:, ::-1]))), "sheet.stl")
@@ -340,7 +344,7 @@ def test_flat_double_sided_sheet_has_zero_volume(analyser: TrimeshAnalyser) -> N
     assert not r.volume_reliable
 
 
-def test_tiny_part_warns_about_units(analyser: TrimeshAnalyser) -> None:
+def test_tiny_part_warns_about_units(analyser: MeshFileAnalyser) -> None:
     r = analyser.analyse(mesh_stl(trimesh.creation.box((0.5, 0.5, 0.5))), "tiny.stl")
     warning = next(w for w in r.warnings if w.code is WarningCode.TINY_PART)
     assert "0.5 mm" in warning.message
@@ -348,6 +352,6 @@ def test_tiny_part_warns_about_units(analyser: TrimeshAnalyser) -> None:
 
 def test_analyser_settings_are_validated() -> None:
     with pytest.raises(InvalidInput):
-        TrimeshAnalyser(merge_tolerance_mm=0.0)
+        MeshFileAnalyser(merge_tolerance=0.0)
     with pytest.raises(InvalidInput):
-        TrimeshAnalyser(max_upload_bytes=0)
+        MeshFileAnalyser(limits=Limits(max_upload_bytes=0))

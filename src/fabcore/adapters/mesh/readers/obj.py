@@ -1,0 +1,151 @@
+"""Wavefront OBJ, read straight into numpy.
+
+Only geometry counts: ``v x y z`` lines (extra values such as colours are
+ignored) and ``f`` lines, whose corners may be ``v``, ``v/vt``, ``v//vn`` or
+``v/vt/vn``, with negative indices counting back from the last vertex so
+far. Polygons are fanned into triangles from their first corner. Texture
+coordinates, normals, groups, materials, lines and points are skipped;
+``#`` starts a comment and a backslash at a line's end continues it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+
+from fabcore.adapters.mesh.errors import ModelError
+from fabcore.adapters.mesh.readers import text
+from fabcore.adapters.mesh.readers.base import FloatArray, IntArray, Limits, fan
+from fabcore.adapters.mesh.readers.text import NotANumber
+
+_HASH: Final = 0x23
+
+
+def read_obj(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
+    """Vertices (k, 3) and triangles (n, 3) of an OBJ file."""
+    if b"\\" in data:
+        data = data.replace(b"\\\r\n", b"   ").replace(b"\\\n", b"  ")
+    buf = text.as_array(data)
+    parts: dict[str, list[IntArray]] = {
+        name: [] for name in ("v_starts", "v_ends", "c_starts", "c_ends", "corners", "before")
+    }
+    listed = 0
+    for begin, stop in text.line_blocks(data):
+        listed += _block(buf, begin, stop, listed, parts)
+        if listed > limits.max_vertices:
+            raise ModelError(
+                f"the OBJ file lists more than {limits.max_vertices:,} vertices, more than "
+                "this service reads"
+            )
+    found = {
+        name: np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
+        for name, chunks in parts.items()
+    }
+    corners = found["corners"]
+    if len(corners) == 0:
+        raise ModelError("the OBJ file has no faces, so it describes no surface")
+    triangles = int((corners - 2).sum())
+    if triangles > limits.max_triangles:
+        raise ModelError(
+            f"the OBJ file has {triangles:,} triangles, more than the "
+            f"{limits.max_triangles:,} this service analyses; reduce its resolution when exporting"
+        )
+    vertices = _vertices(buf, found["v_starts"], found["v_ends"])
+    index = _corner_indices(buf, found["c_starts"], found["c_ends"])
+    if (index < 0).any():
+        # Relative to the vertices listed before the face's line.
+        before = np.repeat(found["before"], corners)
+        index = np.where(index < 0, before + index, index - 1)
+    else:
+        index -= 1
+    wrong = np.flatnonzero((index < 0) | (index >= len(vertices)))
+    if len(wrong):
+        raise ModelError(
+            "the OBJ file has faces that use missing vertices "
+            f"(line {text.line_of(buf, int(found['c_starts'][wrong[0]]))})"
+        )
+    return vertices, fan(index, corners)
+
+
+def _block(
+    buf: np.ndarray, begin: int, stop: int, listed: int, parts: dict[str, list[IntArray]]
+) -> int:
+    """Collect the coordinates and face corners of lines ``[begin, stop)``; count its vertices."""
+    starts, ends = text.tokens(buf[begin:stop])
+    if len(starts) == 0:
+        return 0
+    starts += begin
+    ends += begin
+    first = text.first_on_line(buf, starts, ends)
+    line = np.cumsum(first) - 1
+    live: np.ndarray | slice = slice(None)
+    trailing = np.flatnonzero((buf[starts] == _HASH) & ~first)
+    if len(trailing):
+        # A comment runs from a token starting with "#" to the end of its line.
+        hashes = np.full(len(starts), -1, dtype=np.int64)
+        hashes[trailing] = trailing
+        live = np.maximum.accumulate(hashes) < np.flatnonzero(first)[line]
+    short = np.flatnonzero(first & (ends - starts == 1))
+    word = buf[starts[short]]
+    v_lines = short[word == ord("v")]
+    f_lines = short[word == ord("f")]
+    # Tokens that count on each line: up to the next line's first token or a comment.
+    count = np.bincount(line[live], minlength=int(line[-1]) + 1)
+    few = np.flatnonzero(count[line[v_lines]] < 4)
+    if len(few):
+        raise ModelError(
+            "the OBJ file has a vertex with fewer than three coordinates "
+            f"(line {text.line_of(buf, int(starts[v_lines[few[0]]]))})"
+        )
+    coordinate = (v_lines[:, None] + np.arange(1, 4)).reshape(-1)
+    parts["v_starts"].append(starts[coordinate])
+    parts["v_ends"].append(ends[coordinate])
+    corners = count[line[f_lines]] - 1
+    few = np.flatnonzero(corners < 3)
+    if len(few):
+        raise ModelError(
+            "the OBJ file has a face with fewer than three corners "
+            f"(line {text.line_of(buf, int(starts[f_lines[few[0]]]))})"
+        )
+    if (corners == 3).all():
+        token = (f_lines[:, None] + np.arange(1, 4)).reshape(-1)
+    else:
+        offsets = np.concatenate(([0], np.cumsum(corners)))
+        face_of = np.repeat(np.arange(len(f_lines)), corners)
+        token = f_lines[face_of] + 1 + (np.arange(offsets[-1]) - offsets[face_of])
+    parts["c_starts"].append(starts[token])
+    parts["c_ends"].append(ends[token])
+    parts["corners"].append(corners)
+    parts["before"].append(listed + np.searchsorted(line[v_lines], line[f_lines]))
+    return len(v_lines)
+
+
+def _vertices(buf: np.ndarray, starts: IntArray, ends: IntArray) -> FloatArray:
+    try:
+        values = text.parse_decimals(buf, starts, ends)
+    except NotANumber as exc:
+        raise ModelError(
+            "the OBJ file has a vertex coordinate that is not a number "
+            f"({exc.text[:20].decode(errors='replace')!r} on line "
+            f"{text.line_of(buf, int(starts[exc.index]))})"
+        ) from exc
+    return values.reshape(-1, 3)
+
+
+def _corner_indices(buf: np.ndarray, s: IntArray, e: IntArray) -> IntArray:
+    # "v/vt/vn": the vertex is the number before the first slash.
+    field = text.first_byte_offsets(buf, s, e, ord("/")) if _has_slash(buf, s, e) else e - s
+    try:
+        return text.parse_integers(buf, s, s + field)
+    except NotANumber as exc:
+        raise ModelError(
+            "the OBJ file has a face corner that is not a vertex number "
+            f"({exc.text[:20].decode(errors='replace')!r} on line "
+            f"{text.line_of(buf, int(s[exc.index]))})"
+        ) from exc
+
+
+def _has_slash(buf: np.ndarray, starts: IntArray, ends: IntArray) -> bool:
+    """Whether any face token has a slash (faces lie between the first and last token)."""
+    return bool(len(starts)) and bool((buf[int(starts.min()) : int(ends.max())] == 0x2F).any())

@@ -1,0 +1,631 @@
+"""3MF: a ZIP package whose model part is XML, streamed into numpy.
+
+Only the parts the model uses are inflated: the package relationships, the
+root model part they name, and the parts its components point to (3MF
+production extension). Each is read in blocks, never whole, within the
+``max_decompressed_bytes`` budget.
+
+The bulk of a model part is ``<vertex x=".." y=".." z=".."/>`` and
+``<triangle v1=".." v2=".." v3=".."/>`` elements. Runs of them are cut out
+of each block, checked byte for byte against that plain form, and parsed in
+bulk into arrays (:mod:`.text`); in their place a processing instruction
+naming the run goes to lxml, which parses everything else (objects,
+components, build items) as a stream. A run in any other form (entities,
+comments, single quotes) goes to lxml as it is and is read element by
+element, as is the rest of a part once a comment or CDATA section opens.
+A DOCTYPE is refused: OPC packages may not have one.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+import zlib
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+from lxml import etree
+
+from fabcore.adapters.mesh.errors import ModelError, describe, megabytes
+from fabcore.adapters.mesh.readers import instances, text
+from fabcore.adapters.mesh.readers.base import FloatArray, IntArray, Limits, MiB
+from fabcore.adapters.mesh.readers.text import NotANumber
+
+UNITS_MM: Final = {
+    "micron": 0.001,
+    "millimeter": 1.0,
+    "centimeter": 10.0,
+    "inch": 25.4,
+    "foot": 304.8,
+    "meter": 1000.0,
+}
+_MAX_ZIP_MEMBERS: Final = 10_000
+_MAX_RELS_BYTES: Final = MiB
+_BLOCK: Final = 4 * MiB
+_MODEL_RELATIONSHIP: Final = "http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"
+_DEFAULT_ROOT: Final = "3d/3dmodel.model"
+_SAFE_XML: Final[dict[str, Any]] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+}
+_BULK: Final = "fabcore-bulk"
+_VERTEX_RUN: Final = re.compile(rb'(?:\s*<vertex(?:\s+[xyz]="")+\s*(?:/>|>\s*</vertex>))*\s*')
+_TRIANGLE_RUN: Final = re.compile(
+    rb'(?:\s*<triangle(?:\s+(?:v[123]|p[123]|pid)="")+\s*(?:/>|>\s*</triangle>))*\s*'
+)
+# Bulk tags, as the first bytes after "<", and the byte that must follow them.
+_TAGS: Final = (
+    (b"vertex", 1),
+    (b"triangle", 2),
+    (b"/vertex", 1),
+    (b"/triangle", 2),
+)
+_DELIMITERS: Final = frozenset(b" \t\r\n/>")
+
+
+@dataclass
+class _Object:
+    vertices: list[FloatArray] = field(default_factory=list)
+    triangles: list[IntArray] = field(default_factory=list)
+    components: list[tuple[str | None, str, instances.Matrix]] = field(default_factory=list)
+    has_mesh: bool = False
+
+
+@dataclass
+class _Part:
+    unit: str = "millimeter"
+    objects: dict[str, _Object] = field(default_factory=dict)
+    items: list[tuple[str | None, str, instances.Matrix]] = field(default_factory=list)
+
+
+def read_3mf(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray, float]:
+    """Vertices (k, 3), triangles (n, 3) and the factor to mm of a 3MF package."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
+        raise ModelError(
+            "a 3MF file is a ZIP package, and this one cannot be opened as one"
+        ) from exc
+    with archive:
+        package = _Package(archive, limits)
+        root_name = package.root()
+        parts = {root_name: package.part(root_name)}
+        root = parts[root_name]
+        if root.unit not in UNITS_MM:
+            raise ModelError(f"the 3MF model has an unknown unit {root.unit!r}")
+
+        def key(path: str | None, within: str, object_id: str) -> str:
+            part = within if path is None else package.resolve(path)
+            if part not in parts:
+                parts[part] = package.part(part)
+                pending.append(part)
+            return object_id if part == root_name else f"{object_id} of {part}"
+
+        pending = [root_name]
+        roots: list[tuple[Hashable, instances.Matrix]] = [
+            (key(path, root_name, object_id), matrix) for path, object_id, matrix in root.items
+        ]
+        nodes: dict[Hashable, instances.Node] = {}
+        while pending:
+            name = pending.pop()
+            for object_id, obj in parts[name].objects.items():
+                node = instances.Node()
+                if obj.has_mesh:
+                    node.meshes.append(_mesh(obj))
+                for path, child, matrix in obj.components:
+                    node.children.append((key(path, name, child), matrix))
+                nodes[key(None, name, object_id)] = node
+        if not roots:
+            raise ModelError("the 3MF file places nothing on its build plate (no build items)")
+        vertices, faces = instances.place(nodes, roots, limits, "3MF object")
+        return vertices, faces, UNITS_MM[root.unit]
+
+
+def _mesh(obj: _Object) -> tuple[FloatArray, IntArray]:
+    vertices = np.concatenate(obj.vertices) if obj.vertices else np.empty((0, 3))
+    faces = (
+        np.concatenate(obj.triangles) if obj.triangles else np.empty((0, 3), dtype=np.int64)
+    )
+    if len(faces) and (faces.min() < 0 or faces.max() >= len(vertices)):
+        raise ModelError("the 3MF file has faces that use missing vertices")
+    return vertices, faces
+
+
+class _Package:
+    """The members of a 3MF package, inflated on demand within one budget."""
+
+    def __init__(self, archive: zipfile.ZipFile, limits: Limits) -> None:
+        self.archive = archive
+        self.limits = limits
+        self.left = limits.max_decompressed_bytes
+        infos = archive.infolist()
+        if len(infos) > _MAX_ZIP_MEMBERS:
+            raise ModelError(f"the 3MF package holds {len(infos)} files, too many to be a model")
+        declared = sum(info.file_size for info in infos)
+        if declared > limits.max_decompressed_bytes:
+            raise ModelError(
+                f"the 3MF package says it unpacks to {megabytes(declared)}, more than the "
+                f"{megabytes(limits.max_decompressed_bytes)} allowed"
+            )
+        self.members: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            if not info.is_dir():
+                self.members.setdefault(info.filename.lstrip("/").lower(), info)
+
+    def root(self) -> str:
+        """Name of the root model part: what the package relationships point to."""
+        rels = self.members.get("_rels/.rels")
+        if rels is not None:
+            if rels.file_size > _MAX_RELS_BYTES:
+                raise ModelError("the 3MF package relationships part is too large")
+            xml = b"".join(self.blocks(rels))
+            tree = _parse_small(xml, rels.filename)
+            for rel in tree.iter("{*}Relationship"):
+                if rel.get("Type") == _MODEL_RELATIONSHIP and rel.get("Target"):
+                    target = str(rel.get("Target", "")).lstrip("/").lower()
+                    if target in self.members:
+                        return target
+        if _DEFAULT_ROOT in self.members:
+            return _DEFAULT_ROOT
+        raise ModelError("the 3MF package has no 3D/3dmodel.model part")
+
+    def resolve(self, path: str) -> str:
+        name = path.lstrip("/").lower()
+        if name not in self.members:
+            raise ModelError(f"the 3MF model refers to a part {path!r} the package lacks")
+        return name
+
+    def part(self, name: str) -> _Part:
+        info = self.members[name]
+        parser = _ModelParser(info.filename, self.limits)
+        for block in self.blocks(info):
+            parser.feed(block)
+        return parser.close()
+
+    def blocks(self, info: zipfile.ZipInfo) -> Iterator[bytes]:
+        try:
+            with self.archive.open(info) as member:
+                while block := member.read(_BLOCK):
+                    self.left -= len(block)
+                    if self.left < 0:
+                        raise ModelError(
+                            "the 3MF package unpacks to more than the "
+                            f"{megabytes(self.limits.max_decompressed_bytes)} allowed (a ZIP bomb?)"
+                        )
+                    yield block
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            RuntimeError,
+            NotImplementedError,
+            OSError,
+            EOFError,
+            ValueError,
+        ) as exc:
+            raise ModelError(
+                f"the 3MF package is damaged: {info.filename} cannot be unpacked. "
+                "Export the file again.",
+                detail=describe(exc),
+            ) from exc
+
+
+def _parse_small(xml: bytes, part: str) -> Any:
+    try:
+        root = etree.fromstring(xml, etree.XMLParser(**_SAFE_XML))
+    except etree.XMLSyntaxError as exc:
+        raise ModelError(
+            f"the 3MF part {part} is not well-formed XML: the file is damaged. Export it again.",
+            detail=describe(exc),
+        ) from exc
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise _doctype(part)
+    return root
+
+
+def _doctype(part: str) -> ModelError:
+    return ModelError(
+        f"the 3MF part {part} declares a DOCTYPE (entities), which 3MF forbids; "
+        "it is refused for safety"
+    )
+
+
+class _ModelParser:
+    """One model part, fed in blocks: bulk runs to numpy, the rest to lxml."""
+
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.name = name
+        self.limits = limits
+        self.xml = etree.XMLPullParser(events=("start", "end", "pi"), **_SAFE_XML)
+        self.carry = b""
+        self.plain = True
+        self.runs: dict[int, tuple[int, np.ndarray]] = {}
+        self.next_run = 0
+        self.part = _Part()
+        self.depth = 0
+        self.started = False
+        self.current: _Object | None = None
+        self.section = ""
+        self.vertices = 0
+        self.triangles = 0
+
+    def feed(self, block: bytes) -> None:
+        data = self.carry + block
+        cut = data.rfind(b"<")
+        if cut <= 0:
+            if len(data) > _BLOCK:
+                # No tag starts here: text or one long tag, which lxml takes as it is.
+                self._xml(data)
+                data = b""
+            self.carry = data
+            return
+        self.carry = data[cut:]
+        self._segment(data[:cut])
+
+    def close(self) -> _Part:
+        self._segment(self.carry)
+        self.carry = b""
+        try:
+            self.xml.close()
+        except etree.XMLSyntaxError as exc:
+            raise self._broken(exc) from exc
+        self._events()
+        if not self.started:
+            raise ModelError(f"the 3MF part {self.name} is empty")
+        return self.part
+
+    def _segment(self, data: bytes) -> None:
+        if not data:
+            return
+        if not self.plain:
+            # A DOCTYPE after the root element is a syntax error lxml reports itself.
+            if not self.started and b"<!DOCTYPE" in data:
+                raise _doctype(self.name)
+            self._xml(data)
+            return
+        buf = text.as_array(data)
+        lt = np.flatnonzero(buf == 0x3C)
+        marked = lt[buf[np.minimum(lt + 1, len(buf) - 1)] == 0x21]
+        if len(marked):
+            special = int(marked[0])
+            if data.startswith(b"<!DOCTYPE", special):
+                raise _doctype(self.name)
+            # A comment or CDATA may hide anything: from here on, lxml reads it all.
+            self._plain(data[:special], buf[:special], lt[lt < special])
+            self.plain = False
+            self._xml(data[special:])
+            return
+        self._plain(data, buf, lt)
+
+    def _plain(self, data: bytes, buf: np.ndarray, lt: np.ndarray) -> None:
+        """Cut runs of plain vertex and triangle elements out of ``data``; feed the rest."""
+        kinds = _tag_kinds(buf, lt)
+        bulk = kinds > 0
+        if not bulk.any():
+            self._xml(data)
+            return
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], bulk, [False])).astype(np.int8)))
+        pieces: list[bytes] = []
+        last = 0
+        for first, stop in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
+            begin = int(lt[first])
+            end = int(lt[stop]) if stop < len(lt) else len(data)
+            run_kinds = kinds[first:stop]
+            pieces.append(data[last:begin])
+            run = data[begin:end]
+            parsed = None
+            if (run_kinds == run_kinds[0]).all():
+                parsed = _vertex_run(run) if run_kinds[0] == 1 else _triangle_run(run)
+            if parsed is None:
+                pieces.append(run)
+            else:
+                self.runs[self.next_run] = (int(run_kinds[0]), parsed)
+                pieces.append(f"<?{_BULK} {self.next_run}?>".encode())
+                self.next_run += 1
+            last = end
+        pieces.append(data[last:])
+        self._xml(b"".join(pieces))
+
+    def _xml(self, data: bytes) -> None:
+        try:
+            self.xml.feed(data)
+        except etree.XMLSyntaxError as exc:
+            raise self._broken(exc) from exc
+        self._events()
+
+    def _broken(self, exc: etree.XMLSyntaxError) -> ModelError:
+        return ModelError(
+            f"the 3MF part {self.name} is not well-formed XML: the file is damaged. "
+            "Export it again.",
+            detail=describe(exc),
+        )
+
+    def _events(self) -> None:
+        try:
+            events = list(self.xml.read_events())
+        except etree.XMLSyntaxError as exc:
+            raise self._broken(exc) from exc
+        for event, element in events:
+            if event == "pi":
+                self._run(element)
+            elif event == "start":
+                self._start(element)
+            else:
+                self._end(element)
+
+    def _start(self, element: Any) -> None:
+        self.depth += 1
+        name = _local(element.tag)
+        if not self.started:
+            self.started = True
+            docinfo = element.getroottree().docinfo
+            if docinfo.doctype or docinfo.internalDTD is not None:
+                raise _doctype(self.name)
+            if name != "model":
+                raise ModelError(f"the 3MF part {self.name} is not a 3MF model")
+            self.part.unit = element.get("unit", "millimeter")
+        elif name == "object":
+            object_id = element.get("id")
+            if object_id is None:
+                raise ModelError("the 3MF file has an object without an id")
+            self.current = _Object()
+            self.part.objects[object_id] = self.current
+        elif name == "mesh" and self.current is not None:
+            self.current.has_mesh = True
+        elif name in ("vertices", "triangles", "build", "components"):
+            self.section = name
+
+    def _end(self, element: Any) -> None:
+        self.depth -= 1
+        name = _local(element.tag)
+        if name == "vertex" and self.section == "vertices":
+            self._add(1, _slow_vertex(element))
+        elif name == "triangle" and self.section == "triangles":
+            self._add(2, _slow_triangle(element))
+        elif name == "component" and self.current is not None:
+            self.current.components.append(_placement(element))
+        elif name == "item" and self.section == "build":
+            self.part.items.append(_placement(element))
+        elif name in ("vertices", "triangles", "build", "components"):
+            self.section = ""
+        elif name == "object":
+            self.current = None
+        if name != "model":
+            # Done with it: drop it and anything before it from the tree.
+            element.clear()
+            parent = element.getparent()
+            if parent is not None:
+                while element.getprevious() is not None:
+                    del parent[0]
+
+    def _run(self, element: Any) -> None:
+        if element.target != _BULK:
+            return
+        found = self.runs.pop(int(element.text), None) if element.text.isdigit() else None
+        if found is None:
+            raise ModelError(
+                f"the 3MF part {self.name} has a processing instruction it may not have"
+            )
+        kind, values = found
+        if self.depth == 0:
+            raise ModelError(
+                f"the 3MF part {self.name} is not well-formed XML (elements outside the model)"
+            )
+        wanted = "vertices" if kind == 1 else "triangles"
+        if self.section == wanted:
+            self._add(kind, values)
+        element.getparent().remove(element)
+
+    def _add(self, kind: int, values: np.ndarray) -> None:
+        if self.current is None:
+            return
+        if kind == 1:
+            self.vertices += len(values)
+            if self.vertices > self.limits.max_vertices:
+                raise ModelError(
+                    f"the 3MF file lists more than {self.limits.max_vertices:,} vertices, "
+                    "more than this service reads"
+                )
+            self.current.vertices.append(values)
+        else:
+            self.triangles += len(values)
+            if self.triangles > self.limits.max_triangles:
+                raise ModelError(
+                    f"the 3MF file has more than {self.limits.max_triangles:,} triangles, "
+                    "more than this service analyses"
+                )
+            self.current.triangles.append(values)
+
+
+def _local(tag: object) -> str:
+    """The name of a tag or attribute without its namespace ("{uri}name" or "prefix:name")."""
+    if not isinstance(tag, str):
+        return ""
+    return tag.rpartition("}")[2].rpartition(":")[2]
+
+
+def _tag_kinds(buf: np.ndarray, lt: np.ndarray) -> np.ndarray:
+    """Per "<": 1 for a vertex tag (opening or closing), 2 for a triangle tag, else 0."""
+    kinds = np.zeros(len(lt), dtype=np.int8)
+    if len(lt) == 0:
+        return kinds
+    after = np.minimum(lt + 1, len(buf) - 1)
+    ends = np.minimum(after + 16, len(buf))
+    head = text.first_eight(buf, after, ends)
+    lengths = ends - after
+    for word, kind in _TAGS:
+        prefix = word[:8]
+        mask = np.uint64((1 << (8 * len(prefix))) - 1)
+        match = ((head & mask) == text.packed(prefix)) & (lengths > len(word))
+        if len(word) > 8:
+            rest = word[8:]
+            for k, byte in enumerate(rest):
+                match &= buf[np.minimum(after + 8 + k, len(buf) - 1)] == byte
+        delimiter = buf[np.minimum(after + len(word), len(buf) - 1)]
+        match &= np.isin(delimiter, list(_DELIMITERS))
+        kinds[match] = kind
+    return kinds
+
+
+_PAD: Final = b" " * 40
+_SPACE: Final = b" \t\r\n"
+_V123: Final = [ord("v") << 8 | ord(d) for d in "123"]
+
+
+def _vertex_run(run: bytes) -> np.ndarray | None:
+    """x, y, z of a run of vertex elements in plain form (else None: lxml reads it)."""
+    found = _run_values(run, _VERTEX_RUN)
+    if found is None:
+        return None
+    buf, starts, ends, names = found
+    order = np.argsort(names, kind="stable")
+    if bytes(names[order].astype(np.uint8)) != b"xyz":
+        return None
+    try:
+        values = text.parse_decimals(buf, starts, ends).reshape(-1, 3)
+    except NotANumber:
+        return None
+    return values if (order == np.arange(3)).all() else values[:, order]
+
+
+def _triangle_run(run: bytes) -> np.ndarray | None:
+    """v1, v2, v3 of a run of triangle elements in plain form (else None: lxml reads it)."""
+    found = _run_values(run, _TRIANGLE_RUN, wide_names=True)
+    if found is None:
+        return None
+    buf, starts, ends, names = found
+    if not all((names == code).sum() == 1 for code in _V123):
+        return None
+    columns = [int(np.flatnonzero(names == code)[0]) for code in _V123]
+    per = len(names)
+    picked = (np.arange(len(starts) // per)[:, None] * per + np.array(columns)).reshape(-1)
+    try:
+        values = text.parse_integers(buf, starts[picked], ends[picked]).reshape(-1, 3)
+    except NotANumber:
+        return None
+    return values
+
+
+def _run_values(
+    run: bytes, form: re.Pattern[bytes], *, wide_names: bool = False
+) -> tuple[np.ndarray, IntArray, IntArray, IntArray] | None:
+    """Buffer, value starts and ends of a run whose elements all have one plain form.
+
+    Returns also the attribute names of one element (their last byte, or last
+    two bytes with ``wide_names``), which every element has in the same order.
+    """
+    if b"'" in run or b"&" in run:
+        return None
+    size = len(run)
+    buf = text.as_array(run + _PAD)
+    quotes = np.flatnonzero(buf[:size] == 0x22)
+    if len(quotes) % 2:
+        return None
+    starts, ends = quotes[0::2] + 1, quotes[1::2]
+    lt = np.flatnonzero(buf[:size] == 0x3C)
+    tags = lt[buf[lt + 1] != 0x2F]
+    count = len(tags)
+    if count == 0 or len(starts) % count or tags[0] != 0:
+        return None
+    per = len(starts) // count
+    if per == 0 or not _same_form(buf, size, starts, ends, tags, per, form):
+        return None
+    first = starts[:per]
+    names = buf[first - 3].astype(np.int64)
+    if wide_names:
+        names |= buf[first - 4].astype(np.int64) << 8
+    if len(np.unique(names)) != per:
+        return None
+    return buf, starts, ends, names
+
+
+def _same_form(
+    buf: np.ndarray,
+    size: int,
+    starts: IntArray,
+    ends: IntArray,
+    tags: IntArray,
+    per: int,
+    form: re.Pattern[bytes],
+) -> bool:
+    """True when every element matches the first byte for byte, values aside, and it is valid.
+
+    An element's text outside its values is ``per + 1`` pieces: from its tag
+    to its first value, between values, and from its last value to the next
+    element (or the end of the run, where trailing whitespace may differ).
+    """
+    count = len(tags)
+    begin = np.concatenate((tags[:, None], ends.reshape(count, per)), axis=1)
+    stop = np.concatenate(
+        (starts.reshape(count, per), np.append(tags[1:], size)[:, None]), axis=1
+    )
+    lengths = stop - begin
+    template = lengths[0]
+    if count > 1 and not (lengths[:-1] == template).all():
+        return False
+    if not (lengths[-1, :per] == template[:per]).all():
+        return False
+    if template.max() > 32:
+        return False
+    for k in range(per + 1):
+        rows = begin[:, k] if k < per else begin[:-1, k]
+        if len(rows) == 0:
+            continue
+        length = int(template[k])
+        width = 8 if length <= 8 else 16 if length <= 16 else 32
+        windows = np.ndarray(
+            shape=(len(buf) - width + 1,), dtype=f"V{width}", buffer=buf, strides=(1,)
+        )
+        mask = np.frombuffer((b"\xff" * length).ljust(width, b"\0"), dtype=np.uint64)
+        words = windows[rows].view(np.uint64).reshape(-1, width // 8) & mask
+        if not (words == words[0]).all():
+            return False
+    element = b"".join(bytes(buf[begin[0, k] : stop[0, k]]) for k in range(per + 1))
+    tail = bytes(buf[begin[-1, per] : size])
+    closing = bytes(buf[begin[0, per] : stop[0, per]])
+    if tail.rstrip(_SPACE) != closing.rstrip(_SPACE):
+        return False
+    return form.fullmatch(element) is not None
+
+
+def _slow_vertex(element: Any) -> np.ndarray:
+    try:
+        return np.array([[float(element.get(k)) for k in "xyz"]])
+    except (TypeError, ValueError) as exc:
+        raise ModelError(
+            "the 3MF file has a vertex whose x, y or z is missing or not a number"
+        ) from exc
+
+
+def _slow_triangle(element: Any) -> np.ndarray:
+    try:
+        return np.array([[int(element.get(k)) for k in ("v1", "v2", "v3")]], dtype=np.int64)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(
+            "the 3MF file has a triangle whose v1, v2 or v3 is missing or not a vertex number"
+        ) from exc
+
+
+def _placement(element: Any) -> tuple[str | None, str, instances.Matrix]:
+    object_id = element.get("objectid")
+    if object_id is None:
+        raise ModelError("the 3MF file places an object without saying which (no objectid)")
+    path = next((v for k, v in element.attrib.items() if _local(k) == "path"), None)
+    matrix = np.eye(4)
+    if "transform" in element.attrib:
+        try:
+            values = np.array([float(v) for v in element.get("transform").split()])
+        except ValueError as exc:
+            raise ModelError("the 3MF file has a transform that is not made of numbers") from exc
+        if len(values) != 12 or not np.isfinite(values).all():
+            raise ModelError("the 3MF file has a transform that is not 12 finite numbers")
+        # 3MF matrices act on row vectors: x' = x m00 + y m10 + z m20 + m30.
+        rows = values.reshape(4, 3)
+        matrix[:3, :3] = rows[:3].T
+        matrix[:3, 3] = rows[3]
+    return path, object_id, matrix

@@ -1,0 +1,400 @@
+"""Topology of a triangle mesh: which corners are one vertex, which faces share an edge.
+
+* Vertices are merged by position on a grid whose cell is the tolerance;
+  near-equal points that a cell border separates, which leave edges open,
+  are joined by distance. The tolerance is relative to the model's size (see
+  ``merge_tolerance``), so a model in meters and the same model in
+  millimeters merge alike. Merging decides which corners are the same vertex
+  and moves none: each vertex keeps the position of one of its corners.
+* An edge is closed when exactly two faces share it; the mesh is watertight
+  when every edge is closed. An open edge that the other side splits into
+  collinear pieces (a T-junction, common in CAD exports) counts as closed.
+* Winding is consistent when every shared edge is used once in each direction.
+* Bodies are groups of faces connected through shared edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+from scipy.sparse.csgraph import _traversal as _scipy_traversal
+from scipy.sparse.csgraph import breadth_first_order, connected_components
+from scipy.spatial import cKDTree
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+IndexArray = npt.NDArray[np.signedinteger[Any]]
+BoolArray = npt.NDArray[np.bool_]
+Axis = npt.NDArray[np.floating[Any]]
+
+_MAX_T_JUNCTION_EDGES: Final = 200_000
+_MAX_T_JUNCTION_PAIRS: Final = 5_000_000
+_MAX_OPEN_ENDS: Final = 400_000
+
+
+def merge_positions(
+    xyz: Sequence[Axis], lo: FloatArray, hi: FloatArray, tol: float
+) -> tuple[IntArray, list[FloatArray]]:
+    """Vertex id of each point after merging by grid cell, and x, y, z of each vertex.
+
+    Points closer than ``tol`` that a cell border separates stay apart here;
+    :func:`join_near_open_ends` joins those that leave an edge open.
+    """
+    ids, reps = _grid_unique(xyz, lo, hi, tol)
+    return ids, [np.asarray(c.reshape(-1)[reps], dtype=np.float64) for c in xyz]
+
+
+def join_near_open_ends(open_ends: IntArray, positions: FloatArray, tol: float) -> IntArray | None:
+    """A vertex-to-vertex map joining ends of open edges closer than ``tol``, or None.
+
+    Near-equal points on two sides of a cell border leave open edges; only
+    those edges' ends are searched, so a closed mesh costs nothing here.
+    """
+    if len(open_ends) < 2 or len(open_ends) > _MAX_OPEN_ENDS:
+        return None
+    pairs = cKDTree(positions[open_ends]).query_pairs(tol, output_type="ndarray")
+    if len(pairs) == 0:
+        return None
+    k = len(open_ends)
+    graph = sparse.coo_matrix(
+        (np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(k, k)
+    ).tocsr()
+    _, group = connected_components(graph, directed=False)
+    first = np.full(int(group.max()) + 1, len(positions), dtype=np.int64)
+    np.minimum.at(first, group, open_ends)
+    remap = np.arange(len(positions), dtype=np.int64)
+    remap[open_ends] = first[group]
+    return remap
+
+
+def _grid_keys(xyz: Sequence[Axis], lo: FloatArray, hi: FloatArray, tol: float) -> IntArray | None:
+    """One int64 per point naming its grid cell, or None when the grid is too fine for that."""
+    cells = [int(c) + 3 for c in np.floor((hi - lo) / tol)]
+    if cells[0] * cells[1] * cells[2] >= 2**62:
+        return None
+    count = xyz[0].size
+    scaled = np.empty(count)
+    key = np.empty(count, dtype=np.int64)
+    part = np.empty(count, dtype=np.int64)
+    for axis in range(3):
+        np.multiply(xyz[axis].reshape(-1), 1.0 / tol, out=scaled, dtype=np.float64)
+        # Every value is >= lo, so truncating (what the cast does) is flooring.
+        scaled += 0.5 - float(lo[axis]) / tol
+        if axis == 0:
+            np.copyto(key, scaled, casting="unsafe")
+        else:
+            np.copyto(part, scaled, casting="unsafe")
+            key *= cells[axis]
+            key += part
+    return key
+
+
+def _grid_unique(
+    xyz: Sequence[Axis], lo: FloatArray, hi: FloatArray, tol: float
+) -> tuple[IntArray, IntArray]:
+    """Group id of each point by grid cell, and the first point of each group."""
+    keys = _grid_keys(xyz, lo, hi, tol)
+    if keys is not None:
+        perm = np.argsort(keys)
+        ordered = np.take(keys, perm)
+        new = np.empty(len(ordered), dtype=np.bool_)
+        new[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    else:
+        # Grid too fine for one int64 key: sort on the three cell numbers.
+        scaled = [
+            np.floor(c.reshape(-1) * (1.0 / tol) + (0.5 - float(lo[k]) / tol))
+            for k, c in enumerate(xyz)
+        ]
+        perm = np.lexsort((scaled[2], scaled[1], scaled[0]))
+        new = np.zeros(len(perm), dtype=np.bool_)
+        new[0] = True
+        for column in scaled:
+            in_order = column[perm]
+            new[1:] |= in_order[1:] != in_order[:-1]
+        keys = np.empty(len(perm), dtype=np.int64)
+        ordered = np.empty(len(perm), dtype=np.int64)
+    np.cumsum(new, out=keys)
+    keys -= 1
+    ids = ordered
+    ids[perm] = keys
+    return ids, perm[new].astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Bodies and edge findings of merged faces, with the face pairs sharing an edge.
+
+    ``pair_same`` tells, per pair, whether both faces run the shared edge the
+    same way (which a consistently wound mesh never does).
+    """
+
+    labels: IntArray
+    bodies: int
+    open_edges: int
+    misdirected_edges: int
+    pair_a: IndexArray
+    pair_b: IndexArray
+    pair_same: BoolArray
+    open_ends: IntArray
+
+
+def find_topology(faces: IntArray, nverts: int, positions: FloatArray, tol: float) -> Topology:
+    """Edges, watertightness, winding and bodies of merged faces."""
+    m = len(faces)
+    slot, keydir = _sorted_edges(faces, nverts)
+    first, second = keydir[0::2] >> 1, keydir[1::2] >> 1
+    closed = len(first) == len(second) and bool((first == second).all())
+    if not (closed and (second[:-1] != first[1:]).all()):
+        del first, second
+        return _open_topology(
+            m, slot=slot, keydir=keydir, nverts=nverts, positions=positions, tol=tol
+        )
+    del first, second
+    # Every edge is used by exactly two faces, and the pairs sit side by side.
+    s1, s2 = slot[0::2], slot[1::2]
+    pair_same = keydir[0::2] == keydir[1::2]
+    pair_a, pair_b = (s1 >> 2).astype(np.int32), (s2 >> 2).astype(np.int32)
+    # Each face has exactly three neighbours, stored at face * 4 + corner; the
+    # fourth place points back to the face itself. That is already a CSR graph.
+    neighbour = np.empty(4 * m, dtype=np.int32)
+    neighbour[3::4] = np.arange(m, dtype=np.int32)
+    neighbour[s1] = pair_b
+    neighbour[s2] = pair_a
+    del slot, keydir, s1, s2
+    bodies, labels = _symmetric_components(neighbour, np.arange(0, 4 * m + 1, 4, dtype=np.int32))
+    open_ends = np.empty(0, dtype=np.int64)
+    return Topology(
+        labels=labels,
+        bodies=bodies,
+        open_edges=0,
+        misdirected_edges=int(np.count_nonzero(pair_same)),
+        pair_a=pair_a,
+        pair_b=pair_b,
+        pair_same=pair_same,
+        open_ends=open_ends,
+    )
+
+
+def _symmetric_components(indices: IndexArray, indptr: IndexArray) -> tuple[int, IntArray]:
+    """Connected components of a symmetric graph given as CSR arrays (int32)."""
+    m = len(indptr) - 1
+    # The public function transposes the graph first, which a symmetric graph
+    # does not need; scipy's undirected kernel takes both halves directly.
+    kernel = getattr(_scipy_traversal, "_connected_components_undirected", None)
+    if kernel is not None:
+        labels = np.empty(m, dtype=np.int32)
+        try:
+            count = int(kernel(indices, indptr, indices, indptr, labels))
+        except (TypeError, ValueError):
+            count = -1
+        if 0 < count <= m and labels.min() >= 0 and labels.max() < count:
+            return count, labels.astype(np.int64)
+    graph = sparse.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(m, m))
+    count, found = connected_components(graph, directed=True, connection="strong")
+    return int(count), found.astype(np.int64)
+
+
+def _sorted_edges(faces: IntArray, nverts: int) -> tuple[IntArray, IntArray]:
+    """Every face edge sorted by (edge, direction): its corner and its key.
+
+    A corner is named face * 4 + corner, so that a shift, not a division,
+    finds its face. The key is ``lo * nverts + hi`` shifted left by one, plus
+    one when the face runs the edge from lo to hi.
+    """
+    m = len(faces)
+    a = faces.reshape(-1)
+    work = np.empty_like(faces)
+    work[:, :2] = faces[:, 1:]
+    work[:, 2] = faces[:, 0]
+    b = work.reshape(-1)
+    forward = a < b
+    key = np.minimum(a, b)
+    key *= nverts
+    key += np.maximum(a, b, out=b)
+    key_bits = max(1, (nverts * nverts).bit_length())
+    slot_bits = max(1, (m - 1).bit_length()) + 2
+    if key_bits + 1 + slot_bits <= 63:
+        # Key, direction and corner packed in one int64: a plain sort does it all.
+        key <<= 1 + slot_bits
+        np.multiply(forward, 1 << slot_bits, out=b)
+        key |= b
+        np.add(np.arange(0, 4 * m, 4, dtype=np.int64)[:, None], np.arange(3), out=work)
+        key |= b
+        key.sort()
+        slot = np.bitwise_and(key, (1 << slot_bits) - 1, out=b)
+        key >>= slot_bits
+        return slot, key
+    key <<= 1
+    key |= forward
+    order = np.argsort(key)
+    return order + order // 3, key[order]
+
+
+def _open_topology(
+    m: int,
+    *,
+    slot: IntArray,
+    keydir: IntArray,
+    nverts: int,
+    positions: FloatArray,
+    tol: float,
+) -> Topology:
+    keys = keydir >> 1
+    same = keys[1:] == keys[:-1]
+    same_dir = keydir[1:] == keydir[:-1]
+    misdirected = int(np.count_nonzero(same_dir))
+    face_of = slot >> 2
+    pair_a = face_of[:-1][same]
+    pair_b = face_of[1:][same]
+    pair_same = same_dir[same]
+    starts = np.flatnonzero(np.concatenate(([True], ~same)))
+    counts = np.diff(np.append(starts, len(keys)))
+    single = starts[counts == 1]
+    nonmanifold = int(np.count_nonzero(counts > 2))
+    open_edges = len(single) + nonmanifold
+    open_ends = np.unique(np.concatenate(np.divmod(keys[single], np.int64(nverts))))
+    if len(single):
+        healed = _heal_t_junctions(
+            keys=keys[single],
+            forward=(keydir[single] & 1).astype(np.bool_),
+            face=face_of[single],
+            nverts=nverts,
+            positions=positions,
+            tol=tol,
+        )
+        if healed is not None:
+            extra_a, extra_b, extra_same, still_open, extra_misdirected = healed
+            open_edges = still_open + nonmanifold
+            misdirected += extra_misdirected
+            pair_a = np.concatenate((pair_a, extra_a))
+            pair_b = np.concatenate((pair_b, extra_b))
+            pair_same = np.concatenate((pair_same, extra_same))
+    if m == 1:
+        labels = np.zeros(1, dtype=np.int64)
+        bodies = 1
+    else:
+        graph = sparse.coo_matrix(
+            (
+                np.ones(len(pair_a), dtype=np.int8),
+                (pair_a.astype(np.int32), pair_b.astype(np.int32)),
+            ),
+            shape=(m, m),
+        ).tocsr()
+        bodies, found = connected_components(graph, directed=False)
+        labels = found.astype(np.int64)
+    return Topology(
+        labels=labels,
+        bodies=int(bodies),
+        open_edges=open_edges,
+        misdirected_edges=misdirected,
+        pair_a=pair_a,
+        pair_b=pair_b,
+        pair_same=pair_same,
+        open_ends=open_ends,
+    )
+
+
+def _heal_t_junctions(
+    *,
+    keys: IntArray,
+    forward: BoolArray,
+    face: IntArray,
+    nverts: int,
+    positions: FloatArray,
+    tol: float,
+) -> tuple[IntArray, IntArray, BoolArray, int, int] | None:
+    """Split open edges at vertices lying on them and pair up the pieces.
+
+    Returns the extra face pairs, whether each pair runs its piece the same way,
+    the number of pieces left open and of pieces used twice in one direction;
+    or None when no open edge has a vertex on it.
+    """
+    k = len(keys)
+    if k > _MAX_T_JUNCTION_EDGES:
+        return None
+    lo, hi = np.divmod(keys, np.int64(nverts))
+    start = np.where(forward, lo, hi)
+    end = np.where(forward, hi, lo)
+    candidates = np.unique(np.concatenate((start, end)))
+    tree = cKDTree(positions[candidates])
+    p0, p1 = positions[start], positions[end]
+    mid = (p0 + p1) / 2.0
+    reach = np.linalg.norm(p1 - p0, axis=1) / 2.0 + tol
+    lengths = tree.query_ball_point(mid, reach, return_length=True)
+    if int(lengths.sum()) > _MAX_T_JUNCTION_PAIRS:
+        return None
+    near = tree.query_ball_point(mid, reach)
+    edge = np.repeat(np.arange(k), lengths)
+    point = candidates[np.concatenate([np.asarray(x, dtype=np.int64) for x in near])]
+    inner = (point != start[edge]) & (point != end[edge])
+    edge, point = edge[inner], point[inner]
+    d = p1 - p0
+    t = np.einsum("ij,ij->i", positions[point] - p0[edge], d[edge]) / np.einsum(
+        "ij,ij->i", d[edge], d[edge]
+    )
+    off = positions[point] - p0[edge] - t[:, None] * d[edge]
+    on = (t > 0.0) & (t < 1.0) & (np.einsum("ij,ij->i", off, off) <= tol * tol)
+    if not on.any():
+        return None
+    edge, point, t = edge[on], point[on], t[on]
+
+    all_edge = np.concatenate((np.arange(k), np.arange(k), edge))
+    all_t = np.concatenate((np.zeros(k), np.ones(k), t))
+    all_point = np.concatenate((start, end, point))
+    order = np.lexsort((all_t, all_edge))
+    all_edge, all_point = all_edge[order], all_point[order]
+    link = all_edge[1:] == all_edge[:-1]
+    piece_from, piece_to = all_point[:-1][link], all_point[1:][link]
+    piece_face = face[all_edge[:-1][link]]
+
+    v = np.int64(nverts)
+    directed = np.sort(piece_from * v + piece_to)
+    misdirected = int(np.count_nonzero(directed[1:] == directed[:-1]))
+    undirected = np.minimum(piece_from, piece_to) * v + np.maximum(piece_from, piece_to)
+    perm = np.argsort(undirected, kind="stable")
+    ordered = undirected[perm]
+    same = ordered[1:] == ordered[:-1]
+    starts = np.flatnonzero(np.concatenate(([True], ~same)))
+    counts = np.diff(np.append(starts, len(ordered)))
+    still_open = int(np.count_nonzero(counts != 2))
+    pa, pb = perm[:-1][same], perm[1:][same]
+    same_way = piece_from[pa] == piece_from[pb]
+    return piece_face[pa], piece_face[pb], same_way, still_open, misdirected
+
+
+def orientation_repair(m: int, topo: Topology) -> FloatArray | None:
+    """+1/-1 per face so that neighbours agree, or None if the surface cannot be oriented."""
+    lo = np.minimum(topo.pair_a, topo.pair_b)
+    hi = np.maximum(topo.pair_a, topo.pair_b)
+    _, unique = np.unique(lo * np.int64(m) + hi, return_index=True)
+    pa, pb, same = lo[unique], hi[unique], topo.pair_same[unique]
+    # A virtual root (number m) links to one face of every body, so one search covers all.
+    firsts = np.unique(topo.labels, return_index=True)[1].astype(np.int64)
+    root = np.full(len(firsts), m, dtype=np.int64)
+    relation = np.where(same, 2, 1).astype(np.int8)
+    data = np.concatenate((relation, relation, np.ones(2 * len(firsts), dtype=np.int8)))
+    rows = np.concatenate((pa, pb, root, firsts))
+    cols = np.concatenate((pb, pa, firsts, root))
+    graph = sparse.csr_matrix((data, (rows, cols)), shape=(m + 1, m + 1))
+    _, pred = breadth_first_order(graph, m, directed=False, return_predecessors=True)
+    parent = pred.astype(np.int64)
+    parent[m] = m
+    if (parent < 0).any():
+        return None
+    step = np.asarray(graph[np.arange(m + 1), parent]).ravel()
+    sign = np.where(step == 2, -1, 1).astype(np.int8)
+    sign[m] = 1
+    # Pointer doubling: each face ends up with the product of the flips up to the root.
+    while (parent != m).any():
+        sign = sign * sign[parent]
+        parent = parent[parent]
+    face_sign = sign[:m]
+    if not ((face_sign[pa] != face_sign[pb]) == same).all():
+        return None
+    return face_sign.astype(np.float64)
