@@ -10,16 +10,23 @@ application, so a new page is tried as soon as it exists.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import attrs
 import pytest
+from litestar.testing import TestClient
 from test_web_tenancy import Fixture
 
+from fabcore.adapters.clock import ManualClock
+from fabcore.adapters.memory import RecordingMailer
+from fabcore.app.bootstrap import bootstrap
 from fabcore.app.catalogs import parse_catalog
+from fabcore.app.samples import create_sample_shop
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Address
-from fabcore.entrypoints.web import auth
-from web_fixtures import DATA, Person, make_site
+from fabcore.entrypoints.web import WebSettings, auth, create_app
+from fabcore.entrypoints.web.pages.demo_payments import DemoPaymentGateway
+from web_fixtures import DATA, FAST_HASHER, Person, make_site
 
 ADDRESS_OBJ = Address("Ada Lovelace", "1 Analytical Way", "10115", "Berlin", "DE")
 SECRETS = ("ada@example.com", "Ada Lovelace", "1 Analytical Way")
@@ -182,6 +189,10 @@ def test_the_widget_may_be_framed_by_the_shops_origins_only() -> None:
         assert "frame-ancestors 'self' https://shop.example" in policy
         assert "script-src 'self' 'sha256-" in policy
         assert 'data-origins="[&#34;https://shop.example&#34;]"' in framed.text
+        missing = client.post("/w/acme/orders/nowhere/place", headers={"HX-Request": "true"})
+        assert missing.status_code == 401
+        assert missing.headers["content-security-policy"].endswith(
+            "frame-ancestors 'self' https://shop.example")
         script = client.get("/w/acme/embed.js")
         assert script.headers["content-type"].startswith("text/javascript")
         assert '"http://testserver.local"' in script.text
@@ -223,20 +234,7 @@ def test_the_order_list_exports_csv(fixture: Fixture) -> None:
     assert any(fixture.number in line and "ada@example.com" in line for line in lines[1:])
 
 
-
 def test_the_demo_gateway_pays_only_the_checkouts_it_made() -> None:
-    from datetime import UTC, datetime
-
-    from litestar.testing import TestClient
-
-    from fabcore.adapters.clock import ManualClock
-    from fabcore.adapters.memory import RecordingMailer
-    from fabcore.app.bootstrap import bootstrap
-    from fabcore.app.samples import create_sample_shop
-    from fabcore.entrypoints.web import WebSettings, create_app
-    from fabcore.entrypoints.web.pages.demo_payments import DemoPaymentGateway
-    from web_fixtures import FAST_HASHER
-
     core = bootstrap("memory://", mail=RecordingMailer(), hasher=FAST_HASHER,
                      clock=ManualClock(datetime(2026, 11, 2, tzinfo=UTC)), secret_key=b"k" * 32,
                      payments=DemoPaymentGateway("https://shop.example"),

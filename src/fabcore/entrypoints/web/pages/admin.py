@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -23,7 +24,7 @@ from fabcore.app.catalog_toml import catalog_to_toml
 from fabcore.app.catalogs import parse_catalog
 from fabcore.app.storefront import OrderSearch
 from fabcore.domain.accounts import Role
-from fabcore.domain.actor import Actor
+from fabcore.domain.actor import Actor, ActorKind
 from fabcore.domain.customer import BillingContact
 from fabcore.domain.errors import (
     CatalogError,
@@ -42,6 +43,7 @@ from fabcore.entrypoints.web.pages.common import (
     Form,
     core_of,
     order_view,
+    page_number,
     read_form,
     run,
     settings_of,
@@ -54,6 +56,7 @@ AnyRequest = Request[Any, Any, Any]
 PathStr = FromPath[str]
 UNITS = ("mm", "cm", "inch", "m")
 CSRF_FIELD = "csrf_token"
+CUSTOMERS_PER_PAGE = 50
 
 
 class SignInFirst(Exception):
@@ -69,7 +72,7 @@ def _session(request: AnyRequest, shop: str) -> tuple[Actor, str]:
         actor = core_of(request).authenticate(token).actor
     except NotAuthenticated:
         raise SignInFirst from None
-    if actor.shop_id != shop or not actor.manages_shop:
+    if actor.shop_id != shop or not actor.is_staff:
         raise SignInFirst
     return actor, token
 
@@ -147,7 +150,7 @@ async def sign_in(request: AnyRequest, shop: PathStr) -> Response[Any]:
     except FabcoreError as exc:
         return html("admin/sign_in.html", status=401, shop=core.get_shop(Actor.visitor(shop)),
                     next_url=form.get("next"), message=message_of(exc))
-    if not signed.actor.manages_shop:
+    if not signed.actor.is_staff:
         await run(core.sign_out, signed.token)
         return html("admin/sign_in.html", status=403, shop=core.get_shop(Actor.visitor(shop)),
                     next_url=form.get("next"),
@@ -259,9 +262,21 @@ async def order(request: AnyRequest, shop: PathStr, order_id: PathStr) -> Respon
     customer = (await run(core.get_customer, actor, found.order.customer_id)
                 if found.order.customer_id else None)
     customers = await run(core.list_customers, actor) if found.order.customer_id is None else []
+    people = {member.id: member.name for member in await run(core.list_staff, actor)}
+    if customer is not None:
+        people[customer.id] = customer.name
     return view(request, shop, "admin/order.html", view=found, options=options, mails=mails,
                 current=current, customer=customer, customers=customers,
+                who=partial(_who, people),
                 States=PaymentPageState, notice=request.query_params.get("notice", ""))
+
+
+def _who(people: dict[str, str], actor: Actor) -> str:
+    """Who made a change, as the history names them: "Olga Owner (staff)"."""
+    if actor.kind is ActorKind.SYSTEM:
+        return "the shop's automation"
+    name = people.get(actor.id)
+    return f"{name} ({actor.kind.value})" if name else actor.kind.value
 
 
 def _order_url(shop: str, order_id: str) -> str:
@@ -431,8 +446,11 @@ async def start_quote(request: AnyRequest, shop: PathStr) -> Redirect:
 @get("/customers")
 async def customers(request: AnyRequest, shop: PathStr) -> Response[str]:
     actor = staff(request, shop)
-    found = await run(core_of(request).list_customers, actor)
-    return view(request, shop, "admin/customers.html", customers=found,
+    page = page_number(request)
+    found = await run(core_of(request).list_customers, actor, limit=CUSTOMERS_PER_PAGE + 1,
+                      offset=(page - 1) * CUSTOMERS_PER_PAGE)
+    return view(request, shop, "admin/customers.html", customers=found[:CUSTOMERS_PER_PAGE],
+                page=page, more=len(found) > CUSTOMERS_PER_PAGE,
                 notice=request.query_params.get("notice", ""))
 
 

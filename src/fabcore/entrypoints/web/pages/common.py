@@ -14,7 +14,7 @@ from litestar.datastructures import UploadFile
 from fabcore.app.facade import Fabcore
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Address
-from fabcore.domain.errors import InvalidInput
+from fabcore.domain.errors import InvalidInput, NotFound
 from fabcore.domain.order import Order, OrderLine
 from fabcore.domain.quote import LineQuote, OrderQuote
 from fabcore.entrypoints.web import auth
@@ -25,6 +25,15 @@ _T = TypeVar("_T")
 
 def core_of(request: Request[Any, Any, Any]) -> Fabcore:
     return auth.core(request.app.state)
+
+
+def frame_ancestors(core: Fabcore, shop: str) -> str:
+    """The origins that may frame the shop's widget: its own and the shop's allowed ones."""
+    try:
+        settings = core.get_shop(Actor.visitor(shop)).settings
+    except NotFound:
+        return "'self'"
+    return " ".join(("'self'", *settings.widget_origins))
 
 
 def settings_of(request: Request[Any, Any, Any]) -> WebSettings:
@@ -78,6 +87,12 @@ class Form:
             company=values["company"] or None, line2=values["line2"] or None,
             region=values["region"] or None,
         )
+
+
+def page_number(request: Request[Any, Any, Any]) -> int:
+    """The ``page`` of a list the query asks for: 1 unless a whole number above 1."""
+    raw = request.query_params.get("page", "")
+    return int(raw) if raw.isdigit() and int(raw) > 1 else 1
 
 
 async def read_form(request: Request[Any, Any, Any]) -> Form:

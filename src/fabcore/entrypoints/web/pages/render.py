@@ -23,6 +23,8 @@ from markupsafe import Markup
 
 from fabcore.domain import errors as e
 from fabcore.domain.money import Money
+from fabcore.entrypoints.web import auth
+from fabcore.entrypoints.web.pages.common import frame_ancestors
 from fabcore.entrypoints.web.problems import EXCEPTION_HANDLERS, STATUS
 
 log = logging.getLogger("fabcore.web")
@@ -126,7 +128,9 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str]
     if status >= 500:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     fragment = request.headers.get("hx-request") == "true"
-    frame = "*" if request.url.path.startswith("/w/") else "'none'"
+    shop = request.path_params.get("shop")
+    frame = (frame_ancestors(auth.core(request.app.state), shop)
+             if request.url.path.startswith("/w/") and isinstance(shop, str) else "'none'")
     return html("error.html", status=status, frame_ancestors=frame, fragment=fragment,
                 status_code=status, message=message_of(exc), title=_title(status))
 

@@ -19,7 +19,6 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath
 
 from fabcore.app.drafting import UploadedModel
-from fabcore.app.facade import Fabcore
 from fabcore.domain.actor import Actor
 from fabcore.domain.customer import BillingContact
 from fabcore.domain.errors import InvalidInput, NotAuthenticated, NotFound
@@ -29,25 +28,19 @@ from fabcore.entrypoints.web import auth
 from fabcore.entrypoints.web.pages.common import (
     Form,
     core_of,
+    frame_ancestors,
     order_view,
+    page_number,
     read_form,
     run,
 )
-from fabcore.entrypoints.web.pages.render import PAGE_EXCEPTION_HANDLERS, html
+from fabcore.entrypoints.web.pages.render import PAGE_EXCEPTION_HANDLERS, html, render
 from fabcore.entrypoints.web.settings import MiB
 
 AnyRequest = Request[Any, Any, Any]
 UNITS = ("mm", "cm", "inch", "m")
+ORDERS_PER_PAGE = 25
 PathStr = FromPath[str]
-
-
-def frame_ancestors(core: Fabcore, shop: str) -> str:
-    """The origins that may frame the shop's widget: its own and the shop's allowed ones."""
-    try:
-        settings = core.get_shop(Actor.visitor(shop)).settings
-    except NotFound:
-        return "'self'"
-    return " ".join(("'self'", *settings.widget_origins))
 
 
 def caller(request: AnyRequest, shop: str) -> Actor | None:
@@ -246,8 +239,11 @@ async def orders(request: AnyRequest, shop: PathStr) -> Response[str]:
 
 
 async def _orders_page(request: AnyRequest, shop: str, actor: Actor) -> Response[str]:
-    rows = await run(core_of(request).list_order_summaries, actor)
-    return page(request, shop, "widget/orders.html", rows=rows)
+    number = page_number(request)
+    rows = await run(core_of(request).list_order_summaries, actor, limit=ORDERS_PER_PAGE + 1,
+                     offset=(number - 1) * ORDERS_PER_PAGE)
+    return page(request, shop, "widget/orders.html", rows=rows[:ORDERS_PER_PAGE],
+                page_number=number, more=len(rows) > ORDERS_PER_PAGE)
 
 
 @get("/orders/{order_id:str}")
@@ -496,8 +492,6 @@ async def embed(request: AnyRequest, shop: PathStr) -> Response[str]:
     core = core_of(request)
     core.get_shop(Actor.visitor(shop))
     origin = f"{request.url.scheme}://{request.url.netloc}"
-    from fabcore.entrypoints.web.pages.render import render
-
     script = render("widget/embed.js", origin=origin, shop=shop)
     return Response(script, media_type="text/javascript; charset=utf-8",
                     headers={"cache-control": "public, max-age=300"})
@@ -510,7 +504,7 @@ def router() -> Router:
             home, sign_in, sign_up, sign_in_link, link_page, confirm_page, redeem_link, sign_out,
             orders, order, add_part, update_line, change_units, remove_line, line_model,
             shipping, billing, place, submit, accept, request_changes, cancel, provide_po, pay,
-            invoice,            offer, accept_link, pay_link, pay_with_link, embed,
+            invoice, offer, accept_link, pay_link, pay_with_link, embed,
         ],
         include_in_schema=False,
         exception_handlers=PAGE_EXCEPTION_HANDLERS,

@@ -6,6 +6,9 @@ import { OBJLoader } from "three/addons/loaders/OBJLoader.js";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
 
 const MATERIAL = new THREE.MeshStandardMaterial({ color: 0x4f7cac, metalness: 0.1, roughness: 0.6 });
+// Each shown canvas holds a WebGL context; browsers keep only a few, so a canvas
+// that an htmx swap took out of the page gives its context back.
+const shown = new Map();
 
 function parse(name, data) {
   const lower = name.toLowerCase();
@@ -54,6 +57,7 @@ function show(canvas, object) {
   const render = () => renderer.render(scene, camera);
   controls.addEventListener("change", render);
   render();
+  shown.set(canvas, { renderer, controls });
   canvas.dataset.ready = "true";
 }
 
@@ -79,7 +83,19 @@ async function load(canvas) {
   }
 }
 
+function release() {
+  shown.forEach((held, canvas) => {
+    if (!canvas.isConnected) {
+      held.controls.dispose();
+      held.renderer.dispose();
+      held.renderer.forceContextLoss();
+      shown.delete(canvas);
+    }
+  });
+}
+
 function scan() {
+  release();
   document.querySelectorAll("canvas.viewer:not([data-loading])").forEach(load);
 }
 
