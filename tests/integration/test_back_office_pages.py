@@ -131,3 +131,30 @@ def test_the_order_history_names_who_changed_the_status(site: Site) -> None:
     assert "by Olga Owner (staff)" in history
     assert "first in the queue" in history
     assert "by Ada (customer)" in history
+
+
+def test_the_order_list_has_tabs_with_counts_and_pages(site: Site) -> None:
+    owner = site.owner()
+    staff = Actor.owner("acme", owner.account["id"])
+    customer = site.core.register_customer(staff, name="Ada", email="ada@example.com",
+                                           billing_address=ADDRESS)
+    for _ in range(26):
+        site.core.create_order(staff, customer.id)
+    _as(site, owner)
+    first = site.client.get("/admin/acme/orders")
+    tabs = first.text.split('class="tabs"', 1)[1].split("</ul>", 1)[0]
+    assert re.search(r'>All <span class="count">26</span>', tabs)
+    assert re.search(r'>Draft <span class="count">26</span>', tabs)
+    assert "Page 1 of 2 (26 orders)" in first.text
+    assert first.text.count('<td><a href="/admin/acme/orders/') == 25
+    second = site.client.get("/admin/acme/orders?page=2")
+    assert second.text.count('<td><a href="/admin/acme/orders/') == 1
+    assert 'rel="prev"' in second.text
+    assert 'rel="next"' not in second.text
+    paid = site.client.get("/admin/acme/orders?payment=paid")
+    assert "No orders match." in paid.text
+    later = site.client.get("/admin/acme/orders?from=2026-11-03")
+    assert "No orders match." in later.text
+    bad = site.client.get("/admin/acme/orders?from=someday")
+    assert bad.status_code == 422
+    assert "must be a date like" in bad.text
