@@ -41,6 +41,7 @@ def test_case_1_sign_up_upload_price_place_pay_and_download_the_invoice(
     card.get_by_label("Quantity").dispatch_event("change")
     page.locator("article.part input[name=quantity][value='10']").wait_for()
     ship(page, re.compile("^DHL parcel"))
+    assert "Shipping (DHL parcel)" in page.locator("table.breakdown").inner_text()
     check_accessibility(page, "the cart with a part")
     page.get_by_role("button", name="Place order").click()
     ready = page.locator("[data-state=ready_for_payment]")

@@ -130,10 +130,15 @@ class OrderView:
     shipping_methods: tuple[tuple[str, str, bool], ...]
     reachable: tuple[str, ...]
     labels: dict[str, str]
+    shipping_names: dict[str, str]
 
     def option(self, process: str, material: str) -> str:
         """A process and material as people read them: the catalog's labels."""
         return self.labels.get(f"{process}:{material}", f"{process} · {material}")
+
+    def shipping(self, method: str) -> str:
+        """A shipping method as people read it: the catalog's label."""
+        return self.shipping_names.get(method, method)
 
 
 def order_view(core: Fabcore, actor: Actor, order_id: str, with_options: bool) -> OrderView:
@@ -165,4 +170,5 @@ def order_view(core: Fabcore, actor: Actor, order_id: str, with_options: bool) -
     reachable = tuple(option.status.value for option in order.reachable_statuses(actor))
     labels = {f"{p.id}:{m.id}": f"{p.label} · {m.label}" for p in catalog.processes.values()
               for m in p.materials.values()}
-    return OrderView(order, quote, tuple(views), reasons, methods, reachable, labels)
+    names = {m.id: m.label for m in catalog.shipping.values()}
+    return OrderView(order, quote, tuple(views), reasons, methods, reachable, labels, names)

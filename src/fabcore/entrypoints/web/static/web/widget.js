@@ -179,6 +179,10 @@
     if (messages && ev.detail.xhr && ev.detail.xhr.status < 400) { messages.innerHTML = ""; }
   });
   document.addEventListener("htmx:afterSettle", function (ev) {
+    // A refused upload is told beside the upload zone; away from it, the notice goes.
+    if (!document.querySelector("[data-upload]")) {
+      document.querySelectorAll("#uploads li.error").forEach(function (li) { li.remove(); });
+    }
     var messages = document.getElementById("messages");
     if (messages && ev.detail.target === messages && messages.firstElementChild) {
       messages.firstElementChild.setAttribute("tabindex", "-1");
