@@ -1,5 +1,6 @@
 """The back office's order page in real Chromium: edits in review (material, lines removed and
-added), payments recorded and taken back, and the order list's filters and CSV export."""
+added), payments recorded and taken back, the order list's filters and CSV export, and the
+same pages with JavaScript turned off (forms post and redirect)."""
 
 from __future__ import annotations
 
@@ -80,3 +81,17 @@ def test_staff_edit_an_order_in_review_and_record_its_payment(
     staff.get_by_label("Created until").fill("2000-01-01")
     staff.get_by_role("button", name="Filter").click()
     staff.get_by_text("No orders match.").wait_for()
+
+    plain = context.browser.new_context(java_script_enabled=False).new_page()
+    staff_sign_in(plain, shop_server)
+    plain.goto(f"{shop_server.url}/admin/acme/orders/{order_id}")
+    plain.get_by_text("Change", exact=True).click()
+    option = plain.locator("details.change-option",
+                           has=plain.get_by_text("Manufacturing", exact=True))
+    option.locator("summary").click()
+    option.get_by_role("button", name="Change to Manufacturing").click()
+    plain.get_by_text("Status changed to Manufacturing.").wait_for()
+    plain.get_by_label(re.compile("^Reference")).fill("cheque 7")
+    plain.get_by_role("button", name="Record payment").click()
+    plain.get_by_text("Payment recorded.").wait_for()
+    assert "Payment: Paid" in plain.locator("main").inner_text()

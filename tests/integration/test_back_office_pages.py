@@ -4,6 +4,7 @@ and the order history naming who changed what."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from fabcore.domain.accounts import Role
 from fabcore.domain.actor import Actor
@@ -158,3 +159,41 @@ def test_the_order_list_has_tabs_with_counts_and_pages(site: Site) -> None:
     bad = site.client.get("/admin/acme/orders?from=someday")
     assert bad.status_code == 422
     assert "must be a date like" in bad.text
+
+
+def test_settings_and_customers_are_saved_from_their_forms(site: Site) -> None:
+    owner = site.owner()
+    _as(site, owner)
+    saved = site.client.post("/admin/acme/settings", follow_redirects=False, data={
+        "csrf_token": owner.csrf, "mode": "manual", "max_order_total": "1200.50",
+        "max_quantity": "40", "payment_before_production": "on",
+        "offer_validity_days": "21", "widget_origins": "https://shop.example\nhttp://localhost:8080"})
+    assert saved.status_code == 303
+    settings = site.core.get_shop(Actor.system("acme")).settings
+    assert settings.review.mode.value == "manual"
+    assert settings.review.max_order_total is not None
+    assert settings.review.max_order_total.amount == Decimal("1200.50")
+    assert settings.review.max_quantity == 40
+    assert not settings.review.dfm_warnings_require_review
+    assert settings.payment_before_production
+    assert settings.offer_validity_days == 21
+    assert settings.widget_origins == ("https://shop.example", "http://localhost:8080")
+    page = site.client.get("/admin/acme/settings").text
+    assert '<option value="manual" selected>' in page
+    assert 'value="1200.50"' in page
+
+    added = site.client.post("/admin/acme/customers", follow_redirects=False, data={
+        "csrf_token": owner.csrf, "name": "Grace Hopper", "email": "grace@example.com",
+        "company": "Navy", "billing_contact_name": "Accounts",
+        "billing_contact_email": "accounts@navy.example", "billing_line1": "1 Compiler Road",
+        "billing_postal_code": "10001", "billing_city": "New York", "billing_country": "us"})
+    assert added.status_code == 303
+    grace = site.core.find_customer(Actor.system("acme"), "grace@example.com")
+    assert grace is not None
+    assert grace.billing_contact is not None
+    assert grace.billing_contact.email == "accounts@navy.example"
+    assert grace.billing_address is not None
+    assert grace.billing_address.country == "US"
+    listed = site.client.get("/admin/acme/customers").text
+    assert "Grace Hopper" in listed
+    assert "accounts@navy.example" in listed
