@@ -131,6 +131,16 @@ def test_case_3_quotation_tool_draft_offer_confirmation(
     staff_page.locator("[data-status=placed]").wait_for()
     mail_to(shop_server, "grace@example.com", ": Placed")
 
+    staff_page.get_by_role("link", name="Quotation tool").click()
+    assert staff_page.get_by_text("No drafts.").is_visible()
+    staff_page.get_by_label("Customer", exact=True).select_option(label="Grace Hopper "
+                                                                        "(grace@example.com)")
+    staff_page.get_by_role("button", name="Start quote", exact=True).click()
+    staff_page.locator("[data-status=draft]").wait_for()
+    assert "Grace Hopper" in staff_page.locator("aside").inner_text()
+    staff_page.get_by_role("link", name="Quotation tool").click()
+    assert staff_page.locator("table.list a").count() == 1
+
 
 def test_change_moves_an_order_through_statuses_and_mails_both_sides(
     context: Any, shop_server: LiveServer

@@ -1,6 +1,6 @@
 """Mails lead their readers to where they act, in real Chromium: order links after signing in
 (widget and back office), the signed "review and pay" link without it; and a customer asks
-for changes to a firm offer."""
+for changes to a firm offer, then cancels."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_order_links_work_after_signing_in_and_the_pay_link_without(
     assert "Paid" in clerk.locator("main").inner_text()
 
 
-def test_a_customer_asks_for_changes_to_the_firm_offer(
+def test_a_customer_asks_for_changes_to_the_firm_offer_then_cancels(
     context: Any, shop_server: LiveServer
 ) -> None:
     customer = context.new_page()
@@ -115,3 +115,14 @@ def test_a_customer_asks_for_changes_to_the_firm_offer(
     history = staff.locator("ol.history").inner_text()
     assert "Firm offer sent \u2192 Waiting for review by Ada Lovelace (customer)" in history
     assert "ten of them, please" in history
+
+    customer.locator("summary", has_text="Cancel this order").click()
+    customer.get_by_label("Why do you cancel?").fill("found another shop")
+    customer.get_by_role("button", name="Cancel order").click()
+    customer.locator("span.status", has_text="Canceled by customer").wait_for()
+    assert customer.locator("summary", has_text="Cancel this order").count() == 0
+    customer.get_by_role("link", name="My orders").click()
+    row = customer.locator("table.list tr", has_text="Canceled by customer")
+    row.wait_for()
+    row.get_by_role("link").click()
+    customer.locator("ol.history", has_text="found another shop").wait_for()
