@@ -71,7 +71,7 @@ def test_sign_up_mails_a_confirmation_and_the_password_works_at_once(
     assert mail.to == ("ada@example.com",)
     assert mail.subject == "[Acme Prototyping] Confirm your e-mail address"
     assert mail.link is not None
-    assert mail.link.startswith("https://shop.example/confirm/fcl_")
+    assert mail.link.startswith("https://shop.example/w/acme/confirm/fcl_")
     assert mail.link in mail.text
 
     signed_in = app.sign_in(SHOP, "ADA@example.com", "correct horse", "192.0.2.1")

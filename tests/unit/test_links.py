@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fabcore.app.links import LinkBuilder, LinkSigner
+from fabcore.app.links import LinkBuilder, LinkSigner, parse_link
 from fabcore.domain.errors import ConfigurationError, InvalidInput, OfferLinkInvalid
 from fabcore.domain.notifications import LinkPurpose
 
@@ -221,6 +221,19 @@ def test_builder_makes_offer_and_pay_urls() -> None:
     assert urls.offer(value) == f"https://shop.example/portal/offers/{value}"
     assert urls.pay(value) == f"https://shop.example/portal/pay/{value}"
     assert urls.url(PAY, value) == urls.pay(value)
+
+
+def test_builder_leads_customers_to_the_widget_and_staff_to_the_back_office() -> None:
+    urls = LinkBuilder("https://shop.example")
+    value = token()
+    assert urls.offer(value, "acme") == f"https://shop.example/w/acme/offers/{value}"
+    assert urls.pay(value, "acme") == f"https://shop.example/w/acme/pay/{value}"
+    assert parse_link(urls.offer(value, "acme")) == (LinkPurpose.OFFER, value)
+    assert urls.order("acme", "o 1", staff=False) == "https://shop.example/w/acme/orders/o%201"
+    assert urls.order("acme", "o1", staff=True) == "https://shop.example/admin/acme/orders/o1"
+    assert urls.account("sign-in", "t", "acme") == "https://shop.example/w/acme/sign-in/t"
+    assert urls.account("invitation", "t", "acme", staff=True) == (
+        "https://shop.example/admin/acme/invitation/t")
 
 
 @pytest.mark.parametrize("base", ["shop.example", "ftp://shop.example", "https://",

@@ -23,8 +23,8 @@ from fabcore.domain.shop import Shop
 from fabcore.domain.status import OrderStatus, PaymentStatus
 from fabcore.ports.outbox import OutboxStatus
 
-OFFER_LINK = re.compile(r"http://localhost:8000/offers/([A-Za-z0-9_\-.=]+)")
-PAY_LINK = re.compile(r"http://localhost:8000/pay/([A-Za-z0-9_\-.=]+)")
+OFFER_LINK = re.compile(r"http://localhost:8000/w/[a-z0-9-]+/offers/([A-Za-z0-9_\-.=]+)")
+PAY_LINK = re.compile(r"http://localhost:8000/w/[a-z0-9-]+/pay/([A-Za-z0-9_\-.=]+)")
 
 
 def _draft(app: Fabcore, actor: Actor, model: UploadedModel, qty: int = 10) -> Order:

@@ -9,7 +9,8 @@ live in modules by concern, each over the shared :class:`~fabcore.app.runner.Run
 - :mod:`fabcore.app.lifecycle`: every status change, by name or by target status;
 - :mod:`fabcore.app.payments`: payment page, checkout, gateway events, invoices;
 - :mod:`fabcore.app.jobs`: outbox relay, reminders, failed mails;
-- :mod:`fabcore.app.queries`: orders, quotes, customers, mailed links.
+- :mod:`fabcore.app.queries`: orders, quotes, customers, mailed links;
+- :mod:`fabcore.app.storefront`: the cart, parts and their files, the order list and CSV.
 
 Every use case takes the :class:`~fabcore.domain.actor.Actor` asking first
 (shop set-up and the gateway's events aside), checks what the actor may see
@@ -27,9 +28,10 @@ from fabcore.app.jobs import Jobs
 from fabcore.app.lifecycle import Lifecycle
 from fabcore.app.payments import Payments
 from fabcore.app.queries import Queries
+from fabcore.app.storefront import Storefront
 
 
-class Fabcore(Accounts, Identity, Drafting, Lifecycle, Payments, Jobs, Queries):
+class Fabcore(Storefront, Accounts, Identity, Drafting, Lifecycle, Payments, Jobs, Queries):
     """The application (see the module docstring)."""
 
     __slots__ = ()

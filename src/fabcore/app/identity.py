@@ -404,7 +404,9 @@ class Identity(Runner):
         message_id = self.new_id()
         mail = self.notifier.renderer.render_account(
             template, shop=shop, to=account.email, name=account.name,
-            link_url=self.notifier.urls.account(path, token), expires_at=expires,
+            link_url=self.notifier.urls.account(path, token, shop.id,
+                                                staff=account.role is not Role.CUSTOMER),
+            expires_at=expires,
             message_id=f"<{message_id}@fabcore>", extra=extra,
         )
         return OutboxMessage(id=message_id, shop_id=shop.id, order_id=None, mail=mail,

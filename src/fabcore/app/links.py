@@ -192,7 +192,11 @@ _PATHS: dict[LinkPurpose, str] = {LinkPurpose.OFFER: "offers", LinkPurpose.PAY: 
 
 
 class LinkBuilder:
-    """Turns tokens into the customer-facing URLs of a web front end."""
+    """Turns tokens and orders into the URLs of the web front's pages.
+
+    Customers act in the shop's widget (``/w/{shop}/...``), staff in its
+    back office (``/admin/{shop}/...``).
+    """
 
     def __init__(self, base_url: str) -> None:
         parts = urlsplit(base_url)
@@ -207,19 +211,33 @@ class LinkBuilder:
     def __repr__(self) -> str:
         return f"LinkBuilder({self.base_url!r})"
 
-    def url(self, purpose: LinkPurpose, token: str) -> str:
-        """``{base_url}/offers/{token}`` or ``{base_url}/pay/{token}``."""
-        return f"{self.base_url}/{_PATHS[purpose]}/{quote(token, safe='')}"
+    def _area(self, shop_id: str | None, staff: bool = False) -> str:
+        if shop_id is None:
+            return self.base_url
+        return f"{self.base_url}/{'admin' if staff else 'w'}/{quote(shop_id, safe='')}"
 
-    def offer(self, token: str) -> str:
-        return self.url(LinkPurpose.OFFER, token)
+    def url(self, purpose: LinkPurpose, token: str, shop_id: str | None = None) -> str:
+        """``{base_url}/w/{shop_id}/offers/{token}`` or ``.../pay/{token}`` (no shop: the base)."""
+        return f"{self._area(shop_id)}/{_PATHS[purpose]}/{quote(token, safe='')}"
 
-    def pay(self, token: str) -> str:
-        return self.url(LinkPurpose.PAY, token)
+    def offer(self, token: str, shop_id: str | None = None) -> str:
+        return self.url(LinkPurpose.OFFER, token, shop_id)
 
-    def account(self, path: str, token: str) -> str:
-        """``{base_url}/{path}/{token}`` for account links (sign-in, confirm, invitation)."""
-        return f"{self.base_url}/{path}/{quote(token, safe='')}"
+    def pay(self, token: str, shop_id: str | None = None) -> str:
+        return self.url(LinkPurpose.PAY, token, shop_id)
+
+    def order(self, shop_id: str, order_id: str, *, staff: bool) -> str:
+        """The order's page: in the back office for staff, in the widget for its customer."""
+        return f"{self._area(shop_id, staff)}/orders/{quote(order_id, safe='')}"
+
+    def account(
+        self, path: str, token: str, shop_id: str | None = None, *, staff: bool = False
+    ) -> str:
+        """``{base_url}/w/{shop_id}/{path}/{token}`` for account links (sign-in, confirm, ...).
+
+        Staff's links lead to the back office (``/admin/{shop_id}/...``).
+        """
+        return f"{self._area(shop_id, staff)}/{path}/{quote(token, safe='')}"
 
 
 def parse_link(url: str) -> tuple[LinkPurpose, str]:

@@ -20,7 +20,7 @@ from fabcore.app.links import LinkBuilder, LinkSigner
 from fabcore.app.rendering.emails import MailRenderer
 from fabcore.domain.customer import Customer
 from fabcore.domain.events import OrderEvent
-from fabcore.domain.notifications import LinkPurpose, mails_for
+from fabcore.domain.notifications import LinkPurpose, Recipient, mails_for
 from fabcore.domain.order import Order
 from fabcore.domain.shop import ShopContext
 from fabcore.ports.outbox import OutboxMessage
@@ -59,6 +59,9 @@ class Notifier:
             [(intent, self._link(intent.link, order, now), f"<{message_id}@fabcore>")
              for intent, message_id in zip(intents, ids, strict=True)],
             order=order, customer=customer, shop=shop.shop, quote=quote,
+            order_urls=[self.urls.order(order.shop_id, order.id,
+                                        staff=intent.kind is not Recipient.CUSTOMER)
+                        for intent in intents],
         )
         return [OutboxMessage(id=message_id, shop_id=shop.shop.id, order_id=order.id, mail=mail,
                               created_at=now)
@@ -68,9 +71,9 @@ class Notifier:
         if purpose is LinkPurpose.OFFER:
             expires = order.offer_expires_at or now + self.pay_link_validity
             return self.urls.offer(self.links.issue(order.id, purpose, order.offer_revision,
-                                                    expires))
+                                                    expires), order.shop_id)
         if purpose is LinkPurpose.PAY:
             token = self.links.issue(order.id, purpose, order.offer_revision,
                                      now + self.pay_link_validity)
-            return self.urls.pay(token)
+            return self.urls.pay(token, order.shop_id)
         return None

@@ -40,7 +40,7 @@ import attrs
 
 from fabcore.domain import access, checks
 from fabcore.domain.actor import Actor
-from fabcore.domain.analysis import ModelAnalysis
+from fabcore.domain.analysis import ModelAnalysis, Units
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.commands import (
     AcceptOffer,
@@ -141,7 +141,8 @@ class OrderLine:
 
     ``quote`` is the instant price; it counts only while it was made for the
     line's current ``spec``. In review, staff set ``firm_unit_price`` (which
-    wins over the instant price) and one-off ``line_fees``.
+    wins over the instant price) and one-off ``line_fees``. ``units`` is the
+    length unit the model file was measured in.
     """
 
     id: str
@@ -153,6 +154,7 @@ class OrderLine:
     quote: LineQuote | None = None
     firm_unit_price: Money | None = None
     line_fees: tuple[Fee, ...] = ()
+    units: Units = Units.MM
 
     @property
     def instant_unit_price(self) -> Money | None:

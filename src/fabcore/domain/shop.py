@@ -87,6 +87,28 @@ def _legal_name_or_none(value: str | None) -> str | None:
     return checks.optional_text(value, "legal name")
 
 
+_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?")
+MAX_WIDGET_ORIGINS = 20
+
+
+def _origins(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Web origins (``https://shop.example``, ``http://localhost:8080``), each once."""
+    if isinstance(values, str):
+        raise InvalidInput("widget origins must be a list of origins, not one string")
+    found: list[str] = []
+    for value in values:
+        origin = value.strip().lower().rstrip("/") if isinstance(value, str) else value
+        if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
+            raise InvalidInput(
+                f"widget origin {value!r} must be a scheme and host, like https://shop.example"
+            )
+        if origin not in found:
+            found.append(origin)
+    if len(found) > MAX_WIDGET_ORIGINS:
+        raise InvalidInput(f"at most {MAX_WIDGET_ORIGINS} widget origins")
+    return tuple(found)
+
+
 def _shop_id(value: str) -> str:
     return checks.text(value, "shop id")
 
@@ -133,6 +155,9 @@ class ShopSettings:
     shop's name), ``address``, ``tax_id`` (VAT identification number) and
     ``bank`` (for payment by transfer); invoices are numbered
     ``{invoice_prefix}{number}`` without gaps per shop.
+
+    ``widget_origins`` are the web origins whose pages may embed the shop's
+    widget (besides fabcore's own).
     """
 
     notify_emails: tuple[str, ...] = attrs.field(converter=_emails)
@@ -150,6 +175,7 @@ class ShopSettings:
     )
     bank: BankAccount | None = None
     invoice_prefix: str = attrs.field(default="INV-", converter=_prefix)
+    widget_origins: tuple[str, ...] = attrs.field(default=(), converter=_origins)
 
     @classmethod
     def for_email(cls, email: str) -> ShopSettings:

@@ -38,7 +38,7 @@ Everything in :attr:`MailIntent.context` (``order_number``, ``shop_name``,
 ``trigger``, ``due_date``, ``offer_revision``, ``tracking_number``, ...),
 plus ``shop``, ``order``, ``customer`` (domain objects), ``recipient``
 (``"customer"`` or ``"shop"``), ``customer_name``, ``customer_email``,
-``link_url``, ``po_number``, ``offer_expires``, ``payment_amount`` (text,
+``link_url``, ``order_url``, ``po_number``, ``offer_expires``, ``payment_amount`` (text,
 ``1,234.50 EUR``), ``payment_label``, ``previous_payment_label``, ``due_in`` (``"in 2 days"``,
 ``"tomorrow"``, ``"today"``), ``details`` (:class:`OrderDetails`),
 ``note_text``, ``note_html``, ``details_text`` and ``details_html`` (the
@@ -193,8 +193,13 @@ class MailRenderer:
         link_url: str | None,
         message_id: str,
         quote: OrderQuote | None = None,
+        order_url: str | None = None,
     ) -> Mail:
         """Render ``intent`` for ``order`` of ``shop``.
+
+        ``order_url`` is where the reader sees the order (the widget for the
+        customer, the back office for the shop); mails show it besides
+        ``link_url``.
 
         ``link_url`` is required when the intent carries a link (the signed
         offer or payment URL). With ``quote`` the details show order fees,
@@ -203,7 +208,8 @@ class MailRenderer:
         first notification address, shop mails to the customer.
         """
         return self.render_all([(intent, link_url, message_id)], order=order,
-                               customer=customer, shop=shop, quote=quote)[0]
+                               customer=customer, shop=shop, quote=quote,
+                               order_urls=[order_url])[0]
 
     def render_all(
         self,
@@ -213,8 +219,11 @@ class MailRenderer:
         customer: Customer | None,
         shop: Shop,
         quote: OrderQuote | None = None,
+        order_urls: Sequence[str | None] | None = None,
     ) -> list[Mail]:
         """Render each ``(intent, link_url, message_id)`` of one event, as :meth:`render` does.
+
+        ``order_urls``, when given, holds each mail's ``order_url``.
 
         What the mails share is worked out once: the order's details, and each
         partial for the mails that give the variables it names the same values.
@@ -233,8 +242,12 @@ class MailRenderer:
         # Per partial: the values of the variables it names, and what they rendered.
         done: dict[str, list[tuple[tuple[object, ...], str]]] = {}
         rendered: list[Mail] = []
-        for intent, link_url, message_id in mails:
+        urls = list(order_urls) if order_urls is not None else [None] * len(mails)
+        if len(urls) != len(mails):
+            raise InvalidInput("render_all needs one order_url per mail")
+        for (intent, link_url, message_id), order_url in zip(mails, urls, strict=True):
             context = self._context(env, intent, common, link_url)
+            context["order_url"] = order_url if order_url != link_url else None
             for name, key, names in partials:
                 if names is None:
                     block = self._render(env, name, shop.id, context)

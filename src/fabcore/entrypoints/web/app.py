@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, get
+from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
@@ -25,6 +26,7 @@ from litestar.types import Message, Scope
 
 from fabcore import __version__
 from fabcore.app.facade import Fabcore
+from fabcore.entrypoints.web import pages
 from fabcore.entrypoints.web.api import accounts, models, orders, shop
 from fabcore.entrypoints.web.problems import EXCEPTION_HANDLERS
 from fabcore.entrypoints.web.settings import MiB, WebSettings
@@ -108,12 +110,17 @@ def create_app(core: Fabcore, settings: WebSettings | None = None) -> Litestar:
             models.make_router(web.max_upload_bytes),
             create_static_files_router(path="/static", directories=[_static_dir()],
                                        include_in_schema=False),
+            *pages.routers(),
         ],
         state=State({"fabcore": core, "web_settings": web}),
         exception_handlers=dict(EXCEPTION_HANDLERS),
         before_send=[_security_headers],
         openapi_config=openapi,
         request_max_body_size=JSON_BODY_LIMIT,
+        # The vendored scripts (three.js is 2 MB) go out compressed; other answers as they are.
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024,
+                                             exclude=["^/api/", "^/w/", "^/admin/", "^/schema",
+                                                      "^/demo-payments/", "^/healthz"]),
         logging_config=LoggingConfig(loggers={
             "litestar": {"level": "INFO", "handlers": ["queue_listener"], "propagate": False},
             # The status machine's library reports every callback at INFO.

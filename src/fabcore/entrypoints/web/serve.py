@@ -28,7 +28,9 @@ from fabcore.domain.actor import Actor
 from fabcore.domain.errors import NotFound
 from fabcore.entrypoints.web.app import create_app
 from fabcore.entrypoints.web.jobs import BackgroundJobs
+from fabcore.entrypoints.web.pages.demo_payments import DemoPaymentGateway
 from fabcore.entrypoints.web.settings import WebSettings
+from fabcore.ports.payments import PaymentGateway
 
 DEFAULT_DATABASE = "sqlite:///fabcore.db"
 DEFAULT_MAIL = "maildir://outbox"
@@ -44,12 +46,17 @@ def core_from_environment(*, pooled: bool) -> Fabcore:
                                timeout_s=web.analysis_timeout_s, queue=web.analysis_queue)
                 if pooled else None)
     env = os.environ
+    base_url = env.get("FABCORE_BASE_URL") or "http://localhost:8000"
+    payments: str | PaymentGateway = env.get("FABCORE_PAYMENTS_URL") or "memory://"
+    if payments == "memory://":
+        # The in-memory gateway, with its checkout page served by this application.
+        payments = DemoPaymentGateway(base_url)
     core = bootstrap(
         env.get("FABCORE_DATABASE_URL") or DEFAULT_DATABASE,
         models=env.get("FABCORE_MODELS") or DEFAULT_MODELS,
         mail=env.get("FABCORE_MAIL_URL") or DEFAULT_MAIL,
-        payments=env.get("FABCORE_PAYMENTS_URL") or "memory://",
-        base_url=env.get("FABCORE_BASE_URL") or "http://localhost:8000",
+        payments=payments,
+        base_url=base_url,
         analyser=analyser,
     )
     if isinstance(analyser, PooledAnalyser):
@@ -88,7 +95,8 @@ def seed(core: Fabcore, out: TextIO, shop_id: str = "acme") -> None:
     print(f"Created the sample shop {shop_id!r} with its owner account:", file=out)
     print(f"  e-mail:   {email}", file=out)
     print(f"  password: {password}", file=out)
-    print("  (shown once; sign in with POST /api/v1/shops/acme/sign-in)", file=out)
+    print(f"  (shown once; sign in at /admin/{shop_id}/ or POST /api/v1/shops/{shop_id}/sign-in)",
+          file=out)
 
 
 def serve(host: str, port: int, workers: int, out: TextIO = sys.stderr) -> None:
@@ -98,7 +106,8 @@ def serve(host: str, port: int, workers: int, out: TextIO = sys.stderr) -> None:
     os.environ.setdefault("FABCORE_BASE_URL", f"http://{host}:{port}")
     with core_from_environment(pooled=False) as core:
         seed(core, out)
-    print(f"fabcore {host}:{port}: API at /api/v1, documentation at /schema", file=out)
+    print(f"fabcore {host}:{port}: back office at /admin/acme/, widget at /w/acme/, "
+          "API at /api/v1, documentation at /schema", file=out)
     uvicorn.run("fabcore.entrypoints.web.serve:app_from_environment", factory=True,
                 host=host, port=port, workers=workers, proxy_headers=True,
                 timeout_graceful_shutdown=30, log_level="info")
