@@ -9,7 +9,8 @@ The same URLs serve Python, the CLI and the tests:
 setting            values
 =================  ==========================================================
 ``database``       ``memory://``, ``sqlite:///path.db``, ``postgresql://...``
-``models``         ``memory://``, or a directory path for the file store
+``models``         ``memory://``, a directory path for the file store, or
+                   ``s3://bucket/prefix?endpoint=...`` (object storage)
 ``mail``           ``memory://`` (recorded in ``app.mailer.sent``),
                    ``maildir://dir``, ``smtp://...``, ``smtps://...``
 ``payments``       ``memory://`` (a signed-event test double), ``stripe://...``
@@ -91,11 +92,24 @@ def make_database(url: str, *, migrate: bool = True) -> UnitOfWorkFactory:
 
 
 def make_model_store(location: str) -> ModelStore:
-    """``memory://`` or a directory for the content-addressed file store."""
+    """The content-addressed model store at ``location``.
+
+    - ``memory://``: nothing survives the process;
+    - a directory path: files under it (created on first write);
+    - ``s3://bucket/prefix?endpoint=...`` (needs ``fabcore[s3]``): objects in
+      an S3-compatible bucket, credentials from the environment; see
+      :meth:`~fabcore.adapters.s3.S3ModelStore.from_url` for the options.
+    """
     if location == "memory://":
         return MemoryModelStore()
+    if location.startswith("s3://"):
+        from fabcore.adapters.s3 import S3ModelStore
+
+        return S3ModelStore.from_url(location)
     if "://" in location:
-        raise ConfigurationError(f"models: expected memory:// or a directory, got {location!r}")
+        raise ConfigurationError(
+            f"models: expected memory://, s3://bucket/prefix or a directory, got {location!r}"
+        )
     from fabcore.adapters.filesystem import FilesystemModelStore
 
     return FilesystemModelStore(Path(location))

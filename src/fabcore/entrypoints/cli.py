@@ -320,9 +320,10 @@ def _add_store_options(parser: argparse.ArgumentParser, acting: bool = True) -> 
         f"default {DEFAULT_MAIL})",
     )
     g.add_argument(
-        "--models", metavar="DIR", default=_env("FABCORE_MODELS", DEFAULT_MODELS),
-        help=f"directory of uploaded model files, or memory:// (env FABCORE_MODELS; "
-        f"default {DEFAULT_MODELS})",
+        "--models", metavar="DIR|URL", default=_env("FABCORE_MODELS", DEFAULT_MODELS),
+        help=f"directory of uploaded model files, s3://BUCKET/PREFIX?endpoint=URL (object "
+        f"storage; credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or memory:// "
+        f"(env FABCORE_MODELS; default {DEFAULT_MODELS})",
     )
     g.add_argument(
         "--payments", metavar="URL", default=_env("FABCORE_PAYMENTS_URL", "memory://"),
