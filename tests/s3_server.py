@@ -100,6 +100,12 @@ class MotoServer:
             process.kill()
             process.wait()
 
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("moto's server is not running")
+        return self._process.pid
+
     def client(self) -> S3Client:
         return client(self.endpoint)
 

@@ -7,9 +7,11 @@ directory store to a bucket and back one file per object.
 
 Nothing is held whole in memory. A file to store is read twice: once to
 hash it (its digest is its key), once to upload it; a stream that cannot
-seek is copied to a temporary file on the first read. Files above the part
-size go up as multipart uploads through boto3's transfer manager, at most
-``concurrency`` parts of ``part_mb`` MiB in memory at a time; a failed
+seek is copied to a temporary file on the first read. A file smaller than
+the part size (``part_mb``) goes up in one request; a larger one as a
+multipart upload, ``concurrency`` parts at a time, each part's request
+body reading its range of the file as it is sent (``os.pread`` where the
+file has a descriptor), so no part is copied into memory either. A failed
 upload is aborted, and an object appears only when it is complete, so a
 reader never sees part of a file. :meth:`S3ModelStore.open` streams an
 object back.
@@ -28,11 +30,14 @@ import contextlib
 import functools
 import hashlib
 import io
+import os
 import re
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, BinaryIO, Literal, cast
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from fabcore.domain import checks
@@ -42,7 +47,6 @@ from fabcore.ports.model_store import ModelRef
 try:
     import boto3
     from boto3.exceptions import Boto3Error
-    from boto3.s3.transfer import TransferConfig
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.response import StreamingBody
@@ -54,6 +58,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 __all__ = ["S3ModelStore"]
 
@@ -61,6 +66,7 @@ MiB = 1024 * 1024
 #: S3 refuses parts smaller than 5 MiB (but the last) and uploads of more than 10,000 parts.
 MIN_PART_MB = 5
 _CHUNK = MiB
+_CONTENT_TYPE = "application/octet-stream"
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 _DENIED = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
@@ -139,29 +145,75 @@ class _ObjectReader(io.RawIOBase):
         super().close()
 
 
-class _Lent:
-    """The caller's file as boto3 sees it: boto3 closes what it uploads, this stays open."""
+class _Source:
+    """The caller's file from ``start`` on, read at any offset from several threads."""
 
-    def __init__(self, file: IO[bytes]) -> None:
+    def __init__(self, file: IO[bytes], start: int) -> None:
         self._file = file
+        self._start = start
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            # What a Python buffer still holds must reach the descriptor first.
+            file.flush()
+            fd = file.fileno()
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                self._fd = fd
 
-    def read(self, size: int = -1) -> bytes:
-        return self._file.read(size)
+    def read_at(self, offset: int, size: int) -> bytes:
+        if self._fd is not None:
+            return os.pread(self._fd, size, self._start + offset)
+        with self._lock:
+            self._file.seek(self._start + offset)
+            return self._file.read(size)
 
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self._file.seek(offset, whence)
 
-    def tell(self) -> int:
-        return self._file.tell()
+class _Range(io.RawIOBase):
+    """Bytes ``offset`` to ``offset + size`` of a :class:`_Source`: one request's body.
 
-    def seekable(self) -> bool:
-        return _seekable(self._file)
+    Seekable, so botocore can hash it for the signature and send it again on
+    a retry; it reads what is asked when it is asked, and nothing is kept.
+    """
+
+    def __init__(self, source: _Source, offset: int, size: int) -> None:
+        self._source = source
+        self._offset = offset
+        self._size = size
+        self._position = 0
 
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = min(max(base + offset, 0), self._size)
+        return self._position
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), self._size - self._position)
+        if wanted <= 0:
+            return 0
+        data = self._source.read_at(self._offset + self._position, wanted)
+        if not data:
+            raise OSError(f"the file ended {self._size - self._position} bytes early")
+        view[:len(data)] = data
+        self._position += len(data)
+        return len(data)
+
     def close(self) -> None:
-        """Left to the caller."""
+        """botocore closes what it sent; the caller's file stays open."""
+
+
+def _body(source: _Source, offset: int, size: int) -> IO[bytes]:
+    """A request body over a range of ``source`` (a file, as far as botocore is concerned)."""
+    return cast(IO[bytes], _Range(source, offset, size))
 
 
 class S3ModelStore:
@@ -204,16 +256,11 @@ class S3ModelStore:
         self.prefix = prefix.strip("/")
         self.endpoint = endpoint
         self.part_size = part_mb * MiB
-        self._transfer = TransferConfig(
-            multipart_threshold=self.part_size, multipart_chunksize=self.part_size,
-            max_concurrency=concurrency,
-        )
-        # Parts read ahead of the uploads are held in memory: no more than the uploads take.
-        self._transfer.max_in_memory_upload_chunks = concurrency
+        self.concurrency = concurrency
         config = Config(
             connect_timeout=connect_timeout, read_timeout=read_timeout,
             s3={"addressing_style": style},
-            max_pool_connections=max(10, concurrency * 2), user_agent_extra="fabcore",
+            max_pool_connections=max(10, concurrency), user_agent_extra="fabcore",
         )
         with _translated("set up the S3 client"):
             self._client = _client(endpoint, region, config)
@@ -373,13 +420,60 @@ class S3ModelStore:
         """Upload ``file`` (positioned at the data of ``ref``) unless it is stored already."""
         if self._head(ref.sha256) == ref.size:
             return
+        source = _Source(file, file.tell())
+        key = self._key(ref.sha256)
         with _translated(f"store model {ref.sha256}"):
-            self._client.upload_fileobj(
-                cast(IO[bytes], _Lent(file)), self.bucket, self._key(ref.sha256),
-                ExtraArgs={"ContentType": "application/octet-stream"}, Config=self._transfer,
-            )
+            if ref.size < self.part_size:
+                self._client.put_object(Bucket=self.bucket, Key=key,
+                                        Body=_body(source, 0, ref.size),
+                                        ContentLength=ref.size, ContentType=_CONTENT_TYPE)
+            else:
+                self._upload_parts(source, ref.size, key)
         with self._lock:
             self._bucket_seen = True
+
+    def _upload_parts(self, source: _Source, size: int, key: str) -> None:
+        """A multipart upload, ``concurrency`` parts at a time; aborted when a part fails."""
+        # The per-part checksums boto3's own transfer manager asks for, when botocore
+        # computes them (AWS_REQUEST_CHECKSUM_CALCULATION=when_supported, its default).
+        config = self._client.meta.config
+        checksum = getattr(config, "request_checksum_calculation", None) == "when_supported"
+        extra: dict[str, Any] = {"ChecksumAlgorithm": "CRC32"} if checksum else {}
+        upload_id = self._client.create_multipart_upload(
+            Bucket=self.bucket, Key=key, ContentType=_CONTENT_TYPE, **extra
+        )["UploadId"]
+
+        def send(number: int, offset: int) -> CompletedPartTypeDef:
+            length = min(self.part_size, size - offset)
+            answer = self._client.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                Body=_body(source, offset, length), ContentLength=length, **extra,
+            )
+            part: CompletedPartTypeDef = {"PartNumber": number, "ETag": answer["ETag"]}
+            if checksum and "ChecksumCRC32" in answer:
+                part["ChecksumCRC32"] = answer["ChecksumCRC32"]
+            return part
+
+        offsets = range(0, size, self.part_size)
+        try:
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(offsets)),
+                                    thread_name_prefix="s3-part") as pool:
+                futures = [pool.submit(send, number, offset)
+                           for number, offset in enumerate(offsets, start=1)]
+                try:
+                    parts = [future.result() for future in futures]
+                finally:
+                    for future in futures:
+                        future.cancel()
+            self._client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException:
+            with contextlib.suppress(BotoCoreError, ClientError):
+                self._client.abort_multipart_upload(Bucket=self.bucket, Key=key,
+                                                    UploadId=upload_id)
+            raise
 
 
 def _seekable(file: IO[bytes]) -> bool:
