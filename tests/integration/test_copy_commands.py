@@ -13,6 +13,8 @@ import io
 import json
 import shutil
 import sqlite3
+import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -21,9 +23,10 @@ import pytest
 from fabcore.adapters.filesystem import FilesystemModelStore
 from fabcore.adapters.sql_copy import TABLES, CopyProgress, copy_database
 from fabcore.adapters.sqlite import SqliteDatabase
-from fabcore.app.bootstrap import bootstrap
+from fabcore.app.bootstrap import bootstrap, make_signer
 from fabcore.domain.actor import Actor
 from fabcore.domain.errors import StorageError
+from fabcore.domain.notifications import LinkPurpose
 from fabcore.entrypoints.cli import main
 from fabcore.entrypoints.demo import run_demo
 from postgres_server import recreate_database
@@ -137,6 +140,29 @@ def test_a_target_with_rows_is_refused_unless_replaced(
     code, _, err = _fabcore(capsys, "db", "copy", "--replace", f"sqlite:///{shop_db}", target)
     assert code == 0, err
     assert _sqlite_rows(tmp_path / "target.db") == _sqlite_rows(shop_db)
+
+
+def test_the_link_key_moves_with_the_shop(
+    shop_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, postgres_target: str,
+) -> None:
+    monkeypatch.delenv("FABCORE_SECRET_KEY", raising=False)
+    source = f"sqlite:///{shop_db}"
+    link = make_signer(source).issue("o1", LinkPurpose.OFFER, 1, datetime.now(UTC) + timedelta(1))
+    target = tmp_path / "target.db"
+    code, _, err = _fabcore(capsys, "db", "copy", "--quiet", source, f"sqlite:///{target}")
+    assert code == 0, err
+    assert err == f"fabcore: copied the link-signing key to {target}.key\n"
+    assert stat.S_IMODE(Path(f"{target}.key").stat().st_mode) == 0o600
+    signer = make_signer(f"sqlite:///{target}")
+    assert signer.verify(link, purpose=LinkPurpose.OFFER, now=datetime.now(UTC)).order_id == "o1"
+
+    code, _, err = _fabcore(capsys, "db", "copy", "--quiet", source, postgres_target)
+    assert code == 0, err
+    assert f"FABCORE_SECRET_KEY=hex:$(cat {shop_db}.key)" in err
+    monkeypatch.setenv("FABCORE_SECRET_KEY", f"hex:{Path(f'{shop_db}.key').read_text().strip()}")
+    signer = make_signer(postgres_target)
+    assert signer.verify(link, purpose=LinkPurpose.OFFER, now=datetime.now(UTC)).order_id == "o1"
 
 
 def test_an_old_source_is_refused_and_left_alone(

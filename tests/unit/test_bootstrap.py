@@ -42,6 +42,30 @@ def test_rotated_keys_still_verify_old_links(monkeypatch: pytest.MonkeyPatch) ->
     assert claims.order_id == "o1"
 
 
+@pytest.mark.parametrize("setting", ["FABCORE_SECRET_KEY", "FABCORE_OLD_SECRET_KEYS"])
+def test_a_sqlite_shops_key_file_carries_over_as_hex(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    token = make_signer(url).issue("o1", LinkPurpose.OFFER, 1, NOW + timedelta(days=1))
+    key = (tmp_path / "shop.db.key").read_text().strip()
+    if setting == "FABCORE_OLD_SECRET_KEYS":
+        monkeypatch.setenv("FABCORE_SECRET_KEY", "the new key for the new database")
+    monkeypatch.setenv(setting, f"hex:{key}")
+    claims = make_signer("postgresql://db/shop").verify(token, purpose=LinkPurpose.OFFER,
+                                                        now=NOW)
+    assert claims.order_id == "o1"
+    monkeypatch.setenv(setting, key)
+    with pytest.raises(OfferLinkInvalid):
+        make_signer("postgresql://db/shop").verify(token, purpose=LinkPurpose.OFFER, now=NOW)
+
+
+def test_a_hex_key_needs_hex_digits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FABCORE_SECRET_KEY", "hex:not hex")
+    with pytest.raises(ConfigurationError, match="FABCORE_SECRET_KEY: hex: must be followed"):
+        make_signer("postgresql://db/shop")
+
+
 def test_postgres_needs_a_configured_key() -> None:
     with pytest.raises(ConfigurationError, match="FABCORE_SECRET_KEY"):
         make_signer("postgresql://localhost/shop")

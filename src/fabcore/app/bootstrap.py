@@ -244,6 +244,16 @@ def _read_or_create_key(path: Path) -> bytes:
     return key
 
 
+def _key_bytes(text: str, setting: str) -> bytes:
+    """A key as written in a setting: its text, or ``hex:`` and the hex digits of its bytes."""
+    if not text.startswith("hex:"):
+        return text.encode()
+    try:
+        return bytes.fromhex(text[4:])
+    except ValueError:
+        raise ConfigurationError(f"{setting}: hex: must be followed by hex digits") from None
+
+
 def make_signer(database: str, secret: str | bytes | None = None) -> LinkSigner:
     """The signer of customer links (firm offers, payment pages).
 
@@ -252,7 +262,10 @@ def make_signer(database: str, secret: str | bytes | None = None) -> LinkSigner:
     signed, so keys can be rotated without breaking mails already sent. With
     neither, a SQLite database keeps a generated key in ``<file>.key`` and
     ``memory://`` uses a key that lives as long as the process; PostgreSQL,
-    shared by several app instances, needs the key configured.
+    shared by several app instances, needs the key configured. A key written
+    ``hex:`` and hex digits stands for those bytes, e.g. ``hex:`` followed by
+    the contents of a SQLite shop's ``<file>.key``, to keep its mailed links
+    working after ``fabcore db copy``.
     """
     key = secret if secret is not None else os.environ.get("FABCORE_SECRET_KEY")
     if key is None:
@@ -266,10 +279,10 @@ def make_signer(database: str, secret: str | bytes | None = None) -> LinkSigner:
                 "set FABCORE_SECRET_KEY: the key that signs customer links must be the same "
                 "for every app instance sharing this database"
             )
-    current = key.encode() if isinstance(key, str) else key
+    current = _key_bytes(key, "FABCORE_SECRET_KEY") if isinstance(key, str) else key
     keys = {_key_id(current): current}
     for old in filter(None, os.environ.get("FABCORE_OLD_SECRET_KEYS", "").split(",")):
-        raw = old.strip().encode()
+        raw = _key_bytes(old.strip(), "FABCORE_OLD_SECRET_KEYS")
         keys.setdefault(_key_id(raw), raw)
     return LinkSigner(keys, current=_key_id(current))
 

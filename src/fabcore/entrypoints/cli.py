@@ -363,7 +363,26 @@ def cmd_db_copy(args: argparse.Namespace) -> int:
     print(render_table(("table", "rows"), [(name, f"{n:,}") for name, n in copied.items()]))
     print(f"copied {sum(copied.values()):,} rows in {len(copied)} tables; every table's "
           "row count matches the source")
+    if source_file is not None:
+        _carry_link_key(Path(f"{source_file}.key"), target_file)
     return EXIT_OK
+
+
+def _carry_link_key(key_file: Path, target_file: Path | None) -> None:
+    """Keep the links already mailed working: their key moves with the shop."""
+    if not key_file.is_file() or os.environ.get("FABCORE_SECRET_KEY"):
+        return
+    if target_file is not None:
+        target_key = Path(f"{target_file}.key")
+        if not target_key.exists():
+            fd = os.open(target_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(key_file.read_bytes())
+            print(f"fabcore: copied the link-signing key to {target_key}", file=sys.stderr)
+        return
+    print(f"fabcore: the links mailed so far are signed with the key in {key_file}: run the "
+          f"processes on the new database with FABCORE_SECRET_KEY=hex:$(cat {key_file}), or "
+          "list it in FABCORE_OLD_SECRET_KEYS beside a new key", file=sys.stderr)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
