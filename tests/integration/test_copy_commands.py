@@ -21,9 +21,10 @@ import psycopg
 import pytest
 
 from fabcore.adapters.filesystem import FilesystemModelStore
+from fabcore.adapters.sql import SqlDatabase
 from fabcore.adapters.sql_copy import TABLES, CopyProgress, copy_database
 from fabcore.adapters.sqlite import SqliteDatabase
-from fabcore.app.bootstrap import bootstrap, make_signer
+from fabcore.app.bootstrap import bootstrap, make_database, make_signer
 from fabcore.domain.actor import Actor
 from fabcore.domain.errors import StorageError
 from fabcore.domain.notifications import LinkPurpose
@@ -200,9 +201,12 @@ def test_db_copy_refuses(
     assert not (tmp_path / "new.db").exists()
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_a_source_that_changes_during_the_copy_commits_nothing(
-    shop_db: Path, tmp_path: Path
+    shop_db: Path, tmp_path: Path, kind: str, request: pytest.FixtureRequest
 ) -> None:
+    url = (request.getfixturevalue("postgres_target") if kind == "postgres"
+           else f"sqlite:///{tmp_path / 'target.db'}")
     writer = sqlite3.connect(shop_db)
 
     def write_to_the_source(step: CopyProgress) -> None:
@@ -211,12 +215,22 @@ def test_a_source_that_changes_during_the_copy_commits_nothing(
             writer.execute("INSERT INTO shops (id, data, catalog) VALUES ('late', '{}', '{}')")
             writer.commit()
 
-    with SqliteDatabase(shop_db, migrate=False) as source, \
-            SqliteDatabase(tmp_path / "target.db") as target, \
+    target = make_database(url)
+    assert isinstance(target, SqlDatabase)
+    with SqliteDatabase(shop_db, migrate=False) as source, target, \
             pytest.raises(StorageError, match="shops: 1 rows copied, the source has 2 now"):
         copy_database(source, target, progress=write_to_the_source)
     writer.close()
-    assert not any(_sqlite_rows(tmp_path / "target.db").values())
+    again = make_database(url)
+    assert isinstance(again, SqlDatabase)
+    with again:
+        session = again.session()
+        try:
+            counts = {t.name: session.fetch(f"SELECT COUNT(*) FROM {t.name}")[0][0]
+                      for t in TABLES}
+        finally:
+            session.close()
+    assert set(counts.values()) == {0}, counts
 
 
 def test_a_source_with_tables_fabcore_does_not_know_is_refused(
