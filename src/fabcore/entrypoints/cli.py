@@ -339,17 +339,17 @@ def cmd_db_copy(args: argparse.Namespace) -> int:
         raise CliError("SRC_URL and DST_URL are the same database")
     if source_file is not None and not source_file.is_file():
         raise CliError(f"{source_file}: no such SQLite file")
+    not_sql = CliError("db copy copies between SQL databases (sqlite:///... and "
+                       "postgresql://...); memory:// keeps nothing to copy")
     source = make_database(args.source, migrate=False)
     target = None
     try:
         if not isinstance(source, SqlDatabase):
-            raise CliError("db copy copies between SQL databases (sqlite:///... and "
-                           "postgresql://...); memory:// keeps nothing to copy")
+            raise not_sql
         check_source(source)
         target = make_database(args.target, migrate=False)
         if not isinstance(target, SqlDatabase):
-            raise CliError("db copy copies between SQL databases (sqlite:///... and "
-                           "postgresql://...); memory:// keeps nothing")
+            raise not_sql
 
         def show(step: CopyProgress) -> None:
             if not args.quiet:
