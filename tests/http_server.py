@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from email.message import Message
 from pathlib import Path
 
@@ -70,7 +70,7 @@ class LiveServer:
 
 
 def start_server(folder: Path, database: str | None = None,
-                 extra_env: dict[str, str] | None = None) -> LiveServer:
+                 extra_env: dict[str, str] | None = None, args: Sequence[str] = ()) -> LiveServer:
     port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
     env = {
@@ -87,7 +87,7 @@ def start_server(folder: Path, database: str | None = None,
     }
     log = folder / "server.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "fabcore.entrypoints.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "fabcore.entrypoints.cli", "serve", "--port", str(port), *args],
         cwd=folder, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
     )
     server = LiveServer(f"http://127.0.0.1:{port}", folder, process, log)

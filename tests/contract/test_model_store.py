@@ -9,9 +9,11 @@ import pytest
 
 from fabcore.adapters.filesystem import FilesystemModelStore
 from fabcore.adapters.memory import MemoryModelStore
+from fabcore.adapters.s3 import S3ModelStore
 from fabcore.domain.errors import StorageError
 from fabcore.ports.model_store import ModelStore
 from fabcore.testing.model_store import ModelStoreContract
+from s3_server import S3Location
 
 
 class TestMemoryModelStore(ModelStoreContract):
@@ -24,6 +26,14 @@ class TestFilesystemModelStore(ModelStoreContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> ModelStore:
         return FilesystemModelStore(tmp_path / "models")
+
+
+class TestS3ModelStore(ModelStoreContract):
+    """On moto's S3 server, or the store at ``FABCORE_TEST_S3_URL`` (see ``tests/s3_server.py``)."""
+
+    @pytest.fixture
+    def store(self, s3_location: S3Location) -> ModelStore:
+        return S3ModelStore.from_url(s3_location.url)
 
 
 def test_filesystem_layout_is_content_addressed(tmp_path: Path) -> None:

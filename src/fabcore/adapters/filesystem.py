@@ -1,8 +1,10 @@
 """Model store on the local file system, addressed by content.
 
 A file with sha256 ``abcdef...`` lives at ``root/ab/cdef...``. Writes go to a
-temporary file in the same directory, are flushed to disk and then renamed
-into place, so a reader never sees half a file and a crash leaves none.
+temporary file (``.tmp-*``) in the same directory, or in ``root`` for a
+streamed file whose digest is known only at its end, are flushed to disk and
+then renamed into place, so a reader never sees half a file and a crash
+leaves none under a digest's name.
 """
 
 from __future__ import annotations
@@ -10,12 +12,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, BinaryIO
 
 from fabcore.domain import checks
 from fabcore.domain.errors import NotFound, StorageError
 from fabcore.ports.model_store import ModelRef
+
+_TEMPORARY = ".tmp-"
+_CHUNK = 1 << 20
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class FilesystemModelStore:
@@ -34,27 +43,56 @@ class FilesystemModelStore:
 
     def put(self, data: bytes, filename: str) -> ModelRef:
         digest = hashlib.sha256(data).hexdigest()
-        ref = ModelRef(sha256=digest, filename=filename, size=len(data))
         target = self._path(digest)
         try:
-            if target.is_file() and target.stat().st_size == len(data):
-                return ref
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as out:
+            if not self._stored(target, len(data)):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=_TEMPORARY)
+                with _removed_on_error(tmp_name), os.fdopen(fd, "wb") as out:
                     out.write(data)
                     out.flush()
                     os.fsync(out.fileno())
-                os.replace(tmp_name, target)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp_name)
-                raise
-            _fsync_directory(target.parent)
+                self._install(tmp_name, target)
         except OSError as exc:
             raise StorageError(f"could not store model {digest}: {exc}") from exc
-        return ref
+        return ModelRef(sha256=digest, filename=filename, size=len(data))
+
+    def put_file(self, file: IO[bytes], filename: str) -> ModelRef:
+        # The digest is known only once the file has been read: it goes to a
+        # temporary file under the root first, hashed on the way.
+        hasher = hashlib.sha256()
+        size = 0
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=_TEMPORARY)
+            with _removed_on_error(tmp_name):
+                with os.fdopen(fd, "wb") as out:
+                    while chunk := file.read(_CHUNK):
+                        hasher.update(chunk)
+                        out.write(chunk)
+                        size += len(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+                target = self._path(hasher.hexdigest())
+                if self._stored(target, size):
+                    os.unlink(tmp_name)
+                else:
+                    target.parent.mkdir(exist_ok=True)
+                    self._install(tmp_name, target)
+        except OSError as exc:
+            raise StorageError(f"could not store model {filename!r}: {exc}") from exc
+        return ModelRef(sha256=hasher.hexdigest(), filename=filename, size=size)
+
+    @staticmethod
+    def _stored(target: Path, size: int) -> bool:
+        return target.is_file() and target.stat().st_size == size
+
+    @staticmethod
+    def _install(tmp_name: str, target: Path) -> None:
+        """Rename a complete, synced temporary file into place, durably."""
+        with _removed_on_error(tmp_name):
+            os.replace(tmp_name, target)
+        _fsync_directory(target.parent)
 
     def get(self, sha256: str) -> bytes:
         path = self._path(sha256)
@@ -80,6 +118,39 @@ class FilesystemModelStore:
             return path.is_file()
         except OSError as exc:
             raise StorageError(f"could not look up model {sha256}: {exc}") from exc
+
+    def open(self, sha256: str) -> BinaryIO:
+        path = self._path(sha256)
+        try:
+            return path.open("rb")
+        except FileNotFoundError:
+            raise NotFound(f"no stored model with sha256 {sha256}") from None
+        except OSError as exc:
+            raise StorageError(f"could not read model {sha256}: {exc}") from exc
+
+    def digests(self) -> Iterator[str]:
+        try:
+            for folder in sorted(self.root.iterdir()) if self.root.is_dir() else ():
+                if len(folder.name) != 2 or not folder.is_dir():
+                    continue
+                for entry in sorted(folder.iterdir()):
+                    digest = folder.name + entry.name
+                    # Temporary files left by a crash are not models.
+                    if _DIGEST.fullmatch(digest) and entry.is_file():
+                        yield digest
+        except OSError as exc:
+            raise StorageError(f"could not list the models in {self.root}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _removed_on_error(tmp_name: str) -> Iterator[None]:
+    """Delete the temporary file when the block fails (it is not a model)."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import re
 import threading
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import IO, BinaryIO, Self, TypeVar
 
 import attrs
 
@@ -87,6 +88,17 @@ class MemoryModelStore:
     def exists(self, sha256: str) -> bool:
         with self._lock:
             return checks.sha256(sha256) in self._files
+
+    def put_file(self, file: IO[bytes], filename: str) -> ModelRef:
+        # This store keeps whole files in memory anyway.
+        return self.put(file.read(), filename)
+
+    def open(self, sha256: str) -> BinaryIO:
+        return io.BytesIO(self.get(sha256))
+
+    def digests(self) -> Iterator[str]:
+        with self._lock:
+            return iter(list(self._files))
 
 
 # -- mailer -----------------------------------------------------------------------

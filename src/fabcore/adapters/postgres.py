@@ -146,6 +146,7 @@ class _PostgresSession(Session):
     """
 
     claim_clause = "FOR UPDATE SKIP LOCKED"
+    identity_insert = "OVERRIDING SYSTEM VALUE"
     # The transaction that wrote the shop's row: a catalog is large, and turning it from
     # JSONB into text for every order read costs more than the round trip it saves.
     catalog_stamp = "s.xmin::text"
@@ -197,6 +198,34 @@ class _PostgresSession(Session):
 
     def write_rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         return self._cursor(sql, params).fetchall()
+
+    def write_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._run(None)
+        try:
+            if self._conn.info.transaction_status == TransactionStatus.IDLE:
+                self._conn.execute("BEGIN")
+            with self._conn.cursor() as cursor:
+                cursor.executemany(_pg(sql), rows)
+        except psycopg.Error as exc:
+            raise _translate(exc) from exc
+
+    def table_names(self) -> set[str]:
+        rows = self.fetch("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        return {str(row[0]) for row in rows}
+
+    def column_names(self, table: str) -> list[str]:
+        return [str(row[0]) for row in self.fetch(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+            (table,),
+        )]
+
+    def reset_identity(self, table: str, column: str) -> None:
+        self.fetch(
+            f"SELECT setval(pg_get_serial_sequence(?, ?), "
+            f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)",
+            (table, column),
+        )
 
     def claim(self) -> None:
         """Rows are claimed by the lock clause of the query itself."""
@@ -258,6 +287,8 @@ class PostgresDatabase(SqlDatabase):
     one is closed after ten minutes. With ``migrate=False`` the schema is used
     as it is and :meth:`upgrade` is left to the caller.
     """
+
+    dialect = "postgres"
 
     def __init__(
         self,
@@ -347,7 +378,7 @@ class PostgresDatabase(SqlDatabase):
             )
             applied = {row[0] for row in conn.execute(f"SELECT version FROM {SCHEMA_TABLE}")}
             todo = [
-                m for m in pending("postgres", applied) if target is None or m.version <= target
+                m for m in pending(self.dialect, applied) if target is None or m.version <= target
             ]
             for migration in todo:
                 conn.execute(migration.sql)

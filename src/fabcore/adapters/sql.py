@@ -237,6 +237,8 @@ class Session(abc.ABC):
 
     #: Appended to the query that claims due outbox rows.
     claim_clause: ClassVar[str] = ""
+    #: Put before ``VALUES`` to insert rows with their own identity column values.
+    identity_insert: ClassVar[str] = ""
     #: What an order's read selects of its shop's row to tell which catalog it holds: an
     #: expression that changes whenever the catalog may have (the text itself will do).
     catalog_stamp: ClassVar[str] = "s.catalog"
@@ -280,6 +282,22 @@ class Session(abc.ABC):
     @abc.abstractmethod
     def write_rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """Run a write with a ``RETURNING`` clause in the transaction; the rows it returned."""
+
+    @abc.abstractmethod
+    def write_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """Run one write once per row of parameters, in the transaction."""
+
+    @abc.abstractmethod
+    def table_names(self) -> set[str]:
+        """The tables of the schema."""
+
+    @abc.abstractmethod
+    def column_names(self, table: str) -> list[str]:
+        """The columns of ``table``, in the schema's order."""
+
+    @abc.abstractmethod
+    def reset_identity(self, table: str, column: str) -> None:
+        """Make the next generated ``column`` value follow the largest one inserted."""
 
     @abc.abstractmethod
     def claim(self) -> None:
@@ -983,6 +1001,9 @@ def pending(dialect: str, applied: set[int]) -> list[Migration]:
 
 class SqlDatabase(abc.ABC):
     """Base of the SQL database classes: the ``UnitOfWorkFactory`` over :meth:`session`."""
+
+    #: The folder of its migrations: ``sqlite`` or ``postgres``.
+    dialect: ClassVar[str]
 
     @abc.abstractmethod
     def session(self) -> Session:

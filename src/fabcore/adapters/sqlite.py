@@ -244,6 +244,27 @@ class _SqliteSession(Session):
         except sqlite3.Error as exc:
             raise _translate(exc, self._db.path, self._db.timeout) from exc
 
+    def write_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._begin()
+        try:
+            self._conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise _translate(exc, self._db.path, self._db.timeout) from exc
+
+    def table_names(self) -> set[str]:
+        rows = self.fetch(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+        return {str(row[0]) for row in rows}
+
+    def column_names(self, table: str) -> list[str]:
+        return [str(row[0]) for row in self.fetch(
+            "SELECT name FROM pragma_table_info(?) ORDER BY cid", (table,)
+        )]
+
+    def reset_identity(self, table: str, column: str) -> None:
+        """SQLite gives the next row the largest rowid plus one anyway."""
+
     def claim(self) -> None:
         self._begin()
 
@@ -303,6 +324,8 @@ class SqliteDatabase(SqlDatabase):
     ``migrate=False`` the file is used as it is and :meth:`upgrade` is left
     to the caller.
     """
+
+    dialect = "sqlite"
 
     def __init__(
         self,
@@ -398,7 +421,9 @@ class SqliteDatabase(SqlDatabase):
                 "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
             applied = {row[0] for row in conn.execute(f"SELECT version FROM {SCHEMA_TABLE}")}
-            todo = [m for m in pending("sqlite", applied) if target is None or m.version <= target]
+            todo = [
+                m for m in pending(self.dialect, applied) if target is None or m.version <= target
+            ]
             for migration in todo:
                 for statement in _statements(migration.sql):
                     conn.execute(statement)

@@ -9,7 +9,8 @@ The same URLs serve Python, the CLI and the tests:
 setting            values
 =================  ==========================================================
 ``database``       ``memory://``, ``sqlite:///path.db``, ``postgresql://...``
-``models``         ``memory://``, or a directory path for the file store
+``models``         ``memory://``, a directory path for the file store, or
+                   ``s3://bucket/prefix?endpoint=...`` (object storage)
 ``mail``           ``memory://`` (recorded in ``app.mailer.sent``),
                    ``maildir://dir``, ``smtp://...``, ``smtps://...``
 ``payments``       ``memory://`` (a signed-event test double), ``stripe://...``
@@ -91,11 +92,24 @@ def make_database(url: str, *, migrate: bool = True) -> UnitOfWorkFactory:
 
 
 def make_model_store(location: str) -> ModelStore:
-    """``memory://`` or a directory for the content-addressed file store."""
+    """The content-addressed model store at ``location``.
+
+    - ``memory://``: nothing survives the process;
+    - a directory path: files under it (created on first write);
+    - ``s3://bucket/prefix?endpoint=...`` (needs ``fabcore[s3]``): objects in
+      an S3-compatible bucket, credentials from the environment; see
+      :meth:`~fabcore.adapters.s3.S3ModelStore.from_url` for the options.
+    """
     if location == "memory://":
         return MemoryModelStore()
+    if location.startswith("s3://"):
+        from fabcore.adapters.s3 import S3ModelStore
+
+        return S3ModelStore.from_url(location)
     if "://" in location:
-        raise ConfigurationError(f"models: expected memory:// or a directory, got {location!r}")
+        raise ConfigurationError(
+            f"models: expected memory://, s3://bucket/prefix or a directory, got {location!r}"
+        )
     from fabcore.adapters.filesystem import FilesystemModelStore
 
     return FilesystemModelStore(Path(location))
@@ -230,6 +244,16 @@ def _read_or_create_key(path: Path) -> bytes:
     return key
 
 
+def _key_bytes(text: str, setting: str) -> bytes:
+    """A key as written in a setting: its text, or ``hex:`` and the hex digits of its bytes."""
+    if not text.startswith("hex:"):
+        return text.encode()
+    try:
+        return bytes.fromhex(text[4:])
+    except ValueError:
+        raise ConfigurationError(f"{setting}: hex: must be followed by hex digits") from None
+
+
 def make_signer(database: str, secret: str | bytes | None = None) -> LinkSigner:
     """The signer of customer links (firm offers, payment pages).
 
@@ -238,7 +262,10 @@ def make_signer(database: str, secret: str | bytes | None = None) -> LinkSigner:
     signed, so keys can be rotated without breaking mails already sent. With
     neither, a SQLite database keeps a generated key in ``<file>.key`` and
     ``memory://`` uses a key that lives as long as the process; PostgreSQL,
-    shared by several app instances, needs the key configured.
+    shared by several app instances, needs the key configured. A key written
+    ``hex:`` and hex digits stands for those bytes, e.g. ``hex:`` followed by
+    the contents of a SQLite shop's ``<file>.key``, to keep its mailed links
+    working after ``fabcore db copy``.
     """
     key = secret if secret is not None else os.environ.get("FABCORE_SECRET_KEY")
     if key is None:
@@ -252,10 +279,10 @@ def make_signer(database: str, secret: str | bytes | None = None) -> LinkSigner:
                 "set FABCORE_SECRET_KEY: the key that signs customer links must be the same "
                 "for every app instance sharing this database"
             )
-    current = key.encode() if isinstance(key, str) else key
+    current = _key_bytes(key, "FABCORE_SECRET_KEY") if isinstance(key, str) else key
     keys = {_key_id(current): current}
     for old in filter(None, os.environ.get("FABCORE_OLD_SECRET_KEYS", "").split(",")):
-        raw = old.strip().encode()
+        raw = _key_bytes(old.strip(), "FABCORE_OLD_SECRET_KEYS")
         keys.setdefault(_key_id(raw), raw)
     return LinkSigner(keys, current=_key_id(current))
 

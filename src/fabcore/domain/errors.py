@@ -22,7 +22,7 @@ caller does about an error::
     ├── Conflict                     someone else changed the same thing: retry
     │   └── ConcurrencyConflict      an aggregate changed since it was loaded
     └── InfrastructureError          a backend failed: an operator must act; retry later
-        ├── StorageError             the database failed or is unreachable
+        ├── StorageError             the database or model store failed or is unreachable
         ├── DeliveryError            a mail could not be handed over
         │   ├── TemporaryDeliveryError   worth retrying later
         │   └── PermanentDeliveryError   retrying will not help
@@ -37,7 +37,7 @@ Anything outside this tree is a bug in fabcore and is never reported as a
 refusal.
 
 Adapters translate their drivers' exceptions (``sqlite3``, ``psycopg``,
-``smtplib``, trimesh, Stripe) into this tree with ``raise ... from`` so the
+``smtplib``, botocore, trimesh, Stripe) into this tree with ``raise ... from`` so the
 original stays attached as ``__cause__``.
 """
 
@@ -141,7 +141,7 @@ class ConcurrencyConflict(Conflict):
 
 
 class StorageError(InfrastructureError):
-    """The storage backend failed or cannot be reached; nothing of the change was written."""
+    """The database or model store failed or is unreachable; nothing of the change was written."""
 
 
 class DeliveryError(InfrastructureError):

@@ -286,6 +286,105 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
+def cmd_models_copy(args: argparse.Namespace) -> int:
+    from fabcore.app.bootstrap import make_model_store
+    from fabcore.app.model_copy import FileCopied, ModelCopyResult, copy_models
+
+    if args.source == args.target:
+        raise CliError("SRC and DST are the same store")
+    if "://" not in args.source and not Path(args.source).is_dir():
+        raise CliError(f"{args.source}: no such directory")
+    if args.jobs < 1:
+        raise CliError("--jobs must be at least 1")
+    source, target = make_model_store(args.source), make_model_store(args.target)
+
+    def show(done: FileCopied) -> None:
+        if not args.quiet:
+            reason = f": {done.reason}" if done.reason else ""
+            print(f"[{done.number}/{done.total}] {done.sha256} {_megabytes(done.size)} "
+                  f"{done.outcome.value}{reason}", file=sys.stderr, flush=True)
+
+    result = ModelCopyResult()
+    try:
+        copy_models(source, target, jobs=args.jobs, progress=show, result=result)
+    finally:
+        print(f"copied {result.copied} ({_megabytes(result.copied_bytes)}), skipped "
+              f"{result.skipped} already there, failed {result.failed}")
+    for sha256, reason in result.failures.items():
+        print(f"fabcore: {sha256}: {reason}", file=sys.stderr)
+    return EXIT_FAILURE if result.failed else EXIT_OK
+
+
+def _sqlite_file(url: str) -> Path | None:
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    return Path(unquote(parts.path[1:])) if parts.scheme == "sqlite" else None
+
+
+def cmd_db_copy(args: argparse.Namespace) -> int:
+    from fabcore.adapters.sql import SqlDatabase
+    from fabcore.adapters.sql_copy import CopyProgress, check_source, copy_database
+    from fabcore.app.bootstrap import make_database
+    from fabcore.app.rendering.tables import render_table
+
+    source_file, target_file = _sqlite_file(args.source), _sqlite_file(args.target)
+    if args.source == args.target or (
+        source_file and target_file and source_file.resolve() == target_file.resolve()
+    ):
+        raise CliError("SRC_URL and DST_URL are the same database")
+    if source_file is not None and not source_file.is_file():
+        raise CliError(f"{source_file}: no such SQLite file")
+    not_sql = CliError("db copy copies between SQL databases (sqlite:///... and "
+                       "postgresql://...); memory:// keeps nothing to copy")
+    source = make_database(args.source, migrate=False)
+    target = None
+    try:
+        if not isinstance(source, SqlDatabase):
+            raise not_sql
+        check_source(source)
+        target = make_database(args.target, migrate=False)
+        if not isinstance(target, SqlDatabase):
+            raise not_sql
+
+        def show(step: CopyProgress) -> None:
+            if not args.quiet:
+                print(f"{step.table}: {step.copied:,} of {step.total:,} rows", file=sys.stderr,
+                      flush=True)
+
+        copied = copy_database(source, target, replace=args.replace, progress=show)
+    finally:
+        for database in (source, target):
+            getattr(database, "close", lambda: None)()
+    print(render_table(("table", "rows"), [(name, f"{n:,}") for name, n in copied.items()]))
+    print(f"copied {sum(copied.values()):,} rows in {len(copied)} tables; every table's "
+          "row count matches the source")
+    if source_file is not None:
+        _carry_link_key(Path(f"{source_file}.key"), target_file)
+    return EXIT_OK
+
+
+def _carry_link_key(key_file: Path, target_file: Path | None) -> None:
+    """Keep the links already mailed working: their key moves with the shop."""
+    if not key_file.is_file() or os.environ.get("FABCORE_SECRET_KEY"):
+        return
+    if target_file is not None:
+        target_key = Path(f"{target_file}.key")
+        if not target_key.exists():
+            fd = os.open(target_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(key_file.read_bytes())
+            print(f"fabcore: copied the link-signing key to {target_key}", file=sys.stderr)
+        return
+    print(f"fabcore: the links mailed so far are signed with the key in {key_file}: run the "
+          f"processes on the new database with FABCORE_SECRET_KEY=hex:$(cat {key_file}), or "
+          "list it in FABCORE_OLD_SECRET_KEYS beside a new key", file=sys.stderr)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
         from fabcore.entrypoints.web.serve import serve
@@ -320,9 +419,10 @@ def _add_store_options(parser: argparse.ArgumentParser, acting: bool = True) -> 
         f"default {DEFAULT_MAIL})",
     )
     g.add_argument(
-        "--models", metavar="DIR", default=_env("FABCORE_MODELS", DEFAULT_MODELS),
-        help=f"directory of uploaded model files, or memory:// (env FABCORE_MODELS; "
-        f"default {DEFAULT_MODELS})",
+        "--models", metavar="DIR|URL", default=_env("FABCORE_MODELS", DEFAULT_MODELS),
+        help=f"directory of uploaded model files, s3://BUCKET/PREFIX?endpoint=URL (object "
+        f"storage; credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or memory:// "
+        f"(env FABCORE_MODELS; default {DEFAULT_MODELS})",
     )
     g.add_argument(
         "--payments", metavar="URL", default=_env("FABCORE_PAYMENTS_URL", "memory://"),
@@ -502,6 +602,66 @@ def build_parser() -> argparse.ArgumentParser:
     dbu = dbsub.add_parser("upgrade", help="apply pending schema migrations")
     _add_store_options(dbu, acting=False)
     dbu.set_defaults(func=cmd_db_upgrade)
+    dbc = dbsub.add_parser(
+        "copy",
+        help="copy every table of one database into another (SQLite <-> PostgreSQL)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Copy every row of SRC_URL into DST_URL, e.g. a SQLite shop into PostgreSQL
+(or back).
+
+DST_URL is migrated to the current schema first; SRC_URL is only read and
+must be up to date ('fabcore db upgrade'). A DST_URL that holds rows is
+refused unless --replace is given. Everything is written in one transaction,
+and each table's row count is checked against SRC_URL before it commits, so
+a failed copy leaves DST_URL as it was. Stop the web nodes and workers that
+use SRC_URL first.
+
+Progress goes to stderr, the rows copied per table to stdout.""",
+        epilog="""\
+example:
+  fabcore db copy sqlite:///fabcore.db postgresql://fabcore@db.internal/fabcore""",
+    )
+    dbc.add_argument("source", metavar="SRC_URL",
+                     help="the database to read: sqlite:///PATH or postgresql://...")
+    dbc.add_argument("target", metavar="DST_URL",
+                     help="the database to fill: sqlite:///PATH (created when missing) or "
+                     "postgresql://...")
+    dbc.add_argument("--replace", action="store_true",
+                     help="delete what DST_URL holds first (in the same transaction)")
+    dbc.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    dbc.set_defaults(func=cmd_db_copy)
+
+    m = sub.add_parser("models", help="model file store maintenance")
+    msub = m.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    mc = msub.add_parser(
+        "copy",
+        help="copy the model files of one store into another (directory <-> S3)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Copy every model file of SRC into DST, e.g. the model directory into an S3
+bucket (or back).
+
+Files already in DST are skipped, so running it again after an interruption
+carries on where it stopped. Each file is streamed and checked against its
+sha256 on the way. S3 credentials come from AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY (or AWS_PROFILE).
+
+Progress (a line per file) goes to stderr, the counts to stdout; the exit
+status is 1 when a file could not be copied.""",
+        epilog="""\
+example:
+  fabcore models copy models 's3://shop-models/fabcore?endpoint=http://minio:9000'""",
+    )
+    mc.add_argument("source", metavar="SRC",
+                    help="a model directory or s3://BUCKET/PREFIX?endpoint=URL")
+    mc.add_argument("target", metavar="DST",
+                    help="a model directory (created when missing) or "
+                    "s3://BUCKET/PREFIX?endpoint=URL (the bucket must exist)")
+    mc.add_argument("--jobs", type=int, default=4, metavar="N",
+                    help="files copied at once (default 4)")
+    mc.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    mc.set_defaults(func=cmd_models_copy)
     return parser
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Iterator
+from typing import IO, BinaryIO, Protocol
 
 import attrs
 
@@ -20,16 +21,30 @@ class ModelStore(Protocol):
     """Content-addressed storage of uploaded model files.
 
     The same bytes always give the same ``sha256``; storing them twice keeps
-    one copy. The shop manufactures from these files, so ``put`` must be
-    durable when it returns.
+    one copy. The shop manufactures from these files, so ``put`` and
+    ``put_file`` must be durable when they return, and a reader never sees
+    part of a file. Digests given to the other methods must be 64 lowercase
+    hex digits (``InvalidInput`` otherwise).
     """
 
     def put(self, data: bytes, filename: str) -> ModelRef:
         """Store ``data`` and return its reference (idempotent for equal bytes)."""
         ...
 
+    def put_file(self, file: IO[bytes], filename: str) -> ModelRef:
+        """Store what ``file`` holds from its position to its end, like :meth:`put`.
+
+        The file is read in pieces, never whole into memory; it need not be
+        seekable. It is left open, at its end.
+        """
+        ...
+
     def get(self, sha256: str) -> bytes:
         """Return the stored bytes; raise ``NotFound`` for an unknown digest."""
+        ...
+
+    def open(self, sha256: str) -> BinaryIO:
+        """The stored bytes as a file to read (and close); ``NotFound`` for an unknown digest."""
         ...
 
     def size(self, sha256: str) -> int:
@@ -38,4 +53,8 @@ class ModelStore(Protocol):
 
     def exists(self, sha256: str) -> bool:
         """True when bytes with this digest are stored."""
+        ...
+
+    def digests(self) -> Iterator[str]:
+        """The digest of every stored file, each once, in no particular order."""
         ...

@@ -12,12 +12,17 @@ Subclass :class:`ModelStoreContract` in a pytest module and provide a
 from __future__ import annotations
 
 import hashlib
+import io
 import threading
+from typing import TYPE_CHECKING
 
 import pytest
 
 from fabcore.domain.errors import InvalidInput, NotFound
 from fabcore.ports.model_store import ModelRef, ModelStore
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 BAD_DIGESTS = (
     "",
@@ -33,6 +38,27 @@ BAD_DIGESTS = (
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+class _Unseekable(io.RawIOBase):
+    """A stream that can only be read forward, like a socket or a pipe."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        return self._data.readinto(buffer)
+
+
+def _unseekable(data: bytes) -> io.BufferedReader:
+    return io.BufferedReader(_Unseekable(data))
+
+
+#: Larger than the pieces stores read and write at a time (a few MiB), not a multiple of them.
+LARGE = bytes(range(256)) * (12 * 4096 + 7)
 
 
 class ModelStoreContract:
@@ -127,3 +153,82 @@ class ModelStoreContract:
             thread.join()
         assert errors == []
         assert all(store.get(_sha(data)) == data for data in blobs)
+
+    def test_put_file_stores_like_put(self, store: ModelStore) -> None:
+        data = b"solid streamed\nendsolid streamed\n"
+        ref = store.put_file(io.BytesIO(data), "streamed.stl")
+        assert ref == ModelRef(sha256=_sha(data), filename="streamed.stl", size=len(data))
+        assert store.get(ref.sha256) == data
+        assert store.put(data, "again.stl").sha256 == ref.sha256
+
+    def test_put_file_reads_from_the_position_to_the_end(self, store: ModelStore) -> None:
+        file = io.BytesIO(b"header to skip|the model")
+        file.seek(len(b"header to skip|"))
+        ref = store.put_file(file, "part.stl")
+        assert store.get(ref.sha256) == b"the model"
+        assert ref.size == len(b"the model")
+        assert not file.closed
+        assert file.read() == b""
+
+    def test_put_file_from_a_stream_that_cannot_seek(self, store: ModelStore) -> None:
+        stream = _unseekable(LARGE)
+        ref = store.put_file(stream, "piped.stl")
+        assert ref == ModelRef(sha256=_sha(LARGE), filename="piped.stl", size=len(LARGE))
+        assert store.get(ref.sha256) == LARGE
+        assert not stream.closed
+
+    def test_put_file_large(self, store: ModelStore) -> None:
+        ref = store.put_file(io.BytesIO(LARGE), "large.stl")
+        assert ref.size == len(LARGE) == store.size(ref.sha256)
+        assert store.get(ref.sha256) == LARGE
+
+    def test_put_file_is_idempotent(self, store: ModelStore) -> None:
+        first = store.put_file(io.BytesIO(LARGE), "a.stl")
+        second = store.put_file(_unseekable(LARGE), "b.stl")
+        assert (first.sha256, first.size) == (second.sha256, second.size)
+        assert list(store.digests()) == [first.sha256]
+
+    def test_put_file_empty(self, store: ModelStore) -> None:
+        ref = store.put_file(io.BytesIO(b""), "empty.stl")
+        assert (ref.sha256, ref.size) == (_sha(b""), 0)
+        assert store.get(ref.sha256) == b""
+
+    def test_open_reads_the_stored_bytes_in_pieces(self, store: ModelStore) -> None:
+        ref = store.put(LARGE, "large.stl")
+        pieces = []
+        with store.open(ref.sha256) as file:
+            while piece := file.read(1 << 16):
+                assert len(piece) <= 1 << 16
+                pieces.append(piece)
+        assert b"".join(pieces) == LARGE
+        assert len(pieces) > 1
+
+    def test_open_empty_file(self, store: ModelStore) -> None:
+        ref = store.put(b"", "empty.stl")
+        with store.open(ref.sha256) as file:
+            assert file.read() == b""
+
+    def test_open_unknown_raises_not_found(self, store: ModelStore) -> None:
+        with pytest.raises(NotFound):
+            store.open(_sha(b"never stored"))
+
+    @pytest.mark.parametrize("digest", BAD_DIGESTS)
+    def test_open_rejects_bad_digest(self, store: ModelStore, digest: str) -> None:
+        with pytest.raises(InvalidInput):
+            store.open(digest)
+
+    @pytest.mark.parametrize("digest", BAD_DIGESTS)
+    def test_size_rejects_bad_digest(self, store: ModelStore, digest: str) -> None:
+        with pytest.raises(InvalidInput):
+            store.size(digest)
+
+    def test_digests_of_an_empty_store(self, store: ModelStore) -> None:
+        assert list(store.digests()) == []
+
+    def test_digests_lists_each_stored_file_once(self, store: ModelStore) -> None:
+        blobs = [b"", b"one", b"two", LARGE]
+        for data in blobs:
+            store.put(data, "a.stl")
+            store.put(data, "b.stl")
+        found = list(store.digests())
+        assert sorted(found) == sorted(_sha(data) for data in blobs)
