@@ -44,9 +44,22 @@ class Jobs(Runner):
                         raise
         return sent
 
-    def relay_outbox(self, now: datetime | None = None, batch: int = 100) -> RelayResult:
-        """Hand due mails from the outbox to the mailer (at least once, with retries)."""
-        return relay_outbox(self.uow, self.mailer, now or self.clock.now(), batch=batch)
+    def relay_outbox(
+        self, now: datetime | None = None, batch: int = 100, holder: str | None = None
+    ) -> RelayResult:
+        """Hand due mails from the outbox to the mailer (at least once, with retries).
+
+        ``holder`` names this run for the leases it takes (a task queue's job
+        id): the same run started again also takes back what it had claimed.
+        """
+        return relay_outbox(self.uow, self.mailer, now or self.clock.now(), batch=batch,
+                            holder=holder)
+
+    def outbox_counts(self) -> dict[OutboxStatus, int]:
+        """Mails waiting to be sent and mails given up on, over every shop (for operators)."""
+        with self.uow() as uow:
+            return {status: uow.outbox.count(status)
+                    for status in (OutboxStatus.PENDING, OutboxStatus.FAILED)}
 
     def list_outbox(
         self,

@@ -114,6 +114,30 @@ class OutboxContract:
                 "waiting", "retry-now", "fresh"
             ]
 
+    def test_due_gives_a_holder_back_what_it_leased(self, database: UnitOfWorkFactory) -> None:
+        leased = a.message("leased")
+        leased.next_attempt_at = NOW + timedelta(minutes=10)
+        leased.lease_holder = "job-7"
+        other = a.message("other")
+        other.next_attempt_at = NOW + timedelta(minutes=10)
+        other.lease_holder = "job-8"
+        queue(database, leased, other, a.message("fresh"))
+        with database() as uow:
+            assert [m.id for m in uow.outbox.due(NOW, 10)] == ["fresh"]
+        with database() as uow:
+            found = uow.outbox.due(NOW, 10, "job-7")
+            assert [m.id for m in found] == ["leased", "fresh"]
+            assert found[0].lease_holder == "job-7"
+
+    def test_count_by_status(self, database: UnitOfWorkFactory) -> None:
+        failed = a.message("failed")
+        failed.status = OutboxStatus.FAILED
+        queue(database, a.message("one"), a.message("two"), failed, a.sent_message())
+        with database() as uow:
+            assert uow.outbox.count(OutboxStatus.PENDING) == 2
+            assert uow.outbox.count(OutboxStatus.FAILED) == 1
+            assert uow.outbox.count(OutboxStatus.SENT) == 1
+
     def test_update_records_delivery(self, database: UnitOfWorkFactory) -> None:
         queue(database, a.message())
         with database() as uow:

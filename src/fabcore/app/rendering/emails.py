@@ -50,6 +50,7 @@ from pathlib import Path
 import attrs
 import jinja2
 
+from fabcore.app.context import current_request_id
 from fabcore.app.rendering.invoice import OrderTotals, order_totals
 from fabcore.app.rendering.templating import LineView, address_lines, line_views, make_environment
 from fabcore.domain.customer import Customer
@@ -207,6 +208,7 @@ class MailRenderer:
             cc=intent.cc,
             reply_to=reply_to,
             link=link_url,
+            request_id=current_request_id(),
         )
 
     def render_account(
@@ -243,6 +245,7 @@ class MailRenderer:
             html=self._render(env, f"{template}.html", shop.id, context),
             reply_to=shop.settings.notify_emails[0],
             link=link_url,
+            request_id=current_request_id(),
         )
 
     @staticmethod

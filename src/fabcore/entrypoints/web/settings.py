@@ -32,6 +32,8 @@ class WebSettings:
     processes, each limited to ``analysis_memory_mb`` of address space and
     ``analysis_timeout_s`` seconds per file; at most ``analysis_queue``
     uploads wait for a worker (503 beyond, so the server keeps answering).
+    Where background workers run (``FABCORE_JOBS=queue``), a file of
+    ``defer_analysis_bytes`` or more is analysed by one of them instead.
     """
 
     secure_cookies: bool = True
@@ -40,6 +42,7 @@ class WebSettings:
     analysis_memory_mb: int = 4096
     analysis_timeout_s: float = 60.0
     analysis_queue: int = 32
+    defer_analysis_bytes: int = 20 * MiB
     session_cookie: str = "fabcore_session"
     csrf_cookie: str = "fabcore_csrf"
 
@@ -53,6 +56,7 @@ class WebSettings:
             "analysis_workers": _int("FABCORE_ANALYSIS_WORKERS", 2),
             "analysis_memory_mb": _int("FABCORE_ANALYSIS_MEMORY_MB", 4096),
             "analysis_timeout_s": float(_int("FABCORE_ANALYSIS_TIMEOUT_S", 60)),
+            "defer_analysis_bytes": _int("FABCORE_DEFER_ANALYSIS_MB", 20) * MiB,
         }
         values.update(overrides)
         return cls(**cast(dict[str, Any], values))
