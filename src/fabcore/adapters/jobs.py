@@ -26,13 +26,13 @@ class InProcessJobs:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._wakers: list[Callable[[], None]] = []
+        self._wakers: list[Callable[[], object]] = []
         self._analyse: Callable[[str, str], object] | None = None
 
     def __repr__(self) -> str:
         return "InProcessJobs()"
 
-    def on_relay(self, wake: Callable[[], None]) -> Callable[[], None]:
+    def on_relay(self, wake: Callable[[], object]) -> Callable[[], None]:
         """Call ``wake`` whenever mails are queued; returns what unregisters it.
 
         ``wake`` runs in the thread that queued the mails: it must only signal.

@@ -132,6 +132,11 @@ class RecordingMailer:
             raise self._failures.popleft()
         self.sent.append(mail)
 
+    def check(self) -> None:
+        """Fails like the next send would (with its queued error), taking nothing from the queue."""
+        if self._failures:
+            raise self._failures[0]
+
     def clear(self) -> None:
         """Forget recorded mails and queued failures."""
         self.sent.clear()

@@ -49,3 +49,11 @@ class Mailer(Protocol):
     def send(self, mail: Mail) -> None:
         """Deliver one mail or raise a ``DeliveryError``."""
         ...
+
+    def check(self) -> None:
+        """Return when the transport would take a mail now; sends nothing.
+
+        Raise :class:`~fabcore.domain.errors.TemporaryDeliveryError` naming
+        why not (a readiness probe asks this).
+        """
+        ...

@@ -7,19 +7,9 @@ from typing import Any, cast
 
 import attrs
 
-from fabcore.domain.errors import ConfigurationError
+from fabcore.entrypoints.environment import env_int
 
 MiB = 1024 * 1024
-
-
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
 
 
 @attrs.frozen
@@ -52,11 +42,11 @@ class WebSettings:
         secure = os.environ.get("FABCORE_SECURE_COOKIES", "1").strip().lower()
         values: dict[str, object] = {
             "secure_cookies": secure not in ("0", "false", "no", "off"),
-            "max_upload_bytes": _int("FABCORE_MAX_UPLOAD_MB", 200) * MiB,
-            "analysis_workers": _int("FABCORE_ANALYSIS_WORKERS", 2),
-            "analysis_memory_mb": _int("FABCORE_ANALYSIS_MEMORY_MB", 4096),
-            "analysis_timeout_s": float(_int("FABCORE_ANALYSIS_TIMEOUT_S", 60)),
-            "defer_analysis_bytes": _int("FABCORE_DEFER_ANALYSIS_MB", 20) * MiB,
+            "max_upload_bytes": env_int("FABCORE_MAX_UPLOAD_MB", 200) * MiB,
+            "analysis_workers": env_int("FABCORE_ANALYSIS_WORKERS", 2),
+            "analysis_memory_mb": env_int("FABCORE_ANALYSIS_MEMORY_MB", 4096),
+            "analysis_timeout_s": float(env_int("FABCORE_ANALYSIS_TIMEOUT_S", 60)),
+            "defer_analysis_bytes": env_int("FABCORE_DEFER_ANALYSIS_MB", 20) * MiB,
         }
         values.update(overrides)
         return cls(**cast(dict[str, Any], values))
