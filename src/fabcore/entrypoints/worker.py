@@ -50,7 +50,7 @@ from fabcore.entrypoints.environment import (
 from fabcore.entrypoints.logs import configure_logging
 from fabcore.ports.jobs import ANALYSIS_QUEUE, MAIL_QUEUE
 
-__all__ = ["WorkerSettings", "build_app", "run_worker"]
+__all__ = ["WorkerSettings", "build_app", "retry_stalled", "run_worker"]
 
 log = logging.getLogger("fabcore.worker")
 
@@ -140,25 +140,30 @@ def build_app(core: Fabcore, url: str, settings: WorkerSettings) -> procrastinat
     return app
 
 
+async def retry_stalled(app: procrastinate.App, stalled_s: float) -> int:
+    """Put back in the queue the jobs of workers silent for ``stalled_s``; how many."""
+    try:
+        stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_s)
+    except procrastinate_errors.ConnectorException as exc:
+        log.warning("could not look for stalled jobs: %s", exc.__cause__ or exc)
+        return 0
+    retried = 0
+    for job in stalled:
+        try:
+            await app.job_manager.retry_job(job)
+        except procrastinate_errors.ConnectorException:
+            # Another worker put it back first.
+            continue
+        retried += 1
+        log.warning("job of a silent worker put back in the queue",
+                    extra={"job_id": job.id, "task": job.task_name, "attempts": job.attempts})
+    return retried
+
+
 async def _retry_stalled(app: procrastinate.App, settings: WorkerSettings) -> None:
-    """Put back in the queue the jobs of workers whose heartbeat stopped."""
     while True:
         await asyncio.sleep(settings.heartbeat_s)
-        try:
-            stalled = await app.job_manager.get_stalled_jobs(
-                seconds_since_heartbeat=settings.stalled_s)
-        except procrastinate_errors.ConnectorException as exc:
-            log.warning("could not look for stalled jobs: %s", exc.__cause__ or exc)
-            continue
-        for job in stalled:
-            try:
-                await app.job_manager.retry_job(job)
-            except procrastinate_errors.ConnectorException:
-                # Another worker put it back first.
-                continue
-            log.warning("job of a silent worker put back in the queue",
-                        extra={"job_id": job.id, "task": job.task_name,
-                               "attempts": job.attempts})
+        await retry_stalled(app, settings.stalled_s)
 
 
 async def _work(core: Fabcore, url: str, settings: WorkerSettings) -> None:
