@@ -56,6 +56,9 @@ log = logging.getLogger("fabcore.worker")
 
 # Mails one relay run takes before it looks again (a job loops until fewer come).
 RELAY_BATCH = 100
+# Cron schedules (a sixth field counts seconds): the outbox sweep, the reminders.
+SWEEP_CRON = "* * * * * */15"
+REMINDERS_CRON = "7 * * * *"
 
 
 @attrs.frozen
@@ -67,8 +70,8 @@ class WorkerSettings:
     heartbeat_s: float = 10.0
     stalled_s: float = 30.0
     shutdown_s: float = 30.0
-    sweep_cron: str = "* * * * * */15"
-    reminders_cron: str = "7 * * * *"
+    sweep_cron: str = SWEEP_CRON
+    reminders_cron: str = REMINDERS_CRON
     metrics_port: int = 0
 
     @classmethod
@@ -86,8 +89,8 @@ class WorkerSettings:
             heartbeat_s=env_float("FABCORE_WORKER_HEARTBEAT_S", 10.0),
             stalled_s=env_float("FABCORE_WORKER_STALLED_S", 30.0),
             shutdown_s=env_float("FABCORE_SHUTDOWN_TIMEOUT_S", 30.0),
-            sweep_cron=os.environ.get("FABCORE_OUTBOX_SWEEP_CRON") or cls.sweep_cron,
-            reminders_cron=os.environ.get("FABCORE_REMINDERS_CRON") or cls.reminders_cron,
+            sweep_cron=os.environ.get("FABCORE_OUTBOX_SWEEP_CRON") or SWEEP_CRON,
+            reminders_cron=os.environ.get("FABCORE_REMINDERS_CRON") or REMINDERS_CRON,
             metrics_port=env_int("FABCORE_METRICS_PORT", 0),
         )
         if settings.concurrency < 1:

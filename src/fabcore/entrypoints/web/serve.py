@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
+from types import FrameType
 from typing import TextIO
 
 from litestar import Litestar
@@ -82,6 +84,10 @@ def seed(core: Fabcore, out: TextIO, shop_id: str = "acme") -> None:
     print("  (shown once; sign in with POST /api/v1/shops/acme/sign-in)", file=out)
 
 
+def _shut_down(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def serve(host: str, port: int, workers: int, out: TextIO = sys.stderr) -> None:
     """Seed on first start, then run uvicorn with ``workers`` processes."""
     import uvicorn
@@ -91,6 +97,8 @@ def serve(host: str, port: int, workers: int, out: TextIO = sys.stderr) -> None:
     with core_from_environment(pooled=False) as core:
         seed(core, out)
     print(f"fabcore {host}:{port}: API at /api/v1, documentation at /schema", file=out)
+    # uvicorn signals itself again once it has shut down gracefully: leave with 0 then.
+    signal.signal(signal.SIGTERM, _shut_down)
     uvicorn.run("fabcore.entrypoints.web.serve:app_from_environment", factory=True,
                 host=host, port=port, workers=workers, proxy_headers=True,
                 timeout_graceful_shutdown=env_int("FABCORE_SHUTDOWN_TIMEOUT_S", 30),

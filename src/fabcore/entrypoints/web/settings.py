@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import attrs
 
-from fabcore.entrypoints.environment import env_int
+from fabcore.entrypoints.environment import env_float, env_int
 
 MiB = 1024 * 1024
 
@@ -46,7 +46,7 @@ class WebSettings:
             "analysis_workers": env_int("FABCORE_ANALYSIS_WORKERS", 2),
             "analysis_memory_mb": env_int("FABCORE_ANALYSIS_MEMORY_MB", 4096),
             "analysis_timeout_s": float(env_int("FABCORE_ANALYSIS_TIMEOUT_S", 60)),
-            "defer_analysis_bytes": env_int("FABCORE_DEFER_ANALYSIS_MB", 20) * MiB,
+            "defer_analysis_bytes": round(env_float("FABCORE_DEFER_ANALYSIS_MB", 20) * MiB),
         }
         values.update(overrides)
         return cls(**cast(dict[str, Any], values))
