@@ -19,7 +19,7 @@ from fabcore.adapters.task_queue import ProcrastinateJobs
 from fabcore.app.bootstrap import bootstrap
 from fabcore.app.context import request_scope
 from fabcore.app.samples import create_sample_shop
-from http_server import OWNER_EMAIL, OWNER_PASSWORD, start_server
+from http_server import OWNER_EMAIL, OWNER_PASSWORD, free_port, start_server
 from postgres_server import recreate_database
 from smtp_server import SmtpServer
 
@@ -68,11 +68,16 @@ def test_a_relay_in_flight_during_sigterm_is_finished(
     core = bootstrap(url, secret_key=b"k" * 32, jobs=jobs)
     try:
         create_sample_shop(core, "acme")
-        worker = cluster.worker("worker", {"FABCORE_PAUSE_AT": "relay.before_send=3"})
+        metrics_port = free_port()
+        worker = cluster.worker("worker", {"FABCORE_PAUSE_AT": "relay.before_send=3",
+                                           "FABCORE_METRICS_PORT": str(metrics_port)})
         with request_scope("req-shutdown"):
             core.sign_up("acme", name="Ada", email="ada@example.com",
                          password="ada's password 1")
         cluster.paused("relay.before_send", worker)
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+        assert 'fabcore_outbox_messages{status="pending"} 1.0' in scraped
+        assert "fabcore_jobs_waiting" in scraped
         worker.process.send_signal(signal.SIGTERM)
         assert worker.process.wait(60) == 0, worker.tail()
         assert [r.rcpt_tos for r in smtp.handler.received] == [("ada@example.com",)]

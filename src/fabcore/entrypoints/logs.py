@@ -4,8 +4,8 @@
 Litestar's, procrastinate's) through one structlog formatter on stderr:
 one JSON object per line in production, aligned and coloured lines in a
 terminal. Every line carries the id of the request (or job) it belongs to,
-as ``request_id`` (see :mod:`fabcore.app.context`), and the ``extra``
-fields of the call that logged it.
+as ``request_id`` (see :mod:`fabcore.app.context`), the ``pid`` of the
+process that wrote it, and the ``extra`` fields of the call that logged it.
 
 ``FABCORE_LOG_FORMAT``: ``json``, ``console``, or ``auto`` (the default:
 console when stderr is a terminal, JSON otherwise). ``FABCORE_LOG_LEVEL``:
@@ -38,6 +38,11 @@ def _request_id(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapp
     return event
 
 
+def _pid(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    event["pid"] = os.getpid()
+    return event
+
+
 def _format(value: str | None, stream: TextIO) -> Literal["json", "console"]:
     chosen = (value or os.environ.get("FABCORE_LOG_FORMAT") or "auto").strip().lower()
     if chosen == "auto":
@@ -64,6 +69,7 @@ def configure_logging(
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         _request_id,
+        _pid,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
