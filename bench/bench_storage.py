@@ -25,6 +25,14 @@ SQLite runs with its defaults (WAL, ``synchronous=NORMAL``), and as
 ``--postgres-url`` or ``FABCORE_BENCH_POSTGRES_URL`` (a server where
 databases may be created and dropped), else a throwaway cluster with fsync on
 (``tests/postgres_server.py``); ``--skip-postgres`` leaves it out.
+
+``--before REV`` measures fabcore as committed at ``REV`` too (its ``src``,
+taken with ``git archive``, first on the children's ``PYTHONPATH``), each
+adapter's "before" child right before its "after" one, and prints the two
+side by side: rates, time per change, each adapter's ratio to the memory
+adapter of the same code, and the listing figures. The ratio targets
+(SQLite >= 0.85x memory, PostgreSQL >= 0.5x) and the memory adapter's time
+per change against the "before" column's are checked on the "after" one.
 """
 
 from __future__ import annotations
@@ -74,6 +82,10 @@ LISTED = 10_000
 ADDRESS = Address("Ada Lovelace", "1 Analytical Way", "10115", "Berlin", "DE")
 TARGETS = {"sqlite": 500.0, "postgres": 300.0}
 LIST_TARGET_MS = 50.0
+# Status changes/s as a share of the memory adapter's, in the same run.
+RATIO_TARGETS = {"sqlite": 0.85, "postgres": 0.5}
+# The memory adapter's median time per change, after / before.
+MEMORY_TIME_TARGET = 0.5
 
 
 @dataclass
@@ -234,13 +246,15 @@ def _close(database: UnitOfWorkFactory) -> None:
         database.close()
 
 
+def number(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def ratio(value: float, baseline: float | None) -> str:
+    return "-" if not baseline else f"{value / baseline:.2f}x"
+
+
 def _table(results: Sequence[Result], orders: int, runs: int) -> str:
-    def number(value: float | None, digits: int = 0) -> str:
-        return "-" if value is None else f"{value:,.{digits}f}"
-
-    def ratio(value: float, baseline: float | None) -> str:
-        return "-" if not baseline else f"{value / baseline:.2f}x"
-
     memory = next((r.changes_per_s for r in results if r.adapter == "memory"), None)
     lines = [
         f"{orders:,} orders, {len(STEPS)} status changes each, median of {runs} run(s); "
@@ -271,6 +285,76 @@ def _table(results: Sequence[Result], orders: int, runs: int) -> str:
     return "\n".join(lines)
 
 
+def _comparison(before: Sequence[Result], after: Sequence[Result], rev: str) -> str:
+    """Before and after side by side, and the ratio targets checked on "after"."""
+    def memory(results: Sequence[Result]) -> float | None:
+        return next((r.changes_per_s for r in results if r.adapter == "memory"), None)
+
+    old_memory, new_memory = memory(before), memory(after)
+    lines = [
+        f"before: {rev}, after: this working tree",
+        "",
+        "| adapter | status changes/s before | after | after / before "
+        "| vs memory before | vs memory after | median change (ms) before | after "
+        "| list 10,000 summaries (ms) before | after | list 10,000 full orders (ms) before "
+        "| after |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    olds = {r.adapter: r for r in before}
+    for new in after:
+        old = olds[new.adapter]
+        lines.append(
+            f"| {new.adapter} | {number(old.changes_per_s)} | {number(new.changes_per_s)} "
+            f"| {ratio(new.changes_per_s, old.changes_per_s)} "
+            f"| {ratio(old.changes_per_s, old_memory)} | {ratio(new.changes_per_s, new_memory)} "
+            f"| {number(old.change_ms, 2)} | {number(new.change_ms, 2)} "
+            f"| {number(old.list_ms, 1)} | {number(new.list_ms, 1)} "
+            f"| {number(old.full_list_ms, 1)} | {number(new.full_list_ms, 1)} |"
+        )
+    lines.append("")
+    for new in after:
+        target = RATIO_TARGETS.get(new.adapter)
+        if target is not None and new_memory:
+            share = new.changes_per_s / new_memory
+            verdict = "met" if share >= target else "MISSED"
+            lines.append(f"{new.adapter}: status changes/s >= {target:g}x memory's: {verdict} "
+                         f"({share:.2f}x)")
+        if new.adapter == "memory":
+            share = new.change_ms / olds["memory"].change_ms
+            verdict = "met" if share <= MEMORY_TIME_TARGET else "MISSED"
+            lines.append(f"memory: time per change at most {MEMORY_TIME_TARGET:g}x before's: "
+                         f"{verdict} ({share:.2f}x)")
+    return "\n".join(lines)
+
+
+def _baseline(rev: str, workdir: Path) -> Path:
+    """``src`` of fabcore as committed at ``rev``, unpacked under ``workdir``."""
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(repo), "archive", rev, "src"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive, check=True)
+    return workdir / "src"
+
+
+def _child(kind: str, args: argparse.Namespace, server_url: str | None,
+           source: Path | None) -> Result | int:
+    """One adapter measured in a process of its own, on ``source`` when given."""
+    print(f"... {kind}" + (" (before)" if source else ""), file=sys.stderr, flush=True)
+    command = [sys.executable, __file__, "--child", kind, "--orders", str(args.orders),
+               "--runs", str(args.runs)]
+    if server_url:
+        command += ["--postgres-url", server_url]
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source),
+                                                          env.get("PYTHONPATH")]))
+    done = subprocess.run(command, check=False, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        print(done.stderr, file=sys.stderr)
+        return done.returncode
+    return Result(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--orders", type=int, default=1000, help="orders per run (1000)")
@@ -280,6 +364,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=os.environ.get("FABCORE_BENCH_POSTGRES_URL"),
                         help="server to create the bench database on "
                              "(default: $FABCORE_BENCH_POSTGRES_URL, else a throwaway cluster)")
+    parser.add_argument("--before", metavar="REV",
+                        help="also measure fabcore as committed at REV, side by side")
     parser.add_argument("--child", choices=ADAPTERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.orders < 1 or args.runs < 1:
@@ -299,22 +385,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         cluster = Cluster(durable=True)
         server_url = cluster.url
     results: list[Result] = []
+    before: list[Result] = []
     try:
-        for kind in adapters:
-            print(f"... {kind}", file=sys.stderr, flush=True)
-            command = [sys.executable, __file__, "--child", kind, "--orders", str(args.orders),
-                       "--runs", str(args.runs)]
-            if server_url:
-                command += ["--postgres-url", server_url]
-            done = subprocess.run(command, check=False, capture_output=True, text=True)
-            if done.returncode != 0:
-                print(done.stderr, file=sys.stderr)
-                return done.returncode
-            results.append(Result(**json.loads(done.stdout.strip().splitlines()[-1])))
+        with tempfile.TemporaryDirectory(prefix="fabcore-before-") as tmp:
+            source = _baseline(args.before, Path(tmp)) if args.before else None
+            versions: list[tuple[list[Result], Path | None]] = (
+                [(before, source)] if source else []
+            )
+            versions.append((results, None))
+            for kind in adapters:
+                for into, code in versions:
+                    measured = _child(kind, args, server_url, code)
+                    if isinstance(measured, int):
+                        return measured
+                    into.append(measured)
     finally:
         if cluster is not None:
             cluster.stop()
+    if before:
+        print(f"## before ({args.before})\n")
+        print(_table(before, args.orders, args.runs))
+        print("\n## after\n")
     print(_table(results, args.orders, args.runs))
+    if before:
+        print("\n## side by side\n")
+        print(_comparison(before, results, args.before))
     return 0
 
 

@@ -142,6 +142,9 @@ class _CrashingRenderer(MailRenderer):
     def render(self, *args: Any, **kwargs: Any) -> Mail:
         raise RuntimeError("the process died while rendering the mail")
 
+    def render_all(self, *args: Any, **kwargs: Any) -> list[Mail]:
+        raise RuntimeError("the process died while rendering the mails")
+
 
 def test_crash_while_rendering_the_mails_leaves_nothing(storage: UnitOfWorkFactory) -> None:
     front = Shopfront(make_app(storage))

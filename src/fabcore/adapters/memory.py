@@ -8,8 +8,6 @@ notebooks on them. Nothing here survives the process.
 
 from __future__ import annotations
 
-import copy
-import enum
 import hashlib
 import hmac
 import json
@@ -21,10 +19,11 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 
 import attrs
 
+from fabcore.adapters.copying import copy_tree as _copy
 from fabcore.domain import checks
 from fabcore.domain.accounts import Account, Secret, SecretKind
 from fabcore.domain.analysis import AnalysisRequest, ModelAnalysis
@@ -52,15 +51,15 @@ from fabcore.ports.payments import Checkout, PaymentEvent
 _T = TypeVar("_T")
 
 
-# -- model store ----------------------------------------------------------------
-
-
-
 def _page(items: Sequence[_T], limit: int | None, offset: int) -> Sequence[_T]:
     """``items`` after the first ``offset``, at most ``limit`` of them."""
     if offset < 0 or (limit is not None and limit < 0):
         raise InvalidInput("limit and offset must not be negative")
     return items[offset:] if limit is None else items[offset:offset + limit]
+
+
+# -- model store ----------------------------------------------------------------
+
 
 class MemoryModelStore:
     """Model files in a dict, addressed by sha256 (thread-safe)."""
@@ -305,70 +304,6 @@ class MemoryDatabase:
     def __call__(self) -> MemoryUnitOfWork:
         """A fresh unit of work on this database (the ``UnitOfWorkFactory``)."""
         return MemoryUnitOfWork(self)
-
-
-_SHARED_TYPES = (str, int, float, bool, type(None), bytes, Decimal, datetime, date, enum.Enum)
-
-# Per attrs class: whether it is frozen, and its field names.
-_plans: dict[type, tuple[bool, tuple[str, ...]]] = {}
-
-
-def _plan(cls: type) -> tuple[bool, tuple[str, ...]]:
-    found = _plans.get(cls)
-    if found is None:
-        names = tuple(f.name for f in attrs.fields(cls))
-        found = _plans[cls] = (_is_frozen(cls, names), names)
-    return found
-
-
-def _is_frozen(cls: type, names: tuple[str, ...]) -> bool:
-    """Whether the attrs class refuses assignments (``attrs.frozen``)."""
-    if not names:
-        return True
-    probe: Any = object.__new__(cls)
-    try:
-        setattr(probe, names[0], None)
-    except attrs.exceptions.FrozenInstanceError:
-        return True
-    except Exception:  # a validator refusing None: the class takes assignments
-        return False
-    return False
-
-
-def _copy(value: _T) -> _T:
-    """A deep copy of ``value`` that shares every part nothing can change.
-
-    Immutable values (strings, numbers, times, enums, and frozen attrs
-    objects and tuples made only of such values) are shared; lists, dicts and
-    mutable attrs objects are copied, so callers never see each other's
-    changes. It is what ``copy.deepcopy`` gives, at a fraction of its cost.
-    """
-    result: _T = _copy_any(value)
-    return result
-
-
-def _copy_any(value: Any) -> Any:
-    if isinstance(value, _SHARED_TYPES):
-        return value
-    cls = type(value)
-    if cls is list:
-        return [_copy_any(item) for item in value]
-    if cls is tuple:
-        items = tuple([_copy_any(item) for item in value])
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
-    if cls is dict:
-        return {key: _copy_any(item) for key, item in value.items()}
-    if attrs.has(cls):
-        frozen, names = _plan(cls)
-        old = [getattr(value, name) for name in names]
-        new = [_copy_any(item) for item in old]
-        if frozen and all(a is b for a, b in zip(new, old, strict=True)):
-            return value
-        made = object.__new__(cls)
-        for name, item in zip(names, new, strict=True):
-            object.__setattr__(made, name, item)
-        return made
-    return copy.deepcopy(value)
 
 
 class _Staged:

@@ -4,21 +4,22 @@ Install the extra: ``pip install 'fabcore[postgres]'``. ``PostgresDatabase(url)`
 is the ``UnitOfWorkFactory``; it applies the migrations in
 ``migrations/postgres`` when it starts (see :meth:`PostgresDatabase.upgrade`).
 
-Each unit of work borrows a connection from a small pool and runs one READ
-COMMITTED transaction on it. An order's save updates only where the version
-is the one loaded: a concurrent save waits for the other transaction, then
-finds the version moved and raises ``ConcurrencyConflict``. The outbox's
-``due`` locks the rows it returns with ``FOR UPDATE SKIP LOCKED``, so relays
-running at once never take the same mail. Order numbers come from a
-counter row updated on a separate autocommit connection, so a number is
-never handed out twice, even when the unit of work that took it rolls back.
+Each unit of work borrows a connection from a ``psycopg_pool.ConnectionPool``
+and runs one READ COMMITTED transaction on it, in as few round trips as it
+can (see ``_PostgresSession``). An order's save updates only where the
+version is the one loaded: a concurrent save waits for the other
+transaction, then finds the version moved and raises
+``ConcurrencyConflict``. The outbox's ``due`` locks the rows it returns with
+``FOR UPDATE SKIP LOCKED``, so relays running at once never take the same
+mail. Order numbers come from a counter row updated on a separate
+autocommit connection, so a number is never handed out twice, even when the
+unit of work that took it rolls back.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -26,7 +27,7 @@ from typing import Any
 
 from fabcore.adapters.sql import (
     SCHEMA_TABLE,
-    CatalogCache,
+    DocumentCache,
     Row,
     Session,
     SqlDatabase,
@@ -44,11 +45,12 @@ from fabcore.domain.errors import (
 
 try:
     import psycopg
-    from psycopg import errors
+    from psycopg.pq import TransactionStatus
     from psycopg.types.string import TextLoader
+    from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ConfigurationError(
-        "PostgreSQL storage needs psycopg 3: pip install 'fabcore[postgres]'"
+        "PostgreSQL storage needs psycopg 3 and psycopg-pool: pip install 'fabcore[postgres]'"
     ) from exc
 
 __all__ = ["PostgresDatabase"]
@@ -67,100 +69,134 @@ def _pg(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+# What each PostgreSQL error means here: the error fabcore raises and a plain reason, to
+# which the server's own message is appended. Looked up by SQLSTATE, then by its class
+# (the first two characters), then by the driver's exception type for errors that never
+# reached a server (a refused connection, the pool's timeout).
+_ERRORS: dict[str | type[psycopg.Error], tuple[type[FabcoreError], str]] = {
+    "23505": (AlreadyExists, "a row with the same key already exists"),
+    "23503": (NotFound, "it refers to a shop, customer or order that does not exist"),
+    "23": (StorageError, "PostgreSQL: a value breaks a rule of the schema"),
+    "40001": (ConcurrencyConflict,
+              "another transaction changed the same rows; nothing was written"),
+    "40P01": (ConcurrencyConflict,
+              "deadlock with another transaction; nothing was written"),
+    "08": (StorageError, "PostgreSQL is unavailable: the connection failed"),
+    # libpq reports a refused login without its SQLSTATE (the row of OperationalError
+    # applies); this row is for a server or proxy that sends one.
+    "28": (StorageError, "PostgreSQL refused the login: check the user and password"),
+    "53100": (StorageError, "PostgreSQL's disk is full"),
+    "53200": (StorageError, "PostgreSQL ran out of memory"),
+    "53300": (StorageError, "PostgreSQL has no connection slot free (too many connections)"),
+    "53": (StorageError, "PostgreSQL ran out of resources"),
+    "57P01": (StorageError, "PostgreSQL is unavailable: the server is shutting down or an "
+                            "administrator ended the connection"),
+    "57P02": (StorageError, "PostgreSQL is unavailable: the server crashed"),
+    "57P03": (StorageError, "PostgreSQL is unavailable: the server is starting up or "
+                            "shutting down"),
+    "57014": (StorageError, "PostgreSQL cancelled the statement (a statement timeout or an "
+                            "operator)"),
+    "42P01": (StorageError, "a table is missing: the database is not migrated "
+                            "(fabcore db upgrade)"),
+    "25006": (StorageError, "PostgreSQL takes no writes here (a read-only transaction or a "
+                            "standby server)"),
+    PoolTimeout: (StorageError, "no free PostgreSQL connection within the pool timeout "
+                                "(every connection is in use, or the server cannot be reached)"),
+    PoolClosed: (StorageError, "the PostgreSQL database has been closed"),
+    psycopg.OperationalError: (StorageError, "PostgreSQL is unavailable"),
+    psycopg.InterfaceError: (StorageError, "the PostgreSQL connection cannot be used"),
+}
+_OTHER: tuple[type[FabcoreError], str] = (StorageError, "PostgreSQL failed")
+
+
 def _translate(exc: psycopg.Error) -> FabcoreError:
-    """The one place where psycopg errors become fabcore's."""
+    """The one place where psycopg errors become fabcore's (see ``_ERRORS``)."""
+    state = exc.sqlstate
+    found = None
+    if state:
+        found = _ERRORS.get(state) or _ERRORS.get(state[:2])
+    if found is None:
+        found = next((_ERRORS[t] for t in type(exc).__mro__ if t in _ERRORS), _OTHER)
+    cls, reason = found
     diag = getattr(exc, "diag", None)
-    detail = (getattr(diag, "message_primary", None) or str(exc)).strip()
-    if isinstance(exc, errors.UniqueViolation):
-        return AlreadyExists(detail)
-    if isinstance(exc, errors.ForeignKeyViolation):
-        return NotFound(f"{detail}: it refers to a shop, customer or order that does not exist")
-    if isinstance(exc, errors.SerializationFailure | errors.DeadlockDetected):
-        return ConcurrencyConflict(f"{detail}; nothing was written")
-    if isinstance(exc, errors.OperationalError):
-        return StorageError(f"PostgreSQL is unavailable or failed: {detail}")
-    return StorageError(f"PostgreSQL: {detail}")
+    detail = " ".join((getattr(diag, "message_primary", None) or str(exc)).split())
+    return cls(f"{reason}: {detail}" if detail else reason)
 
 
-class _Pool:
-    """A fixed-size, thread-safe pool of connections, opened when first needed."""
-
-    def __init__(
-        self, connect: Callable[[], psycopg.Connection[Any]], size: int, timeout: float
-    ) -> None:
-        self._connect = connect
-        self._size = size
-        self._timeout = timeout
-        self._idle: list[psycopg.Connection[Any]] = []
-        self._open = 0
-        self._cond = threading.Condition()
-
-    def get(self) -> psycopg.Connection[Any]:
-        deadline = time.monotonic() + self._timeout
-        with self._cond:
-            while not self._idle and self._open >= self._size:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise StorageError(
-                        f"no free PostgreSQL connection within {self._timeout:g} s "
-                        f"(pool of {self._size})"
-                    )
-                self._cond.wait(remaining)
-            if self._idle:
-                return self._idle.pop()
-            self._open += 1
-        try:
-            return self._connect()
-        except BaseException:
-            with self._cond:
-                self._open -= 1
-                self._cond.notify()
-            raise
-
-    def put(self, conn: psycopg.Connection[Any], reusable: bool) -> None:
-        if reusable and not conn.closed and not conn.broken:
-            with self._cond:
-                self._idle.append(conn)
-                self._cond.notify()
-            return
-        conn.close()
-        with self._cond:
-            self._open -= 1
-            self._cond.notify()
-
-    def close(self) -> None:
-        with self._cond:
-            idle, self._idle = self._idle, []
-            self._open -= len(idle)
-        for conn in idle:
-            conn.close()
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """Settings of every connection: times in UTC, JSON documents as text."""
+    # Timestamps come back in UTC, without a conversion per value.
+    conn.execute("SET TIME ZONE 'UTC'")
+    if not conn.autocommit:
+        conn.commit()
+    # JSON documents come back as text: the converter parses them once.
+    conn.adapters.register_loader("jsonb", TextLoader)
+    conn.adapters.register_loader("json", TextLoader)
 
 
 class _PostgresSession(Session):
+    """One unit of work's connection (autocommit: the session begins its transactions).
+
+    Round trips are what a unit of work waits for, so the ``BEGIN`` goes out
+    with the first statement, and an order's update (``write_later``) with
+    the next statement or the commit, each group in one pipeline: a status
+    change takes three round trips (begin and read, update and queue its
+    mails, commit). An update that changed no row is reported before the
+    commit is sent, so nothing of that unit of work is written.
+    """
+
     claim_clause = "FOR UPDATE SKIP LOCKED"
+    # The transaction that wrote the shop's row: a catalog is large, and turning it from
+    # JSONB into text for every order read costs more than the round trip it saves.
+    catalog_stamp = "s.xmin::text"
 
     def __init__(self, db: PostgresDatabase, conn: psycopg.Connection[Any]) -> None:
-        super().__init__(db.catalogs)
+        super().__init__(db.documents)
         self._db = db
         self._conn = conn
+        self._later: list[tuple[str, Sequence[object], Callable[[], None]]] = []
 
-    def _run(self, sql: str, params: Sequence[object]) -> psycopg.Cursor[Any]:
+    def _run(self, sql: str | None, params: Sequence[object] = ()) -> psycopg.Cursor[Any] | None:
+        """Run ``sql`` after what is held back, beginning the transaction when none is open."""
+        conn = self._conn
+        later, self._later = self._later, []
+        begin = conn.info.transaction_status == TransactionStatus.IDLE and sql is not None
         try:
-            return self._conn.execute(_pg(sql), params)
+            if not (later or begin):
+                return conn.execute(_pg(sql), params) if sql is not None else None
+            with conn.pipeline():
+                if begin:
+                    conn.execute("BEGIN")
+                held = [conn.execute(_pg(text), values) for text, values, _ in later]
+                cursor = conn.execute(_pg(sql), params) if sql is not None else None
         except psycopg.Error as exc:
             raise _translate(exc) from exc
+        for (_, _, missed), done in zip(later, held, strict=True):
+            if not done.rowcount:
+                missed()
+        return cursor
+
+    def _cursor(self, sql: str, params: Sequence[object]) -> psycopg.Cursor[Any]:
+        cursor = self._run(sql, params)
+        assert cursor is not None
+        return cursor
 
     def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
-        return self._run(sql, params).fetchall()
+        return self._cursor(sql, params).fetchall()
 
     def write(self, sql: str, params: Sequence[object] = ()) -> int:
-        return self._run(sql, params).rowcount
+        return self._cursor(sql, params).rowcount
+
+    def write_later(
+        self, sql: str, params: Sequence[object], missed: Callable[[], None]
+    ) -> None:
+        if self._conn.info.transaction_status == TransactionStatus.IDLE:
+            super().write_later(sql, params, missed)
+            return
+        self._later.append((sql, params, missed))
 
     def write_rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
-        try:
-            return self._run(sql, params).fetchall()
-        except psycopg.Error as exc:
-            raise _translate(exc) from exc
+        return self._cursor(sql, params).fetchall()
 
     def claim(self) -> None:
         """Rows are claimed by the lock clause of the query itself."""
@@ -190,28 +226,37 @@ class _PostgresSession(Session):
             raise _translate(exc) from exc
 
     def commit(self) -> None:
+        self._run(None)
         self._end(self._conn.commit)
 
     def rollback(self) -> None:
-        self._end(self._conn.rollback)
+        self._later.clear()
+        if self._conn.info.transaction_status != TransactionStatus.IDLE:
+            self._end(self._conn.rollback)
 
     def close(self) -> None:
+        conn = self._conn
         try:
-            self.rollback()
+            # A connection that broke has reported it already; the pool replaces it.
+            if not (conn.closed or conn.broken):
+                self.rollback()
         except FabcoreError:
-            self._db.pool.put(self._conn, reusable=False)
+            conn.close()
             raise
-        self._db.pool.put(self._conn, reusable=True)
+        finally:
+            self._db.pool.putconn(conn)
 
 
 class PostgresDatabase(SqlDatabase):
     """Orders, customers, shops and the outbox in PostgreSQL (see the module docs).
 
     ``url`` is a libpq connection string or URL (``postgresql://user@host/db``).
-    At most ``max_connections`` units of work run at once; another waits up
-    to ``pool_timeout`` seconds for a connection, then gets ``StorageError``.
-    With ``migrate=False`` the schema is used as it is and :meth:`upgrade`
-    is left to the caller.
+    Connections come from a ``psycopg_pool.ConnectionPool`` of at most
+    ``max_connections``: that many units of work run at once; another waits
+    up to ``pool_timeout`` seconds for a connection, then gets
+    ``StorageError``. A connection that broke is closed and replaced; an idle
+    one is closed after ten minutes. With ``migrate=False`` the schema is used
+    as it is and :meth:`upgrade` is left to the caller.
     """
 
     def __init__(
@@ -226,40 +271,43 @@ class PostgresDatabase(SqlDatabase):
         if max_connections < 1:
             raise ConfigurationError(f"max_connections must be at least 1, got {max_connections}")
         self._url = url
-        self._connect_timeout = connect_timeout
-        self.catalogs = CatalogCache()
-        self.pool = _Pool(self._connect, max_connections, pool_timeout)
+        self._connect_timeout = max(1, round(connect_timeout))
+        self.documents = DocumentCache()
+        self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            url, kwargs={"connect_timeout": self._connect_timeout, "autocommit": True},
+            min_size=0,
+            max_size=max_connections, timeout=pool_timeout, configure=_configure,
+            name="fabcore", open=False,
+        )
         self._numbers: psycopg.Connection[Any] | None = None
         self._numbers_lock = threading.Lock()
         if migrate:
             self.upgrade()
+        self.pool.open()
 
     def __repr__(self) -> str:
         return "PostgresDatabase(...)"
 
     def _connect(self, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+        """A connection of its own, outside the pool (migrations, order numbers)."""
         try:
-            conn = psycopg.connect(
-                self._url, autocommit=autocommit,
-                connect_timeout=max(1, round(self._connect_timeout)),
-            )
+            conn = psycopg.connect(self._url, autocommit=autocommit,
+                                   connect_timeout=self._connect_timeout)
         except psycopg.Error as exc:
             raise _translate(exc) from exc
         try:
-            # Timestamps come back in UTC, without a conversion per value.
-            conn.execute("SET TIME ZONE 'UTC'")
-            if not autocommit:
-                conn.commit()
+            _configure(conn)
         except psycopg.Error as exc:
             conn.close()
             raise _translate(exc) from exc
-        # JSON documents come back as text: the converter parses them once.
-        conn.adapters.register_loader("jsonb", TextLoader)
-        conn.adapters.register_loader("json", TextLoader)
         return conn
 
     def session(self) -> Session:
-        return _PostgresSession(self, self.pool.get())
+        try:
+            conn = self.pool.getconn()
+        except psycopg.Error as exc:
+            raise _translate(exc) from exc
+        return _PostgresSession(self, conn)
 
     def next_number(self, shop_id: str) -> int:
         """The shop's next order number, committed at once on a connection of its own."""

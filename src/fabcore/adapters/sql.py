@@ -17,7 +17,13 @@ Locking: a unit of work reads without taking write locks. ``orders.save``
 updates only where the version is still the one loaded (optimistic
 concurrency); when no row matches, the transaction is rolled back at once
 and ``commit`` raises ``ConcurrencyConflict`` too, so nothing of the unit of
-work is written.
+work is written. The update of an order read in the same transaction may be
+held back and sent with the next statement (``Session.write_later``): the
+conflict is then raised there, or by ``commit`` before it commits.
+
+Documents are parsed once per text (:class:`DocumentCache`): reading an
+order back as this process wrote it, or a shop, customer or catalog as it
+was read before, hands out a copy of what was built then.
 """
 
 from __future__ import annotations
@@ -26,15 +32,17 @@ import abc
 import json
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from types import TracebackType
-from typing import Any, ClassVar, Literal, Self, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar, cast
 
 import attrs
 
+from fabcore.adapters.copying import copy_tree, immutable
 from fabcore.adapters.serialization import converter, dumps
 from fabcore.domain.accounts import Account, Secret, SecretKind
 from fabcore.domain.analysis import AnalysisRequest, ModelAnalysis
@@ -48,7 +56,7 @@ from fabcore.domain.errors import (
     NotFound,
     StorageError,
 )
-from fabcore.domain.order import Order
+from fabcore.domain.order import Order, OrderLine
 from fabcore.domain.order_summary import OrderSummary
 from fabcore.domain.shop import Shop
 from fabcore.domain.status import OrderStatus, PaymentStatus
@@ -91,13 +99,44 @@ def load(text: str | bytes, cls: type[_T], what: str) -> _T:
     return _build(_parse(text, what), cls, what)
 
 
-_unstructure_order = converter.get_unstructure_hook(Order)
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ORDER_FIELDS = tuple(f.name for f in attrs.fields(Order) if f.name != "version")
+_LINE_FIELDS = tuple(f.name for f in attrs.fields(OrderLine))
+# The JSON of values nothing can change, by identity (each kept alive beside its text).
+# Copies share such values (copy_tree), so saving an order again encodes only what changed.
+_encoded: dict[int, tuple[object, str]] = {}
+_ENCODED_SIZE = 8192
+
+
+def _json(value: Any) -> str:
+    """The compact JSON of ``value`` as the converter unstructures it."""
+    if value is None:
+        return "null"
+    cls = type(value)
+    if cls is str or cls is int or cls is bool or cls is float:
+        return _encode(value)
+    if cls is list or cls is tuple:
+        return "[" + ",".join([_json(item) for item in value]) + "]"
+    if cls is OrderLine:
+        return _fields(value, _LINE_FIELDS)
+    found = _encoded.get(id(value))
+    if found is not None and found[0] is value:
+        return found[1]
+    text = _encode(converter.unstructure(value))
+    if attrs.has(cls) and immutable(cls):
+        if len(_encoded) >= _ENCODED_SIZE:
+            _encoded.clear()
+        _encoded[id(value)] = (value, text)
+    return text
+
+
+def _fields(value: object, names: tuple[str, ...]) -> str:
+    return "{" + ",".join([f'"{name}":{_json(getattr(value, name))}' for name in names]) + "}"
 
 
 def _order_document(order: Order) -> str:
-    data = _unstructure_order(order)
-    del data["version"]
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """The stored JSON of ``order``: what ``dumps`` gives, less the version (a column)."""
+    return _fields(order, _ORDER_FIELDS)
 
 
 def _load_order(version: int, text: str | bytes, order_id: str) -> Order:
@@ -113,28 +152,77 @@ def _load_customer(text: str | bytes, customer_id: str) -> Customer:
     return load(text, Customer, f"customer {customer_id!r}")
 
 
-class CatalogCache:
-    """Catalogs by their stored text, shared by every unit of work of a database.
+class DocumentCache:
+    """What stored documents were built into, by their text, shared by a database's units of work.
 
-    Catalogs are immutable (frozen classes, read-only mappings), so one
-    loaded catalog can be handed to every caller, as the memory adapter does.
+    The same text always builds the same object, so a document read again,
+    or read back as this process wrote it, is not parsed again. Catalogs
+    are immutable (frozen classes, read-only mappings) and handed out as they
+    are, as the memory adapter does; orders, shops and customers as copies
+    (:func:`~fabcore.adapters.copying.copy_tree`). The last ``size``
+    documents are kept.
     """
 
-    def __init__(self, size: int = 32) -> None:
+    def __init__(self, size: int = 1024) -> None:
         self._size = size
-        self._items: dict[str, Catalog] = {}
+        self._items: OrderedDict[tuple[type, str], object] = OrderedDict()
         self._lock = threading.Lock()
 
-    def load(self, text: str, shop_id: str) -> Catalog:
+    def _get(self, cls: type[_T], text: str) -> _T | None:
         with self._lock:
-            found = self._items.get(text)
+            found = self._items.get((cls, text))
+            if found is not None:
+                self._items.move_to_end((cls, text))
+        return cast("_T | None", found)
+
+    def _put(self, cls: type, text: str, built: object) -> None:
+        with self._lock:
+            self._items[cls, text] = built
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def _copy_of(self, cls: type[_T], text: str, what: str) -> _T:
+        found = self._get(cls, text)
+        if found is None:
+            found = load(text, cls, what)
+            self._put(cls, text, copy_tree(found))
+            return found
+        return copy_tree(found)
+
+    def catalog(self, text: str, shop_id: str) -> Catalog:
+        found = self._get(Catalog, text)
         if found is None:
             found = load(text, Catalog, f"catalog of shop {shop_id!r}")
-            with self._lock:
-                self._items[text] = found
-                while len(self._items) > self._size:
-                    del self._items[next(iter(self._items))]
+            self._put(Catalog, text, found)
         return found
+
+    def stamped_catalog(self, shop_id: str, stamp: str) -> Catalog | None:
+        """The catalog last seen in the shop's row with this ``catalog_stamp``."""
+        return self._get(Catalog, f"{shop_id}\x00{stamp}")
+
+    def stamp_catalog(self, shop_id: str, stamp: str, catalog: Catalog) -> None:
+        self._put(Catalog, f"{shop_id}\x00{stamp}", catalog)
+
+    def shop(self, text: str, shop_id: str) -> Shop:
+        return self._copy_of(Shop, text, f"shop {shop_id!r}")
+
+    def customer(self, text: str, customer_id: str) -> Customer:
+        return self._copy_of(Customer, text, f"customer {customer_id!r}")
+
+    def order(self, version: int, text: str, order_id: str) -> Order:
+        """The order of a document and its version column."""
+        found = self._get(Order, text)
+        if found is None:
+            order = _load_order(version, text, order_id)
+            self._put(Order, text, copy_tree(order))
+            return order
+        order = copy_tree(found)
+        order.version = version
+        return order
+
+    def wrote_order(self, text: str, order: Order) -> None:
+        """``text`` was written for ``order``: reading it back needs no parsing."""
+        self._put(Order, text, copy_tree(order))
 
 
 # -- sessions -------------------------------------------------------------------
@@ -149,17 +237,25 @@ class Session(abc.ABC):
 
     #: Appended to the query that claims due outbox rows.
     claim_clause: ClassVar[str] = ""
+    #: What an order's read selects of its shop's row to tell which catalog it holds: an
+    #: expression that changes whenever the catalog may have (the text itself will do).
+    catalog_stamp: ClassVar[str] = "s.catalog"
 
-    def __init__(self, catalogs: CatalogCache) -> None:
-        self.catalogs = catalogs
+    def __init__(self, documents: DocumentCache) -> None:
+        self.documents = documents
         # Orders added in the open transaction: saving them again is still an insert.
         self.added_orders: set[str] = set()
+        # Orders read in the open transaction: they exist, so an update of one that
+        # changes no row means its version moved.
+        self.loaded_orders: set[str] = set()
         self.conflict: str | None = None
         # Shop documents read in the open transaction: use cases read a shop
         # and its catalog several times in one unit of work.
         self.shop_documents: dict[tuple[str, str], str] = {}
         # Customer documents read with an order (see ``SqlOrderRepository.get``).
         self.customer_documents: dict[str, str] = {}
+        # Per shop read with an order: its ``catalog_stamp``.
+        self.catalog_stamps: dict[str, str] = {}
 
     @abc.abstractmethod
     def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
@@ -168,6 +264,18 @@ class Session(abc.ABC):
     @abc.abstractmethod
     def write(self, sql: str, params: Sequence[object] = ()) -> int:
         """Run a write in the unit of work's transaction; the number of rows it changed."""
+
+    def write_later(
+        self, sql: str, params: Sequence[object], missed: Callable[[], None]
+    ) -> None:
+        """Run a write that must change a row; ``missed`` raises when it changed none.
+
+        A session may hold the write back and send it with the next statement
+        or the commit, in one round trip; ``missed`` is then called there,
+        before anything is committed. This one writes at once.
+        """
+        if not self.write(sql, params):
+            missed()
 
     @abc.abstractmethod
     def write_rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
@@ -210,9 +318,11 @@ class Session(abc.ABC):
     def forget(self) -> None:
         """Drop what belonged to the transaction that just ended."""
         self.added_orders.clear()
+        self.loaded_orders.clear()
         self.conflict = None
         self.shop_documents.clear()
         self.customer_documents.clear()
+        self.catalog_stamps.clear()
 
 
 # -- repositories ----------------------------------------------------------------
@@ -247,10 +357,19 @@ class SqlShopRepository(_Repository):
             raise AlreadyExists(f"shop {shop.id!r} already exists")
 
     def get(self, shop_id: str) -> Shop:
-        return load(self._document("data", shop_id), Shop, f"shop {shop_id!r}")
+        return self._s.documents.shop(self._document("data", shop_id), shop_id)
 
     def catalog(self, shop_id: str) -> Catalog:
-        return self._s.catalogs.load(self._document("catalog", shop_id), shop_id)
+        s = self._s
+        stamp = s.catalog_stamps.get(shop_id)
+        if stamp is not None:
+            found = s.documents.stamped_catalog(shop_id, stamp)
+            if found is not None:
+                return found
+        catalog = s.documents.catalog(self._document("catalog", shop_id), shop_id)
+        if stamp is not None:
+            s.documents.stamp_catalog(shop_id, stamp, catalog)
+        return catalog
 
     def next_invoice_number(self, shop_id: str) -> int:
         rows = self._s.write_rows(
@@ -264,6 +383,7 @@ class SqlShopRepository(_Repository):
         documents = self._s.shop_documents
         documents.pop(("data", shop.id), None)
         documents.pop(("catalog", shop.id), None)
+        self._s.catalog_stamps.pop(shop.id, None)
         if catalog is None:
             changed = self._s.write(
                 "UPDATE shops SET data = ? WHERE id = ?", (dumps(shop), shop.id)
@@ -297,7 +417,7 @@ class SqlCustomerRepository(_Repository):
             if not rows:
                 raise NotFound(f"no customer {customer_id!r}")
             found = rows[0][0]
-        return _load_customer(found, customer_id)
+        return self._s.documents.customer(found, customer_id)
 
     def find_by_email(self, shop_id: str, email: str) -> Customer | None:
         rows = self._s.fetch(
@@ -391,36 +511,42 @@ class SqlOrderRepository(_Repository):
 
     def add(self, order: Order) -> None:
         s = self._s
+        document = _order_document(order)
         added = s.write(
             f"INSERT INTO orders ({_INDEX_COLUMNS}, id, shop_id, number, created_at, version, "
             "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (*self._index(order), order.id, order.shop_id, order.number,
-             s.timestamp(order.created_at), order.version, _order_document(order)),
+             s.timestamp(order.created_at), order.version, document),
         )
         if not added:
             raise AlreadyExists(f"order {order.id!r} / {order.number} already exists")
         s.added_orders.add(order.id)
+        s.documents.wrote_order(document, order)
 
     def _one(self, where: str, params: Sequence[object]) -> Order | None:
         """The order matching ``where``, reading its shop's and customer's documents along.
 
-        Use cases go on to read those; having them from the same query saves
-        a round trip each (they are kept for the rest of the transaction).
+        Use cases go on to read those, and the shop's catalog, which the
+        ``catalog_stamp`` read along finds in the document cache; having them
+        from the same query saves a round trip each (they are kept for the
+        rest of the transaction).
         """
         s = self._s
         rows = s.fetch(
-            "SELECT o.id, o.version, o.data, o.shop_id, s.data, o.customer_id, c.data "
-            "FROM orders o JOIN shops s ON s.id = o.shop_id "
+            f"SELECT o.id, o.version, o.data, o.shop_id, s.data, {s.catalog_stamp}, "
+            "o.customer_id, c.data FROM orders o JOIN shops s ON s.id = o.shop_id "
             f"LEFT JOIN customers c ON c.id = o.customer_id WHERE {where}",
             params,
         )
         if not rows:
             return None
-        key, version, data, shop_id, shop, customer_id, customer = rows[0]
+        key, version, data, shop_id, shop, stamp, customer_id, customer = rows[0]
         s.shop_documents["data", shop_id] = shop
+        s.catalog_stamps[shop_id] = stamp
         if customer is not None:
             s.customer_documents[customer_id] = customer
-        return _load_order(version, data, key)
+        s.loaded_orders.add(key)
+        return s.documents.order(version, data, key)
 
     def get(self, order_id: str) -> Order:
         found = self._one("o.id = ?", (order_id,))
@@ -438,20 +564,27 @@ class SqlOrderRepository(_Repository):
         s = self._s
         inserted_here = order.id in s.added_orders
         bump = 0 if inserted_here else 1
-        changed = s.write(
-            f"UPDATE orders SET {_INDEX_ASSIGNMENTS}, version = version + ?, data = ? "
-            "WHERE id = ? AND version = ?",
-            (*self._index(order), bump, _order_document(order), order.id, order.version),
-        )
-        if changed:
-            order.version += bump
-            return
-        rows = s.fetch("SELECT version FROM orders WHERE id = ?", (order.id,))
+        document = _order_document(order)
+        sql = (f"UPDATE orders SET {_INDEX_ASSIGNMENTS}, version = version + ?, data = ? "
+               "WHERE id = ? AND version = ?")
+        params = (*self._index(order), bump, document, order.id, order.version)
+        if order.id in s.loaded_orders or inserted_here:
+            number, loaded = order.number, order.version
+            s.write_later(sql, params, lambda: self._missed(order.id, number, loaded))
+        elif not s.write(sql, params):
+            self._missed(order.id, order.number, order.version)
+        order.version += bump
+        s.documents.wrote_order(document, order)
+
+    def _missed(self, order_id: str, number: str, version: int) -> None:
+        """An update of the order at ``version`` changed no row: say why, writing nothing."""
+        s = self._s
+        rows = s.fetch("SELECT version FROM orders WHERE id = ?", (order_id,))
         if not rows:
-            raise NotFound(f"no order {order.id!r}")
+            raise NotFound(f"no order {order_id!r}")
         message = (
-            f"order {order.number} changed since it was loaded "
-            f"(version {order.version}, now {rows[0][0]}); nothing was written"
+            f"order {number} changed since it was loaded "
+            f"(version {version}, now {rows[0][0]}); nothing was written"
         )
         s.rollback()
         s.forget()
@@ -523,7 +656,7 @@ def _page(limit: int | None, offset: int, params: list[object]) -> str:
 
 
 _OUTBOX_ORDER = "ORDER BY created_at, seq"
-# Messages per INSERT statement: 9 parameters each, well within every driver's limit.
+# Messages per INSERT statement: 8 parameters each, well within every driver's limit.
 _OUTBOX_BATCH = 500
 
 
@@ -551,11 +684,11 @@ class SqlOutbox(_Repository):
             params: list[object] = []
             for m in batch:
                 params += (m.id, m.shop_id, m.order_id, m.status.value, self._next_attempt(m),
-                           s.timestamp(m.created_at), m.attempts, m.lease_holder, dumps(m))
-            rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(batch))
+                           s.timestamp(m.created_at), m.attempts, dumps(m))
+            rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(batch))
             added = [row[0] for row in s.write_rows(
                 "INSERT INTO outbox (id, shop_id, order_id, status, next_attempt_at, created_at, "
-                f"attempts, lease_holder, data) VALUES {rows} ON CONFLICT DO NOTHING RETURNING id",
+                f"attempts, data) VALUES {rows} ON CONFLICT DO NOTHING RETURNING id",
                 params,
             )]
             if len(added) < len(batch):

@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from fabcore.adapters.sql import (
     SCHEMA_TABLE,
-    CatalogCache,
+    DocumentCache,
     Row,
     Session,
     SqlDatabase,
@@ -82,23 +82,46 @@ def utc_text(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _translate(exc: sqlite3.Error, timeout: float) -> FabcoreError:
-    """The one place where ``sqlite3`` errors become fabcore's."""
-    message = str(exc)
-    if isinstance(exc, sqlite3.IntegrityError):
-        if "FOREIGN KEY" in message:
-            return NotFound(
-                f"{message}: it refers to a shop, customer or order that does not exist"
-            )
-        if "UNIQUE" in message or "PRIMARY KEY" in message:
-            return AlreadyExists(message)
+# What each SQLite result code means here: the error fabcore raises and a plain reason
+# ({path} and {timeout} are filled in). The extended code (``sqlite_errorcode``) is looked
+# up first, then its primary code (the low byte); the driver's text is appended.
+_ERRORS: dict[int, tuple[type[FabcoreError], str]] = {
+    sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY: (
+        NotFound, "it refers to a shop, customer or order that does not exist"),
+    sqlite3.SQLITE_CONSTRAINT_UNIQUE: (AlreadyExists, "a row with the same key already exists"),
+    sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY: (
+        AlreadyExists, "a row with the same key already exists"),
+    sqlite3.SQLITE_CONSTRAINT: (StorageError, "SQLite database {path}: a value breaks a rule "
+                                              "of the schema"),
+    sqlite3.SQLITE_BUSY: (StorageError, "SQLite database {path} is busy: another writer held "
+                                        "it for more than {timeout:g} s"),
+    sqlite3.SQLITE_LOCKED: (StorageError, "SQLite database {path}: a table is locked by "
+                                          "another statement on the same connection"),
+    sqlite3.SQLITE_CANTOPEN: (StorageError, "cannot open SQLite database {path}: the file or "
+                                            "its folder is missing or not accessible"),
+    sqlite3.SQLITE_READONLY: (StorageError, "SQLite database {path} is read-only: check the "
+                                            "permissions of the file and its folder"),
+    sqlite3.SQLITE_PERM: (StorageError, "SQLite database {path}: access denied"),
+    sqlite3.SQLITE_FULL: (StorageError, "SQLite database {path}: the disk is full"),
+    sqlite3.SQLITE_IOERR: (StorageError, "SQLite database {path}: the operating system "
+                                         "failed to read or write the file"),
+    sqlite3.SQLITE_CORRUPT: (StorageError, "SQLite database {path} is damaged; restore it "
+                                           "from a backup"),
+    sqlite3.SQLITE_NOTADB: (StorageError, "{path} is not a SQLite database"),
+    sqlite3.SQLITE_NOMEM: (StorageError, "SQLite ran out of memory"),
+}
+# Errors without a result code (a closed connection, a value the driver cannot bind).
+_OTHER: tuple[type[FabcoreError], str] = (StorageError, "SQLite database {path} failed")
+
+
+def _translate(exc: sqlite3.Error, path: os.PathLike[str] | str, timeout: float) -> FabcoreError:
+    """The one place where ``sqlite3`` errors become fabcore's (see ``_ERRORS``)."""
     code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return StorageError(
-            f"SQLite database is busy: another writer held it for more than {timeout:g} s "
-            f"({message})"
-        )
-    return StorageError(f"SQLite: {message}")
+    found = None
+    if isinstance(code, int):
+        found = _ERRORS.get(code) or _ERRORS.get(code & 0xFF)
+    cls, reason = found or _OTHER
+    return cls(f"{reason.format(path=os.fspath(path), timeout=timeout)} ({exc})")
 
 
 def _statements(script: str) -> list[str]:
@@ -125,6 +148,7 @@ class WriterGate:
     """
 
     def __init__(self, path: Path, timeout: float) -> None:
+        self._path = path
         self._timeout = timeout
         self._threads = threading.Lock()
         self._fd: int | None = None
@@ -168,12 +192,13 @@ class WriterGate:
             self._fd = None
 
     def _busy(self) -> str:
-        return f"SQLite database is busy: another writer held it for more than {self._timeout:g} s"
+        return (f"SQLite database {self._path} is busy: another writer held it for more "
+                f"than {self._timeout:g} s")
 
 
 class _SqliteSession(Session):
     def __init__(self, db: SqliteDatabase, conn: sqlite3.Connection) -> None:
-        super().__init__(db.catalogs)
+        super().__init__(db.documents)
         self._db = db
         self._conn = conn
         self._kept_numbers: dict[str, int] = {}
@@ -183,13 +208,13 @@ class _SqliteSession(Session):
         try:
             return self._conn.execute(sql, params)
         except sqlite3.Error as exc:
-            raise _translate(exc, self._db.timeout) from exc
+            raise _translate(exc, self._db.path, self._db.timeout) from exc
 
     def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         try:
             return self._conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise _translate(exc, self._db.timeout) from exc
+            raise _translate(exc, self._db.path, self._db.timeout) from exc
 
     def _begin(self) -> None:
         if self._conn.in_transaction:
@@ -217,7 +242,7 @@ class _SqliteSession(Session):
         try:
             return self._run(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise _translate(exc, self._db.timeout) from exc
+            raise _translate(exc, self._db.path, self._db.timeout) from exc
 
     def claim(self) -> None:
         self._begin()
@@ -297,7 +322,7 @@ class SqliteDatabase(SqlDatabase):
         self.path = Path(text)
         self.timeout = timeout
         self._synchronous = synchronous
-        self.catalogs = CatalogCache()
+        self.documents = DocumentCache()
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         conn = self._connect()
@@ -305,7 +330,7 @@ class SqliteDatabase(SqlDatabase):
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
         except sqlite3.Error as exc:
             conn.close()
-            raise _translate(exc, timeout) from exc
+            raise _translate(exc, self.path, timeout) from exc
         if mode is None or str(mode[0]).lower() != "wal":
             conn.close()
             raise StorageError(f"{self.path}: cannot switch the database to WAL mode")
@@ -327,13 +352,13 @@ class SqliteDatabase(SqlDatabase):
                 self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise StorageError(f"cannot open SQLite database {self.path}: {exc}") from exc
+            raise _translate(exc, self.path, self.timeout) from exc
         try:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
         except sqlite3.Error as exc:
             conn.close()
-            raise _translate(exc, self.timeout) from exc
+            raise _translate(exc, self.path, self.timeout) from exc
         return conn
 
     def session(self) -> Session:
@@ -386,7 +411,7 @@ class SqliteDatabase(SqlDatabase):
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise _translate(exc, self.timeout) from exc
+            raise _translate(exc, self.path, self.timeout) from exc
         finally:
             conn.close()
 
@@ -404,6 +429,6 @@ class SqliteDatabase(SqlDatabase):
             row = conn.execute(f"SELECT MAX(version) FROM {SCHEMA_TABLE}").fetchone()
             return int(row[0] or 0) if row else 0
         except sqlite3.Error as exc:
-            raise _translate(exc, self.timeout) from exc
+            raise _translate(exc, self.path, self.timeout) from exc
         finally:
             self.release(conn)

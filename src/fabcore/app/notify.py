@@ -2,9 +2,11 @@
 
 :func:`fabcore.domain.notifications.mails_for` says which mails an event
 causes and to whom; :class:`Notifier` issues the signed link a mail carries,
-renders the mail (with the order's details and the price as agreed) and
-wraps it as an :class:`~fabcore.ports.outbox.OutboxMessage` for the unit of
-work to store beside the change.
+renders the mails of the events (with the order's details and the price as
+agreed; what they share is rendered once, see
+:meth:`~fabcore.app.rendering.emails.MailRenderer.render_all`) and wraps each
+as an :class:`~fabcore.ports.outbox.OutboxMessage` for the unit of work to
+store beside the change.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ from fabcore.app.links import LinkBuilder, LinkSigner
 from fabcore.app.rendering.emails import MailRenderer
 from fabcore.domain.customer import Customer
 from fabcore.domain.events import OrderEvent
-from fabcore.domain.notifications import LinkPurpose, MailIntent, mails_for
+from fabcore.domain.notifications import LinkPurpose, mails_for
 from fabcore.domain.order import Order
-from fabcore.domain.quote import OrderQuote
 from fabcore.domain.shop import ShopContext
 from fabcore.ports.outbox import OutboxMessage
 
@@ -53,20 +54,15 @@ class Notifier:
         if not intents:
             return []
         quote = order.quote(shop.catalog)
-        return [self._message(intent, order, customer, shop, quote, now) for intent in intents]
-
-    def _message(
-        self, intent: MailIntent, order: Order, customer: Customer | None, shop: ShopContext,
-        quote: OrderQuote, now: datetime,
-    ) -> OutboxMessage:
-        message_id = self.new_id()
-        mail = self.renderer.render(
-            intent, order=order, customer=customer, shop=shop.shop,
-            link_url=self._link(intent.link, order, now), message_id=f"<{message_id}@fabcore>",
-            quote=quote,
+        ids = [self.new_id() for _ in intents]
+        mails = self.renderer.render_all(
+            [(intent, self._link(intent.link, order, now), f"<{message_id}@fabcore>")
+             for intent, message_id in zip(intents, ids, strict=True)],
+            order=order, customer=customer, shop=shop.shop, quote=quote,
         )
-        return OutboxMessage(id=message_id, shop_id=shop.shop.id, order_id=order.id, mail=mail,
-                             created_at=now)
+        return [OutboxMessage(id=message_id, shop_id=shop.shop.id, order_id=order.id, mail=mail,
+                              created_at=now)
+                for message_id, mail in zip(ids, mails, strict=True)]
 
     def _link(self, purpose: LinkPurpose | None, order: Order, now: datetime) -> str | None:
         if purpose is LinkPurpose.OFFER:

@@ -115,13 +115,14 @@ class OutboxContract:
             ]
 
     def test_due_gives_a_holder_back_what_it_leased(self, database: UnitOfWorkFactory) -> None:
-        leased = a.message("leased")
-        leased.next_attempt_at = NOW + timedelta(minutes=10)
-        leased.lease_holder = "job-7"
-        other = a.message("other")
-        other.next_attempt_at = NOW + timedelta(minutes=10)
-        other.lease_holder = "job-8"
-        queue(database, leased, other, a.message("fresh"))
+        queue(database, a.message("leased"), a.message("other"), a.message("fresh"))
+        with database() as uow:
+            for message_id, holder in (("leased", "job-7"), ("other", "job-8")):
+                message = uow.outbox.get(message_id)
+                message.next_attempt_at = NOW + timedelta(minutes=10)
+                message.lease_holder = holder
+                uow.outbox.update(message)
+            uow.commit()
         with database() as uow:
             assert [m.id for m in uow.outbox.due(NOW, 10)] == ["fresh"]
         with database() as uow:

@@ -5,9 +5,18 @@ Templates
 Each template id of :data:`fabcore.domain.notifications.MAIL_RULES` has a
 pair ``{id}.txt`` and ``{id}.html`` in ``fabcore/templates/mail``. They
 extend ``base.txt`` / ``base.html`` (greeting, body, note, order details,
-signature) and include ``_order_details.*`` and ``_note.*``. The subject is
-the ``subject`` block of the ``.txt`` template, rendered on its own and
+signature). The note and order details blocks show ``note_text`` /
+``note_html`` and ``details_text`` / ``details_html``: the renderer's
+renderings of the partials ``_note.*`` and ``_order_details.*``. The subject
+is the ``subject`` block of the ``.txt`` template, rendered on its own and
 folded to one line.
+
+:meth:`MailRenderer.render_all` renders the mails of one event together: the
+order's details are worked out once, and each partial is rendered once for
+all the mails that give the variables it names the same values (the
+packaged ``_order_details.*`` names only ``details``, ``_note.*`` the note
+and the trigger, so both mails of a status change share them). A partial
+that includes or extends another template is rendered for each mail.
 
 HTML templates are autoescaped; text templates are not (a customer's
 ``<script>`` note stays literal in the text part and is escaped in the HTML
@@ -31,9 +40,10 @@ plus ``shop``, ``order``, ``customer`` (domain objects), ``recipient``
 (``"customer"`` or ``"shop"``), ``customer_name``, ``customer_email``,
 ``link_url``, ``po_number``, ``offer_expires``, ``payment_amount`` (text,
 ``1,234.50 EUR``), ``payment_label``, ``previous_payment_label``, ``due_in`` (``"in 2 days"``,
-``"tomorrow"``, ``"today"``), ``details`` (:class:`OrderDetails`) and, in the
-bodies, ``subject``. Filters: ``money`` (``1,234.50 EUR`` from the Decimal)
-and ``percent``.
+``"tomorrow"``, ``"today"``), ``details`` (:class:`OrderDetails`),
+``note_text``, ``note_html``, ``details_text`` and ``details_html`` (the
+rendered partials) and, in the bodies, ``subject``. Filters: ``money``
+(``1,234.50 EUR`` from the Decimal) and ``percent``.
 
 Template errors (a missing file, a syntax error, an undefined name in an
 override) raise :class:`~fabcore.domain.errors.ConfigurationError` naming the
@@ -43,12 +53,15 @@ template and the shop, with the jinja2 error as its cause.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
 import attrs
 import jinja2
+import markupsafe
+from jinja2 import meta, nodes
 
 from fabcore.app.context import current_request_id
 from fabcore.app.rendering.invoice import OrderTotals, order_totals
@@ -73,6 +86,9 @@ _OPTIONAL_CONTEXT = (
     "note", "previous_payment_status", "payment_status", "amount", "payment_reference",
     "due_date", "offer_revision", "offer_expires_at", "tracking_number",
 )
+# The partials the base templates show, and the variable each one's rendering fills.
+_PARTIALS = (("_note.txt", "note_text"), ("_note.html", "note_html"),
+             ("_order_details.txt", "details_text"), ("_order_details.html", "details_html"))
 _WHITESPACE = re.compile(r"\s+")
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
 
@@ -97,7 +113,8 @@ class OrderDetails:
 
 
 def _details(order: Order, quote: OrderQuote | None) -> OrderDetails:
-    complete = quote is not None and quote.total is not None and order.lines_total is not None
+    subtotal = order.lines_total
+    complete = quote is not None and quote.total is not None and subtotal is not None
     totals = order_totals(order, quote) if complete and quote is not None else None
     po = order.po
     open_offer = order.status is OrderStatus.FIRM_OFFER_SENT and order.offer_expires_at is not None
@@ -106,8 +123,8 @@ def _details(order: Order, quote: OrderQuote | None) -> OrderDetails:
         status_label=order.status.label,
         payment_label=order.payment_status.label,
         currency=order.currency,
-        lines=line_views(order),
-        subtotal=order.lines_total,
+        lines=totals.lines if totals is not None else line_views(order),
+        subtotal=subtotal,
         totals=totals,
         shipping_method=order.shipping.method if order.shipping is not None else None,
         shipping_address=address_lines(order.shipping.address if order.shipping else None),
@@ -147,6 +164,11 @@ class MailRenderer:
         package = jinja2.PackageLoader(*PACKAGE_TEMPLATES)
         self._default = make_environment(package, auto_reload=False)
         self._shops: dict[str, jinja2.Environment] = {}
+        self._loaded: dict[str, jinja2.Template] = {}
+        # Per loaded partial: the variables it reads (None: it includes other templates).
+        self._partials: weakref.WeakKeyDictionary[jinja2.Template, tuple[str, ...] | None] = (
+            weakref.WeakKeyDictionary()
+        )
         for shop_id, folder in (overrides or {}).items():
             path = Path(folder)
             if not path.is_dir():
@@ -181,15 +203,61 @@ class MailRenderer:
         without, the sum of the lines. Customer mails reply to the shop's
         first notification address, shop mails to the customer.
         """
-        if intent.link is not None and not link_url:
-            raise InvalidInput(
-                f"mail {intent.template!r} needs a {intent.link.value} link, but none was given"
-            )
+        return self.render_all([(intent, link_url, message_id)], order=order,
+                               customer=customer, shop=shop, quote=quote)[0]
+
+    def render_all(
+        self,
+        mails: Sequence[tuple[MailIntent, str | None, str]],
+        *,
+        order: Order,
+        customer: Customer | None,
+        shop: Shop,
+        quote: OrderQuote | None = None,
+    ) -> list[Mail]:
+        """Render each ``(intent, link_url, message_id)`` of one event, as :meth:`render` does.
+
+        What the mails share is worked out once: the order's details, and each
+        partial for the mails that give the variables it names the same values.
+        """
         if order.shop_id != shop.id:
             raise InvalidInput(f"{order} does not belong to shop {shop.id}")
-        context = self._context(intent, order=order, customer=customer, shop=shop,
-                                link_url=link_url, quote=quote)
+        for intent, link_url, _ in mails:
+            if intent.link is not None and not link_url:
+                raise InvalidInput(
+                    f"mail {intent.template!r} needs a {intent.link.value} link, but none was "
+                    "given"
+                )
         env = self._env(shop.id)
+        common = self._common(order=order, customer=customer, shop=shop, quote=quote)
+        partials = [(name, key, self._names(env, name, shop.id)) for name, key in _PARTIALS]
+        # Per partial: the values of the variables it names, and what they rendered.
+        done: dict[str, list[tuple[tuple[object, ...], str]]] = {}
+        rendered: list[Mail] = []
+        for intent, link_url, message_id in mails:
+            context = self._context(env, intent, common, link_url)
+            for name, key, names in partials:
+                if names is None:
+                    block = self._render(env, name, shop.id, context)
+                else:
+                    given = {n: context[n] for n in names if n in context}
+                    values = tuple(given.values())
+                    seen = done.setdefault(name, [])
+                    found = next((text for old, text in seen if old == values), None)
+                    if found is None:
+                        found = self._render(env, name, shop.id, given)
+                        seen.append((values, found))
+                    block = found
+                context[key] = markupsafe.Markup(block) if name.endswith(".html") else block
+            rendered.append(self._mail(env, intent, context, order, customer, shop, link_url,
+                                       message_id))
+        return rendered
+
+    def _mail(
+        self, env: jinja2.Environment, intent: MailIntent, context: dict[str, object],
+        order: Order, customer: Customer | None, shop: Shop, link_url: str | None,
+        message_id: str,
+    ) -> Mail:
         subject = self._subject(env, intent.template, shop.id, context)
         context["subject"] = subject
         text = self._render(env, f"{intent.template}.txt", shop.id, context)
@@ -248,48 +316,76 @@ class MailRenderer:
             request_id=current_request_id(),
         )
 
+    def _names(
+        self, env: jinja2.Environment, name: str, shop_id: str
+    ) -> tuple[str, ...] | None:
+        """The variables the partial ``name`` reads; ``None`` when it includes other templates."""
+        template = self._template(env, name, shop_id)
+        if template in self._partials:
+            return self._partials[template]
+        loader = env.loader
+        assert loader is not None
+        try:
+            tree = env.parse(loader.get_source(env, name)[0])
+        except jinja2.TemplateError as exc:
+            raise _template_error(name, shop_id, exc) from exc
+        found: tuple[str, ...] | None = None
+        if next(tree.find_all((nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)),
+                None) is None:
+            found = tuple(sorted(meta.find_undeclared_variables(tree)))
+        self._partials[template] = found
+        return found
+
+    @staticmethod
+    def _common(
+        *, order: Order, customer: Customer | None, shop: Shop, quote: OrderQuote | None,
+    ) -> dict[str, object]:
+        """The variables every mail about ``order`` has."""
+        return {
+            "shop": shop,
+            "order": order,
+            "customer": customer,
+            "shop_name": shop.name,
+            "customer_name": customer.name if customer is not None else None,
+            "customer_email": customer.email if customer is not None else None,
+            "po_number": order.po.number if order.po is not None else None,
+            "offer_expires": _when(order.offer_expires_at),
+            "details": _details(order, quote),
+        }
+
     @staticmethod
     def _context(
-        intent: MailIntent, *, order: Order, customer: Customer | None, shop: Shop,
-        link_url: str | None, quote: OrderQuote | None,
+        env: jinja2.Environment, intent: MailIntent, common: Mapping[str, object],
+        link_url: str | None,
     ) -> dict[str, object]:
-        context: dict[str, object] = dict.fromkeys(_OPTIONAL_CONTEXT)
+        # The environment's globals first, as jinja2 merges them, so templates render it as is.
+        context: dict[str, object] = dict(env.globals)
+        context.update(dict.fromkeys(_OPTIONAL_CONTEXT))
         context.update(intent.context)
+        context.update(common)
         context.update(
-            shop=shop,
-            order=order,
-            customer=customer,
-            shop_name=shop.name,
             recipient=intent.kind.value,
-            customer_name=customer.name if customer is not None else None,
-            customer_email=customer.email if customer is not None else None,
             link_url=link_url,
-            po_number=order.po.number if order.po is not None else None,
-            offer_expires=_when(order.offer_expires_at),
             # mails_for gives the amount as str(Money): "1,234.50 EUR".
             payment_amount=intent.context.get("amount"),
             payment_label=_payment_label(intent.context.get("payment_status")),
             previous_payment_label=_payment_label(intent.context.get("previous_payment_status")),
             due_in=_due_in(intent.context),
-            details=_details(order, quote),
         )
         return context
 
-    @staticmethod
     def _subject(
-        env: jinja2.Environment, template_id: str, shop_id: str, context: dict[str, object]
+        self, env: jinja2.Environment, template_id: str, shop_id: str,
+        context: dict[str, object],
     ) -> str:
         name = f"{template_id}.txt"
-        try:
-            template = env.get_template(name)
-            block = template.blocks.get("subject")
-            if block is None:
-                raise ConfigurationError(
-                    f"mail template {name!r} (shop {shop_id}) has no {{% block subject %}}"
-                )
-            raw = "".join(block(template.new_context(dict(context))))
-        except jinja2.TemplateError as exc:
-            raise _template_error(name, shop_id, exc) from exc
+        template = self._template(env, name, shop_id)
+        block = template.blocks.get("subject")
+        if block is None:
+            raise ConfigurationError(
+                f"mail template {name!r} (shop {shop_id}) has no {{% block subject %}}"
+            )
+        raw = self._run(env, name, shop_id, lambda: block(template.new_context(context, True)))
         # One line: a header cannot hold line breaks.
         subject = _WHITESPACE.sub(" ", raw).strip()
         if not subject:
@@ -297,12 +393,39 @@ class MailRenderer:
                                      "subject")
         return subject
 
-    @staticmethod
     def _render(
-        env: jinja2.Environment, name: str, shop_id: str, context: dict[str, object]
+        self, env: jinja2.Environment, name: str, shop_id: str, context: dict[str, object]
     ) -> str:
+        template = self._template(env, name, shop_id)
+        return self._run(env, name, shop_id,
+                         lambda: template.root_render_func(template.new_context(context, True)))
+
+    def _template(self, env: jinja2.Environment, name: str, shop_id: str) -> jinja2.Template:
+        """The template ``name``; the packaged ones, which cannot change, looked up once."""
+        found = self._loaded.get(name) if env is self._default else None
+        if found is None:
+            try:
+                found = env.get_template(name)
+            except jinja2.TemplateError as exc:
+                raise _template_error(name, shop_id, exc) from exc
+            if env is self._default:
+                self._loaded[name] = found
+        return found
+
+    @staticmethod
+    def _run(
+        env: jinja2.Environment, name: str, shop_id: str, parts: Callable[[], Iterator[str]]
+    ) -> str:
+        """The text a template (or block) renders, its context given as is (``shared``).
+
+        Contexts hold the environment's globals already (see :meth:`render_all`), so
+        they are not copied and merged again for each template as ``render`` does.
+        """
         try:
-            return env.get_template(name).render(context)
+            try:
+                return "".join(parts())
+            except Exception:
+                env.handle_exception()  # re-raises, with the template's lines in the traceback
         except jinja2.TemplateError as exc:
             raise _template_error(name, shop_id, exc) from exc
 
