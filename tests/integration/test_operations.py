@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,3 +160,18 @@ def test_bad_log_settings_are_refused(restore_logging: None) -> None:
         logs.configure_logging("xml", "INFO", io.StringIO())
     with pytest.raises(ConfigurationError, match="FABCORE_LOG_LEVEL"):
         logs.configure_logging("json", "LOUD", io.StringIO())
+
+
+def test_a_worker_needs_postgresql(
+    restore_logging: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fabcore.entrypoints.cli import main
+
+    # The command puts its options in the environment: restored after the test.
+    for name in ("FABCORE_DATABASE_URL", "FABCORE_MAIL_URL", "FABCORE_MODELS",
+                 "FABCORE_PAYMENTS_URL"):
+        monkeypatch.setenv(name, "")
+    assert main(["worker", "--database", f"sqlite:///{tmp_path / 'shop.db'}"]) == 2
+    assert "needs a PostgreSQL database" in capsys.readouterr().err
+    assert not (tmp_path / "shop.db").exists()

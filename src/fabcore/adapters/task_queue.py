@@ -17,6 +17,7 @@ lock); an upgrade of procrastinate itself applies its migration files
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -79,17 +80,19 @@ class ProcrastinateJobs:
             kwargs={"connect_timeout": max(1, round(timeout))},
         ))
         self._open = False
+        self._opening = threading.Lock()
 
     def __repr__(self) -> str:
         return "ProcrastinateJobs(...)"
 
     def _connector(self) -> Any:
-        if not self._open:
-            try:
-                self.app.open()
-            except (procrastinate_errors.ProcrastinateException, psycopg.Error) as exc:
-                raise _translate(exc) from exc
-            self._open = True
+        with self._opening:
+            if not self._open:
+                try:
+                    self.app.open()
+                except (procrastinate_errors.ProcrastinateException, psycopg.Error) as exc:
+                    raise _translate(exc) from exc
+                self._open = True
         return self.app.connector
 
     def _defer(self, task: str, queue: str, lock: str | None, **kwargs: Any) -> None:
@@ -137,7 +140,9 @@ class ProcrastinateJobs:
             raise _translate(exc) from exc
 
     def close(self) -> None:
-        if self._open:
+        with self._opening:
+            if not self._open:
+                return
             self._open = False
             try:
                 self.app.close()

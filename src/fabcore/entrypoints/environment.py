@@ -99,8 +99,8 @@ def queue_from_environment(url: str) -> JobQueue:
     """The PostgreSQL task queue of the database at ``url``, its tables created if missing."""
     if urlsplit(url).scheme not in ("postgresql", "postgres"):
         raise ConfigurationError(
-            f"FABCORE_JOBS=queue needs a PostgreSQL database (FABCORE_DATABASE_URL), got "
-            f"{urlsplit(url).scheme or url!r}"
+            "the task queue (FABCORE_JOBS=queue, fabcore worker) needs a PostgreSQL database "
+            f"in FABCORE_DATABASE_URL, got {urlsplit(url).scheme or url!r}"
         )
     from fabcore.adapters.task_queue import ProcrastinateJobs
 
