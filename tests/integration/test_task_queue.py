@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from fabcore.adapters.memory import RecordingMailer
-from fabcore.adapters.task_queue import RELAY_TASK, ProcrastinateJobs
+from fabcore.adapters.task_queue import RELAY_TASK, REMINDERS_TASK, SWEEP_TASK, ProcrastinateJobs
 from fabcore.app.bootstrap import bootstrap
 from fabcore.app.context import request_scope
 from fabcore.app.drafting import PendingModel, UploadedModel
@@ -168,3 +168,11 @@ def test_analysis_waits_for_its_worker_state(core: Fabcore, url: str) -> None:
     status = core.analysis_status(visitor, pending.ref.sha256, "big.stl")
     assert isinstance(status, PendingModel)
     assert (status.request.state, status.waiting) == (AnalysisState.PENDING, 1)
+
+
+def test_the_sweep_and_the_reminders_run_on_their_schedules(core: Fabcore, url: str) -> None:
+    app = build_app(core, url, WorkerSettings(sweep_cron="* * * * * */5",
+                                              reminders_cron="0 * * * *"))
+    scheduled = {(p.task.name, p.cron) for p in app.periodic_registry.periodic_tasks.values()}
+    assert scheduled == {(SWEEP_TASK, "* * * * * */5"), (REMINDERS_TASK, "0 * * * *")}
+    assert app.tasks[REMINDERS_TASK](timestamp=0) == 0
