@@ -2,5 +2,5 @@
 
 pytest_plugins = [
     "smtp_server", "stripe_server", "postgres_server", "storage_fixtures", "app_fixtures",
-    "web_fixtures", "http_server", "browser_fixtures", "s3_server", "pytester",
+    "web_fixtures", "http_server", "browser_fixtures", "s3_server", "cluster", "pytester",
 ]

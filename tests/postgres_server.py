@@ -30,7 +30,7 @@ import pytest
 ENV_URL = "FABCORE_TEST_POSTGRES_URL"
 TEST_DATABASE = "fabcore_tests"
 TABLES = ("outbox", "orders", "secrets", "accounts", "customers", "order_numbers",
-          "invoice_numbers", "throttle", "analyses", "shops")
+          "invoice_numbers", "throttle", "analyses", "analysis_requests", "shops")
 
 
 class PostgresUnavailable(Exception):

@@ -29,7 +29,8 @@ from fabcore.testing.repositories import run_threads, seed, store
 
 V1_FIXTURE = Path(__file__).parent.parent / "data" / "fabcore-v1.sqlite"
 ALL_MIGRATIONS = ["0001_initial", "0002_lookup_indexes", "0003_order_summary",
-                  "0004_invoice_numbers", "0005_accounts", "0006_outbox_by_shop"]
+                  "0004_invoice_numbers", "0005_accounts", "0006_outbox_by_shop",
+                  "0007_background_jobs"]
 
 
 def _as_v1_stored_it(shop: Shop) -> Shop:
@@ -59,7 +60,7 @@ def test_fixture_is_at_version_1(v1_copy: Path) -> None:
 
 def test_old_database_upgrades_in_place_and_keeps_its_rows(v1_copy: Path) -> None:
     with SqliteDatabase(v1_copy) as database:
-        assert database.schema_version() == 6
+        assert database.schema_version() == 7
         with database() as uow:
             assert uow.shops.get("shop-1") == _as_v1_stored_it(a.shop())
             assert uow.shops.catalog("shop-1") == a.catalog()

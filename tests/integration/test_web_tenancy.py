@@ -58,6 +58,7 @@ PUBLIC = {
     ("GET", "/api/v1/shops/{shop}/catalog"), ("POST", "/api/v1/shops/{shop}/models"),
     ("GET", "/api/v1/shops/{shop}/models/{sha256}"),
     ("GET", "/api/v1/shops/{shop}/models/{sha256}/options"),
+    ("GET", "/api/v1/shops/{shop}/models/{sha256}/analysis"),
 }
 # What another customer of the shop may do for themselves: list and start their own orders.
 OWN_SCOPE = {("GET", "/api/v1/shops/{shop}/orders"), ("POST", "/api/v1/shops/{shop}/orders")}

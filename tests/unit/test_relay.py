@@ -55,11 +55,16 @@ class FakeOutbox:
             raise NotFound(f"no outbox message {message_id}")
         return attrs.evolve(self.rows[message_id])
 
-    def due(self, now: datetime, limit: int) -> Sequence[OutboxMessage]:
+    def due(self, now: datetime, limit: int,
+            holder: str | None = None) -> Sequence[OutboxMessage]:
         pending = [m for m in self.rows.values() if m.status is OutboxStatus.PENDING
-                   and (m.next_attempt_at is None or m.next_attempt_at <= now)]
+                   and (m.next_attempt_at is None or m.next_attempt_at <= now
+                        or (holder is not None and m.lease_holder == holder))]
         pending.sort(key=lambda m: m.created_at)
         return [attrs.evolve(m) for m in pending[:limit]]
+
+    def count(self, status: OutboxStatus) -> int:
+        return sum(1 for m in self.rows.values() if m.status is status)
 
     def update(self, message: OutboxMessage) -> None:
         self.staged[message.id] = attrs.evolve(message)

@@ -56,6 +56,7 @@ def message_bytes(mail: Mail, date: datetime | None = None, *, linesep: str = "\
         _header("Subject", mail.subject, utf8),
         f"Date: {format_datetime(date or datetime.now(UTC))}",
         f"Message-ID: {_single_line(message_id)}",
+        *([f"X-Request-ID: {_single_line(mail.request_id)}"] if mail.request_id else []),
         # RFC 3834: tells auto-responders not to answer a machine.
         "Auto-Submitted: auto-generated",
         "MIME-Version: 1.0",

@@ -42,6 +42,16 @@ class MaildirMailer:
     def eml_dir(self) -> Path:
         return self.path / "eml"
 
+    def check(self) -> None:
+        """The folders exist (made if missing) and a file can be written in ``tmp``."""
+        try:
+            for sub in ("cur", "new", "tmp", "eml"):
+                (self.path / sub).mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.path / "tmp"):
+                pass
+        except OSError as exc:
+            raise TemporaryDeliveryError(f"cannot write mails to {self.path}: {exc}") from exc
+
     def send(self, mail: Mail) -> None:
         """Write ``mail`` to the Maildir and to a new ``.eml`` file."""
         now = datetime.now(UTC)

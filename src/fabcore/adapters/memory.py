@@ -27,7 +27,7 @@ import attrs
 from fabcore.adapters.copying import copy_tree as _copy
 from fabcore.domain import checks
 from fabcore.domain.accounts import Account, Secret, SecretKind
-from fabcore.domain.analysis import ModelAnalysis
+from fabcore.domain.analysis import AnalysisRequest, ModelAnalysis
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.customer import Customer
 from fabcore.domain.errors import (
@@ -142,6 +142,11 @@ class RecordingMailer:
         if self._failures:
             raise self._failures.popleft()
         self.sent.append(mail)
+
+    def check(self) -> None:
+        """Fails like the next send would (with its queued error), taking nothing from the queue."""
+        if self._failures:
+            raise self._failures[0]
 
     def clear(self) -> None:
         """Forget recorded mails and queued failures."""
@@ -301,6 +306,7 @@ class MemoryDatabase:
         self.secrets: dict[str, Secret] = {}
         self.throttle: dict[str, tuple[datetime, int]] = {}
         self.analyses: dict[tuple[str, str], ModelAnalysis] = {}
+        self.requests: dict[tuple[str, str], AnalysisRequest] = {}
         self.outbox: dict[str, OutboxMessage] = {}
         # Insertion order of outbox ids: mails of one change share a timestamp.
         self.outbox_order: dict[str, int] = {}
@@ -335,6 +341,7 @@ class _Staged:
         self.hits: list[tuple[str, datetime, timedelta]] = []
         self.cleared: set[str] = set()
         self.analyses: dict[tuple[str, str], ModelAnalysis] = {}
+        self.requests: dict[tuple[str, str], AnalysisRequest] = {}
 
 
 class MemoryShopRepository:
@@ -563,12 +570,13 @@ class MemoryOutbox:
                 raise NotFound(f"no outbox message {message_id!r}")
             return _copy(found)
 
-    def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+    def due(self, now: datetime, limit: int, holder: str | None = None) -> list[OutboxMessage]:
         with self._db.lock:
             ready = [
                 m for m in self._db.outbox.values()
                 if m.status is OutboxStatus.PENDING
-                and (m.next_attempt_at is None or m.next_attempt_at <= now)
+                and (m.next_attempt_at is None or m.next_attempt_at <= now
+                     or (holder is not None and m.lease_holder == holder))
                 and self._db.claims.get(m.id, self._owner) == self._owner
             ]
             ready.sort(key=lambda m: (m.created_at, self._db.outbox_order[m.id]))
@@ -580,6 +588,10 @@ class MemoryOutbox:
     def update(self, message: OutboxMessage) -> None:
         self.get(message.id)
         self._staged.outbox[message.id] = _copy(message)
+
+    def count(self, status: OutboxStatus) -> int:
+        with self._db.lock:
+            return sum(1 for m in self._db.outbox.values() if m.status is status)
 
     def list(
         self,
@@ -730,6 +742,16 @@ class MemoryAnalysisRepository:
     def add(self, sha256: str, units: str, analysis: ModelAnalysis) -> None:
         self._staged.analyses.setdefault((sha256, units), analysis)
 
+    def request(self, sha256: str, units: str) -> AnalysisRequest | None:
+        found = self._staged.requests.get((sha256, units))
+        if found is None:
+            with self._db.lock:
+                found = self._db.requests.get((sha256, units))
+        return None if found is None else _copy(found)
+
+    def save_request(self, request: AnalysisRequest) -> None:
+        self._staged.requests[(request.sha256, request.units.value)] = _copy(request)
+
 
 class MemoryUnitOfWork:
     """A unit of work over a :class:`MemoryDatabase` (see the port's docs)."""
@@ -817,6 +839,7 @@ class MemoryUnitOfWork:
                 db.throttle[key] = _throttle_step(db.throttle.get(key), at, span)
             for model_key, analysis in s.analyses.items():
                 db.analyses.setdefault(model_key, analysis)
+            db.requests.update(s.requests)
             for message_id in s.outbox:
                 db.outbox_order.setdefault(message_id, len(db.outbox_order))
             db.outbox.update(s.outbox)
@@ -826,3 +849,21 @@ class MemoryUnitOfWork:
     def rollback(self) -> None:
         self._release_claims()
         self._begin()
+
+
+class RecordingMetrics:
+    """Metrics kept in memory: status changes by status, analyses by format (count, seconds)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.status_changes: dict[str, int] = {}
+        self.analyses: dict[str, tuple[int, float]] = {}
+
+    def status_changed(self, status: str) -> None:
+        with self._lock:
+            self.status_changes[status] = self.status_changes.get(status, 0) + 1
+
+    def model_analysed(self, file_format: str, seconds: float) -> None:
+        with self._lock:
+            count, total = self.analyses.get(file_format, (0, 0.0))
+            self.analyses[file_format] = (count + 1, total + seconds)

@@ -167,6 +167,20 @@ class SmtpMailer:
             log.warning("%s: %s accepted for some recipients only; refused: %s", self._where,
                         mail.message_id, _refusals(refused))
 
+    def check(self) -> None:
+        """Connect, greet (with TLS and login as configured) and say NOOP; nothing is sent."""
+        try:
+            connection = self._connect()
+            try:
+                code, reply = connection.noop()
+            finally:
+                _close_quietly(connection)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise delivery_error(exc, self._where) from exc
+        if code != 250:
+            raise TemporaryDeliveryError(f"{self._where} answered NOOP with {code} "
+                                         f"{_text(reply)}")
+
     def _connect(self) -> smtplib.SMTP:
         if self.security == "ssl":
             connection: smtplib.SMTP = smtplib.SMTP_SSL(

@@ -45,7 +45,7 @@ import attrs
 from fabcore.adapters.copying import copy_tree, immutable
 from fabcore.adapters.serialization import converter, dumps
 from fabcore.domain.accounts import Account, Secret, SecretKind
-from fabcore.domain.analysis import ModelAnalysis
+from fabcore.domain.analysis import AnalysisRequest, ModelAnalysis
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.customer import Customer
 from fabcore.domain.errors import (
@@ -726,26 +726,30 @@ class SqlOutbox(_Repository):
             raise NotFound(f"no outbox message {message_id!r}")
         return found[0]
 
-    def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+    def due(self, now: datetime, limit: int, holder: str | None = None) -> list[OutboxMessage]:
         s = self._s
         s.claim()
         rows = s.fetch(
             "SELECT id, data FROM outbox WHERE status = ? "
-            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ? OR lease_holder = ?) "
             f"{_OUTBOX_ORDER} LIMIT ? {s.claim_clause}",
-            (OutboxStatus.PENDING.value, s.timestamp(now), limit),
+            (OutboxStatus.PENDING.value, s.timestamp(now), holder, limit),
         )
         return self._load(rows)
 
     def update(self, message: OutboxMessage) -> None:
         changed = self._s.write(
-            "UPDATE outbox SET status = ?, next_attempt_at = ?, attempts = ?, data = ? "
-            "WHERE id = ?",
+            "UPDATE outbox SET status = ?, next_attempt_at = ?, attempts = ?, lease_holder = ?, "
+            "data = ? WHERE id = ?",
             (message.status.value, self._next_attempt(message), message.attempts,
-             dumps(message), message.id),
+             message.lease_holder, dumps(message), message.id),
         )
         if not changed:
             raise NotFound(f"no outbox message {message.id!r}")
+
+    def count(self, status: OutboxStatus) -> int:
+        rows = self._s.fetch("SELECT COUNT(*) FROM outbox WHERE status = ?", (status.value,))
+        return int(rows[0][0])
 
     def list(
         self,
@@ -901,6 +905,20 @@ class SqlAnalysisRepository(_Repository):
         self._s.write(
             "INSERT INTO analyses (sha256, units, data) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (sha256, units, dumps(analysis)),
+        )
+
+    def request(self, sha256: str, units: str) -> AnalysisRequest | None:
+        rows = self._s.fetch(
+            "SELECT data FROM analysis_requests WHERE sha256 = ? AND units = ?", (sha256, units))
+        return (load(rows[0][0], AnalysisRequest, f"analysis request of {sha256[:12]}")
+                if rows else None)
+
+    def save_request(self, request: AnalysisRequest) -> None:
+        self._s.write(
+            "INSERT INTO analysis_requests (sha256, units, state, data) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (sha256, units) DO UPDATE SET state = excluded.state, "
+            "data = excluded.data",
+            (request.sha256, request.units.value, request.state.value, dumps(request)),
         )
 
 

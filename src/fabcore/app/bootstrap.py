@@ -28,11 +28,13 @@ from urllib.parse import unquote, urlsplit
 
 from fabcore.adapters.argon2 import Argon2Hasher
 from fabcore.adapters.clock import SystemClock
+from fabcore.adapters.jobs import InProcessJobs
 from fabcore.adapters.memory import (
     MemoryDatabase,
     MemoryModelStore,
     MemoryPaymentGateway,
     RecordingMailer,
+    RecordingMetrics,
 )
 from fabcore.app.facade import Fabcore
 from fabcore.app.links import LinkBuilder, LinkSigner
@@ -41,8 +43,10 @@ from fabcore.app.rendering.emails import MailRenderer
 from fabcore.app.runner import new_id
 from fabcore.domain.errors import ConfigurationError
 from fabcore.ports.clock import Clock
+from fabcore.ports.jobs import JobQueue
 from fabcore.ports.mailer import Mailer
 from fabcore.ports.mesh import MeshAnalyser
+from fabcore.ports.metrics import Metrics
 from fabcore.ports.model_store import ModelStore
 from fabcore.ports.payments import PaymentGateway
 from fabcore.ports.repositories import UnitOfWorkFactory
@@ -299,6 +303,8 @@ def bootstrap(
     analyser: MeshAnalyser | None = None,
     renderer: MailRenderer | None = None,
     hasher: PasswordHasher | None = None,
+    jobs: JobQueue | None = None,
+    metrics: Metrics | None = None,
 ) -> Fabcore:
     """Build the application from settings; every adapter can also be passed ready-made.
 
@@ -307,6 +313,8 @@ def bootstrap(
     :class:`fabcore.testing.RecordingMailer` to read the mails sent. With a
     ready-made database, links are signed with ``secret_key`` (or
     ``FABCORE_SECRET_KEY``), else with a key that lives as long as the process.
+    ``jobs`` defaults to :class:`~fabcore.adapters.jobs.InProcessJobs` (work
+    after a use case runs in this process), ``metrics`` to counters in memory.
     """
     if analyser is None:
         from fabcore.adapters.mesh import MeshFileAnalyser
@@ -320,7 +328,8 @@ def bootstrap(
         urls=LinkBuilder(base_url),
         new_id=new_id,
     )
-    return Fabcore(
+    queue = jobs if jobs is not None else InProcessJobs()
+    core = Fabcore(
         uow=uow,
         analyser=analyser,
         models=(make_model_store(os.fspath(models)) if isinstance(models, str | os.PathLike)
@@ -330,8 +339,13 @@ def bootstrap(
         clock=clock or SystemClock(),
         notifier=notifier,
         hasher=hasher or Argon2Hasher(),
+        jobs=queue,
+        metrics=metrics if metrics is not None else RecordingMetrics(),
         closers=closers,
     )
+    if isinstance(queue, InProcessJobs):
+        queue.bind_analysis(core.analyse_requested)
+    return core
 
 
 connect = bootstrap

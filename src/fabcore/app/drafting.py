@@ -7,27 +7,40 @@ review, where they also set firm prices and one-off fees.
 from __future__ import annotations
 
 import hashlib
+import time
+import uuid
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, overload
 
 import attrs
 
+from fabcore.app.context import current_request_id
+from fabcore.app.pauses import pause
 from fabcore.app.runner import Runner
 from fabcore.domain import access
 from fabcore.domain.actor import Actor
-from fabcore.domain.analysis import ModelAnalysis, Units
+from fabcore.domain.analysis import AnalysisRequest, AnalysisState, ModelAnalysis, Units
 from fabcore.domain.customer import Address
-from fabcore.domain.errors import InvalidInput, NotFound, PermissionDenied
+from fabcore.domain.errors import (
+    AlreadyExists,
+    InvalidInput,
+    ModelRejected,
+    NotFound,
+    PermissionDenied,
+)
 from fabcore.domain.money import Money
 from fabcore.domain.order import Order, OrderLine, Shipping
 from fabcore.domain.pricing import options_for, price_line
 from fabcore.domain.quote import Fee, LineQuote, LineSpec
 from fabcore.domain.shop import ShopContext
+from fabcore.ports.jobs import ANALYSIS_QUEUE
 from fabcore.ports.model_store import ModelRef
 from fabcore.ports.repositories import UnitOfWork
 
 # Bytes read at a time while hashing an uploaded file.
 _HASH_CHUNK = 1 << 20
+# Namespace of the ids derived from idempotency keys.
+_IDEMPOTENCY = uuid.UUID("5f0c8a52-61f4-4bd4-9d0c-3f1f1e7f6b1e")
 
 
 @attrs.frozen
@@ -36,6 +49,24 @@ class UploadedModel:
 
     ref: ModelRef
     analysis: ModelAnalysis
+
+
+@attrs.frozen
+class PendingModel:
+    """A stored model file whose analysis a worker has yet to finish (or refused).
+
+    ``waiting`` is how many analyses wait in the queue, this one included
+    while it has not started.
+    """
+
+    ref: ModelRef
+    request: AnalysisRequest
+    waiting: int = 0
+
+
+def _key_id(*parts: str) -> str:
+    """The id a retried request with the same idempotency key gets again."""
+    return uuid.uuid5(_IDEMPOTENCY, "/".join(parts)).hex
 
 
 def _units(value: Units | str) -> Units:
@@ -68,13 +99,30 @@ class Drafting(Runner):
                                  attrs.evolve(known, filename=filename))
         return self._analyse_and_keep(data, filename, unit)
 
+    @overload
     def upload_model_file(
-        self, actor: Actor, file: IO[bytes], filename: str, units: Units | str = Units.MM
-    ) -> UploadedModel:
+        self, actor: Actor, file: IO[bytes], filename: str, units: Units | str = ...,
+        *, defer_from: None = None,
+    ) -> UploadedModel: ...
+
+    @overload
+    def upload_model_file(
+        self, actor: Actor, file: IO[bytes], filename: str, units: Units | str = ...,
+        *, defer_from: int,
+    ) -> UploadedModel | PendingModel: ...
+
+    def upload_model_file(
+        self, actor: Actor, file: IO[bytes], filename: str, units: Units | str = Units.MM,
+        *, defer_from: int | None = None,
+    ) -> UploadedModel | PendingModel:
         """:meth:`upload_model` for a file open for reading, from its current position.
 
         The file is read in chunks to find its content hash, and whole only
-        when it has not been analysed in these units before.
+        when it has not been analysed in these units before. A file of
+        ``defer_from`` bytes or more is analysed by a worker when the job
+        queue has workers (``jobs.analyses_elsewhere``): it is stored, and
+        the answer is a :class:`PendingModel` (see :meth:`analysis_status`);
+        an upload of a file rejected that way before is refused again.
         """
         unit = _units(units)
         start = file.tell()
@@ -83,12 +131,96 @@ class Drafting(Runner):
         while chunk := file.read(_HASH_CHUNK):
             digest.update(chunk)
             size += len(chunk)
-        known = self._known(actor, digest.hexdigest(), unit)
+        sha256 = digest.hexdigest()
+        known = self._known(actor, sha256, unit)
         if known is not None:
-            return UploadedModel(ModelRef(digest.hexdigest(), filename, size),
+            return UploadedModel(ModelRef(sha256, filename, size),
                                  attrs.evolve(known, filename=filename))
         file.seek(start)
+        if defer_from is not None and size >= defer_from and self.jobs.analyses_elsewhere:
+            return self._defer_analysis(file.read(), sha256, filename, unit)
         return self._analyse_and_keep(file.read(), filename, unit)
+
+    def _defer_analysis(self, data: bytes, sha256: str, filename: str,
+                        unit: Units) -> PendingModel:
+        with self.uow() as uow:
+            request = uow.analyses.request(sha256, unit.value)
+        if request is not None and request.state is AnalysisState.REJECTED:
+            raise ModelRejected(request.filename, request.reason or "the file was refused")
+        ref = self.models.put(data, filename)
+        if request is None or request.state is AnalysisState.DONE:
+            request = AnalysisRequest(sha256, unit, filename, len(data), self.clock.now(),
+                                      request_id=current_request_id())
+            with self.uow() as uow:
+                uow.analyses.save_request(request)
+                uow.commit()
+        # Deferred again when the same file comes back while it waits: a job
+        # lost with an unreachable queue is made good, and a second one finds
+        # the work done.
+        self.jobs.analyse_model(sha256, unit.value, current_request_id())
+        return PendingModel(ref, request, self.jobs.waiting().get(ANALYSIS_QUEUE, 0))
+
+    def analyse_requested(self, sha256: str, units: str) -> AnalysisRequest:
+        """The job of a large upload: analyse the stored file and record the outcome.
+
+        Idempotent: a request already finished is returned as it is; one a
+        dead worker left half-way is analysed again (``attempts`` counts the
+        starts). A refusal is recorded with its reason, not raised.
+        """
+        unit = _units(units)
+        with self.uow() as uow:
+            request = uow.analyses.request(sha256, unit.value)
+            if request is None:
+                raise NotFound(f"no analysis requested for model {sha256[:12]} in {unit.value}")
+            if request.state.finished:
+                return request
+            request.state = AnalysisState.ANALYSING
+            request.attempts += 1
+            request.started_at = self.clock.now()
+            uow.analyses.save_request(request)
+            uow.commit()
+        pause("analysis.before", request.attempts)
+        try:
+            analysis = self._analyse(self.models.get(sha256), request.filename, unit)
+        except ModelRejected as exc:
+            request.state = AnalysisState.REJECTED
+            request.reason = exc.reason
+        else:
+            request.state = AnalysisState.DONE
+        request.finished_at = self.clock.now()
+        with self.uow() as uow:
+            if request.state is AnalysisState.DONE:
+                uow.analyses.add(sha256, unit.value, analysis)
+            uow.analyses.save_request(request)
+            uow.commit()
+        return request
+
+    def analysis_status(
+        self, actor: Actor, sha256: str, filename: str, units: Units | str = Units.MM
+    ) -> UploadedModel | PendingModel:
+        """Where an upload's analysis stands: the model when analysed, else its request.
+
+        ``NotFound`` when the file was neither analysed nor requested in these units.
+        """
+        unit = _units(units)
+        with self.uow() as uow:
+            uow.shops.get(actor.shop_id)
+            known = uow.analyses.get(sha256, unit.value)
+            request = uow.analyses.request(sha256, unit.value)
+        if known is not None and self.models.exists(sha256):
+            return UploadedModel(ModelRef(sha256, filename, self.models.size(sha256)),
+                                 attrs.evolve(known, filename=filename))
+        if request is None:
+            raise NotFound(f"no model {sha256[:12]} uploaded in {unit.value}")
+        waiting = (self.jobs.waiting().get(ANALYSIS_QUEUE, 0)
+                   if request.state is AnalysisState.PENDING else 0)
+        return PendingModel(ModelRef(sha256, filename, request.size), request, waiting)
+
+    def _analyse(self, data: bytes, filename: str, unit: Units) -> ModelAnalysis:
+        started = time.perf_counter()
+        analysis = self.analyser.analyse(data, filename, unit)
+        self.metrics.model_analysed(analysis.format, time.perf_counter() - started)
+        return analysis
 
     def _known(self, actor: Actor, sha256: str, unit: Units) -> ModelAnalysis | None:
         """The stored analysis of a file kept before (None when either is missing)."""
@@ -98,7 +230,7 @@ class Drafting(Runner):
         return known if known is not None and self.models.exists(sha256) else None
 
     def _analyse_and_keep(self, data: bytes, filename: str, unit: Units) -> UploadedModel:
-        analysis = self.analyser.analyse(data, filename, unit)
+        analysis = self._analyse(data, filename, unit)
         ref = self.models.put(data, filename)
         with self.uow() as uow:
             uow.analyses.add(ref.sha256, unit.value, analysis)
@@ -142,18 +274,43 @@ class Drafting(Runner):
         self.options.put(catalog, key, options)
         return options
 
-    def create_order(self, actor: Actor, customer_id: str | None = None) -> Order:
-        """Start a draft: a customer for themselves, staff for any customer (IQT) or none yet."""
+    def create_order(
+        self, actor: Actor, customer_id: str | None = None, *, key: str | None = None
+    ) -> Order:
+        """Start a draft: a customer for themselves, staff for any customer (IQT) or none yet.
+
+        With an idempotency ``key`` (the client's, one per draft it means to
+        start), the same actor asking again with the same key gets the draft
+        the first call made, however often it retries.
+        """
         access.require_signed_in(actor, "start an order")
         if actor.is_customer:
             if customer_id not in (None, actor.id):
                 raise PermissionDenied(f"{actor} cannot create orders for another customer")
             customer_id = actor.id
+        order_id = (_key_id("order", actor.shop_id, actor.kind.value, actor.id, key)
+                    if key is not None else self.new_id())
+        if key is not None:
+            with self.uow() as uow:
+                try:
+                    return self._order_for(uow, actor, order_id)
+                except NotFound:
+                    pass
+        try:
+            return self._new_order(actor, customer_id, order_id)
+        except AlreadyExists:
+            if key is None:
+                raise
+        # Another call with the same key created it meanwhile.
+        with self.uow() as uow:
+            return self._order_for(uow, actor, order_id)
+
+    def _new_order(self, actor: Actor, customer_id: str | None, order_id: str) -> Order:
         with self.uow() as uow:
             shop = self._shop(uow, actor.shop_id)
             customer = self._customer_for(uow, actor, customer_id) if customer_id else None
             order = Order(
-                id=self.new_id(),
+                id=order_id,
                 shop_id=shop.shop.id,
                 number=uow.orders.next_number(shop.shop.id),
                 currency=shop.catalog.currency,
@@ -172,15 +329,25 @@ class Drafting(Runner):
         model: UploadedModel,
         spec: LineSpec,
         notes: str = "",
+        *,
+        key: str | None = None,
     ) -> OrderLine:
-        """Add a part to the order, priced instantly from the shop's catalog."""
+        """Add a part to the order, priced instantly from the shop's catalog.
+
+        With an idempotency ``key``, asking again with the same key returns
+        the line the first call added instead of adding another.
+        """
         if not self.models.exists(model.ref.sha256):
             raise NotFound(f"model {model.ref.filename} ({model.ref.sha256[:12]}) is not stored")
+        line_id = _key_id("line", order_id, key) if key is not None else self.new_id()
 
         def change(_: UnitOfWork, order: Order, shop: ShopContext) -> OrderLine:
+            for existing in order.lines:
+                if existing.id == line_id:
+                    return existing
             quote = price_line(shop.catalog, model.analysis, spec)
             line = OrderLine(
-                id=self.new_id(), model_sha256=model.ref.sha256,
+                id=line_id, model_sha256=model.ref.sha256,
                 model_filename=model.ref.filename, analysis=model.analysis,
                 spec=quote.spec, notes=notes, quote=quote,
             )

@@ -153,6 +153,8 @@ class Identity(Runner):
                     uow.outbox.add(self._link_mail(uow, shop, existing, SecretKind.SIGN_IN_LINK,
                                                    "account_exists", now))
                 uow.commit()
+                if not existing.disabled:
+                    self._mails_queued()
                 return
             account = Account(id=self.new_id(), shop_id=shop_id, email=email, name=name,
                               role=Role.CUSTOMER, created_at=now, customer_id=customer.id,
@@ -169,6 +171,7 @@ class Identity(Runner):
             uow.outbox.add(self._link_mail(uow, shop, account, SecretKind.CONFIRM_EMAIL,
                                            "account_confirm", now))
             uow.commit()
+        self._mails_queued()
 
     # -- signing in and out ----------------------------------------------------------
 
@@ -222,6 +225,7 @@ class Identity(Runner):
             uow.outbox.add(self._link_mail(uow, shop, account, SecretKind.SIGN_IN_LINK,
                                            "account_sign_in_link", now))
             uow.commit()
+        self._mails_queued()
 
     def sign_in_with_link(self, token: str) -> SignedIn:
         """Sign in with a mailed link (a sign-in link, or the sign-up confirmation); once only.
@@ -302,6 +306,7 @@ class Identity(Runner):
                                            "staff_invitation", now,
                                            extra={"inviter": inviter, "role": role.value}))
             uow.commit()
+        self._mails_queued()
         return account
 
     def list_staff(self, actor: Actor) -> list[Account]:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from fabcore.app.relay import RelayResult, relay_outbox, retry
 from fabcore.app.runner import CONFLICT_RETRIES, Runner
 from fabcore.domain import access
 from fabcore.domain.actor import Actor
-from fabcore.domain.errors import ConcurrencyConflict, NotFound
+from fabcore.domain.errors import ConcurrencyConflict, InfrastructureError, NotFound
 from fabcore.domain.order import PO_REMINDER_DAYS
 from fabcore.ports.outbox import OutboxMessage, OutboxStatus
+
+# A digest no upload has: asking the model store for it tells whether the store answers.
+_PROBE = "0" * 64
 
 
 class Jobs(Runner):
@@ -44,9 +48,44 @@ class Jobs(Runner):
                         raise
         return sent
 
-    def relay_outbox(self, now: datetime | None = None, batch: int = 100) -> RelayResult:
-        """Hand due mails from the outbox to the mailer (at least once, with retries)."""
-        return relay_outbox(self.uow, self.mailer, now or self.clock.now(), batch=batch)
+    def relay_outbox(
+        self, now: datetime | None = None, batch: int = 100, holder: str | None = None
+    ) -> RelayResult:
+        """Hand due mails from the outbox to the mailer (at least once, with retries).
+
+        ``holder`` names this run for the leases it takes (a task queue's job
+        id): the same run started again also takes back what it had claimed.
+        """
+        return relay_outbox(self.uow, self.mailer, now or self.clock.now(), batch=batch,
+                            holder=holder)
+
+    def backends(self) -> dict[str, str | None]:
+        """Whether each backend answers now: None where it does, else why not.
+
+        ``database``, ``models`` (the model store), ``mail`` (the transport,
+        asked without sending) and ``jobs`` (the task queue, where there is one).
+        """
+        checks: dict[str, Callable[[], object]] = {
+            "database": self.outbox_counts,
+            "models": lambda: self.models.exists(_PROBE),
+            "mail": self.mailer.check,
+            "jobs": self.jobs.check,
+        }
+        found: dict[str, str | None] = {}
+        for name, check in checks.items():
+            try:
+                check()
+            except InfrastructureError as exc:
+                found[name] = str(exc) or type(exc).__name__
+            else:
+                found[name] = None
+        return found
+
+    def outbox_counts(self) -> dict[OutboxStatus, int]:
+        """Mails waiting to be sent and mails given up on, over every shop (for operators)."""
+        with self.uow() as uow:
+            return {status: uow.outbox.count(status)
+                    for status in (OutboxStatus.PENDING, OutboxStatus.FAILED)}
 
     def list_outbox(
         self,

@@ -9,11 +9,14 @@ ahead, so no other relay takes them meanwhile), sent with no transaction
 open, then their outcomes are recorded in a second unit of work. A slow
 mail server therefore holds no lock on the database (SQLite has a single
 writer: a delivery inside the write transaction would stall every change of
-every order). Delivery is **at least once**: a crash after the mail server
-accepted a mail but before the outcomes are recorded sends the mails of
-that claim again once the lease has run out, with the same ``Message-ID``
-(the mail is rendered once, when it is queued), so receiving systems can
-recognise the duplicates.
+every order). A run given a ``holder`` (a task queue's job id) records it
+on what it claims; the same job run again after its worker died takes
+those messages back at once rather than after the lease. Delivery is **at
+least once**: a crash after the mail server accepted a mail but before the
+outcomes are recorded sends the mails of that claim again, with the same
+``Message-ID`` (the mail is rendered once, when it is queued), so receiving
+systems can recognise the duplicates; a crash before a mail was handed
+over sends it once.
 
 Outcomes per attempt:
 
@@ -36,6 +39,8 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from fabcore.app.context import request_scope
+from fabcore.app.pauses import pause
 from fabcore.domain import checks
 from fabcore.domain.errors import (
     GuardFailed,
@@ -101,6 +106,7 @@ def relay_outbox(
     max_attempts: int = 8,
     base_delay: timedelta = DEFAULT_BASE_DELAY,
     max_delay: timedelta = DEFAULT_MAX_DELAY,
+    holder: str | None = None,
 ) -> RelayResult:
     """Send up to ``batch`` due outbox messages, :data:`CLAIM` at a time.
 
@@ -120,7 +126,7 @@ def relay_outbox(
         with uow_factory() as uow:
             # A message met again in this run was not stored as claimed (it
             # would not be due): leave it rather than send it over and over.
-            claimed = [m for m in uow.outbox.due(now, min(CLAIM, batch - len(seen)))
+            claimed = [m for m in uow.outbox.due(now, min(CLAIM, batch - len(seen)), holder)
                        if m.id not in seen]
             if not claimed:
                 break
@@ -128,8 +134,10 @@ def relay_outbox(
                 seen.add(message.id)
                 message.attempts += 1
                 message.next_attempt_at = now + SENDING_LEASE
+                message.lease_holder = holder
                 uow.outbox.update(message)
             uow.commit()
+        pause("relay.before_send", min(m.attempts for m in claimed))
         outcomes = [_attempt(message, mailer, now, max_attempts=max_attempts,
                              base_delay=base_delay, max_delay=max_delay)
                     for message in claimed]
@@ -154,6 +162,7 @@ def _attempt(
     base_delay: timedelta, max_delay: timedelta,
 ) -> OutboxStatus:
     """Try one delivery (already counted in ``attempts``) and record its outcome."""
+    message.lease_holder = None
     try:
         mailer.send(message.mail)
     except PermanentDeliveryError as exc:
@@ -172,6 +181,9 @@ def _attempt(
         message.status = OutboxStatus.SENT
         message.sent_at = now
         message.next_attempt_at = None
+        with request_scope(message.mail.request_id):
+            log.info("mail sent", extra={"message_id": message.mail.message_id,
+                                         "outbox_id": message.id, "attempt": message.attempts})
         return OutboxStatus.SENT
     if message.attempts >= max_attempts:
         message.status = OutboxStatus.FAILED
@@ -202,6 +214,7 @@ def retry(
         message.status = OutboxStatus.PENDING
         message.attempts = 0
         message.next_attempt_at = now
+        message.lease_holder = None
         uow.outbox.update(message)
         uow.commit()
     return message

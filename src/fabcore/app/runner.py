@@ -11,6 +11,7 @@ written.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -18,6 +19,7 @@ from typing import Self, TypeVar
 
 import attrs
 
+from fabcore.app.context import current_request_id
 from fabcore.app.notify import Notifier
 from fabcore.app.options_cache import OptionsCache
 from fabcore.domain import access
@@ -25,24 +27,29 @@ from fabcore.domain.actor import Actor
 from fabcore.domain.customer import Customer
 from fabcore.domain.errors import (
     ConcurrencyConflict,
+    InfrastructureError,
     NotFound,
     OfferLinkInvalid,
     PermissionDenied,
 )
-from fabcore.domain.events import OrderEvent
+from fabcore.domain.events import OrderEvent, StatusChanged
 from fabcore.domain.notifications import LinkPurpose
 from fabcore.domain.order import Order
 from fabcore.domain.shop import ShopContext
 from fabcore.domain.status import OrderStatus
 from fabcore.ports.clock import Clock
+from fabcore.ports.jobs import JobQueue
 from fabcore.ports.mailer import Mailer
 from fabcore.ports.mesh import MeshAnalyser
+from fabcore.ports.metrics import Metrics
 from fabcore.ports.model_store import ModelStore
 from fabcore.ports.payments import PaymentGateway
 from fabcore.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from fabcore.ports.security import PasswordHasher
 
 _T = TypeVar("_T")
+
+log = logging.getLogger("fabcore.app")
 
 # How often a use case re-runs after losing an optimistic-concurrency race.
 CONFLICT_RETRIES = 3
@@ -71,6 +78,8 @@ class Runner:
     """The adapters of the application and the machinery its use cases share.
 
     ``closers`` are called by :meth:`close` (database pools, connections).
+    ``jobs`` takes the work that runs after a use case (relaying the mails
+    it queued, analysing a large upload); ``metrics`` counts for operators.
     """
 
     uow: UnitOfWorkFactory
@@ -81,6 +90,8 @@ class Runner:
     clock: Clock
     notifier: Notifier
     hasher: PasswordHasher
+    jobs: JobQueue
+    metrics: Metrics
     new_id: Callable[[], str] = new_id
     options: OptionsCache = attrs.field(factory=OptionsCache)
     closers: Sequence[Callable[[], None]] = ()
@@ -210,3 +221,16 @@ class Runner:
         uow.orders.save(order)
         uow.outbox.add_all(messages)
         uow.commit()
+        for event in events:
+            if isinstance(event, StatusChanged):
+                self.metrics.status_changed(event.to_status.value)
+        if messages:
+            self._mails_queued()
+
+    def _mails_queued(self) -> None:
+        """Mails were committed: wake the relay (the outbox sweep sends them if this fails)."""
+        try:
+            self.jobs.relay_outbox(current_request_id())
+        except InfrastructureError as exc:
+            log.warning("mails queued but the relay could not be woken; the sweep will send "
+                        "them: %s", exc)

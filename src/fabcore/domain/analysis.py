@@ -7,6 +7,7 @@ never is. Units are normalised: lengths in mm, areas in cm2, volumes in cm3.
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 import attrs
 
@@ -84,3 +85,39 @@ class ModelAnalysis:
 
     def has(self, code: WarningCode) -> bool:
         return any(w.code is code for w in self.warnings)
+
+
+class AnalysisState(enum.Enum):
+    """Where the analysis of a large upload stands (see :class:`AnalysisRequest`)."""
+
+    PENDING = "pending"
+    ANALYSING = "analysing"
+    DONE = "done"
+    REJECTED = "rejected"
+
+    @property
+    def finished(self) -> bool:
+        return self in (AnalysisState.DONE, AnalysisState.REJECTED)
+
+
+@attrs.define
+class AnalysisRequest:
+    """A stored model file waiting for (or done with) its analysis in a worker.
+
+    One per file content and units: the same file uploaded again while it
+    waits joins the same request. ``attempts`` counts the starts of its
+    analysis (a worker that died mid-way leaves one more); ``reason`` is the
+    rejection's, in plain words; ``request_id`` is the upload's, for the logs.
+    """
+
+    sha256: str
+    units: Units
+    filename: str
+    size: int
+    requested_at: datetime
+    state: AnalysisState = AnalysisState.PENDING
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    reason: str | None = None
+    request_id: str | None = None

@@ -10,9 +10,12 @@ stderr, one line, without a traceback; anything else is a bug and shows one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -283,6 +286,13 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
         return EXIT_OK
     applied: list[str] = upgrade()
     print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    if args.database.startswith(("postgresql:", "postgres:")):
+        try:
+            from fabcore.adapters.task_queue import ProcrastinateJobs
+        except FabcoreError:
+            return EXIT_OK
+        created = ProcrastinateJobs(args.database).apply_schema()
+        print("created the task queue's tables" if created else "task queue is set up")
     return EXIT_OK
 
 
@@ -386,18 +396,58 @@ def _carry_link_key(key_file: Path, target_file: Path | None) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    with _metrics_folder():
+        return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
     try:
         from fabcore.entrypoints.web.serve import serve
     except ImportError as exc:
         raise CliError(
             f"the web front needs its extra: pip install 'fabcore[web]' ({exc})"
         ) from None
+    _settings_to_environment(args)
+    serve(args.host, args.port, args.workers)
+    return EXIT_OK
+
+
+def _settings_to_environment(args: argparse.Namespace) -> None:
+    """The store options, for the processes that build the application from the environment."""
     settings = {"FABCORE_DATABASE_URL": args.database, "FABCORE_MAIL_URL": args.mail,
                 "FABCORE_MODELS": args.models, "FABCORE_PAYMENTS_URL": args.payments}
     os.environ.update(settings)
     if args.base_url != DEFAULT_BASE_URL or "FABCORE_BASE_URL" in os.environ:
         os.environ["FABCORE_BASE_URL"] = args.base_url
-    serve(args.host, args.port, args.workers)
+
+
+@contextlib.contextmanager
+def _metrics_folder() -> Iterator[None]:
+    """A folder where each server process keeps its metrics, unless one is set.
+
+    prometheus-client reads ``PROMETHEUS_MULTIPROC_DIR`` when it is first
+    imported: it must be set before the web front is.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="fabcore-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    try:
+        from fabcore.entrypoints.worker import run_worker
+    except ImportError as exc:
+        raise CliError(
+            f"the worker needs its extra: pip install 'fabcore[worker]' ({exc})"
+        ) from None
+    _settings_to_environment(args)
+    run_worker()
     return EXIT_OK
 
 
@@ -583,10 +633,15 @@ def build_parser() -> argparse.ArgumentParser:
         "FABCORE_OWNER_PASSWORD). Uploads are analysed in worker processes "
         "(FABCORE_ANALYSIS_WORKERS, FABCORE_ANALYSIS_MEMORY_MB, FABCORE_ANALYSIS_TIMEOUT_S); "
         "FABCORE_MAX_UPLOAD_MB limits uploads; FABCORE_SECURE_COOKIES=0 drops the Secure flag "
-        "for plain http on another host than localhost. Each process relays queued mails every "
-        "FABCORE_RELAY_INTERVAL_S seconds (default 2) and sends due PO reminders hourly, "
-        "unless FABCORE_BACKGROUND_JOBS=0 (then run `fabcore outbox send` and `fabcore "
-        "reminders run` on a schedule).",
+        "for plain http on another host than localhost. With FABCORE_JOBS=in-process (the "
+        "default) each process relays mails as soon as it queues them and every "
+        "FABCORE_RELAY_INTERVAL_S seconds (default 2), and sends due PO reminders hourly; "
+        "with FABCORE_JOBS=queue (PostgreSQL) `fabcore worker` processes do, and analyse "
+        "uploads of FABCORE_DEFER_ANALYSIS_MB or more (default 20); with FABCORE_JOBS=off "
+        "nothing does (run `fabcore outbox send` and `fabcore reminders run` on a schedule). "
+        "/healthz, /readyz and /metrics serve operators; FABCORE_LOG_FORMAT (json, console, "
+        "auto) and FABCORE_LOG_LEVEL set the logs. SIGTERM lets requests in flight finish "
+        "(FABCORE_SHUTDOWN_TIMEOUT_S, default 30).",
     )
     sv.add_argument("--host", default=_env("FABCORE_HOST", "127.0.0.1"),
                     help="address to listen on (env FABCORE_HOST; default 127.0.0.1)")
@@ -596,6 +651,26 @@ def build_parser() -> argparse.ArgumentParser:
                     help="server processes (env FABCORE_WEB_WORKERS; default 1)")
     _add_store_options(sv, acting=False)
     sv.set_defaults(func=cmd_serve)
+
+    wk = sub.add_parser(
+        "worker",
+        help="run background jobs from the PostgreSQL task queue (several machines)",
+        description="Run the background jobs of a shop on PostgreSQL: relaying the outbox "
+        "(woken through LISTEN/NOTIFY when mails are queued, and a sweep every 15 seconds), "
+        "the PO payment reminders (hourly) and the analysis of large uploads. Run the web "
+        "nodes with FABCORE_JOBS=queue so they hand this work over; start as many workers as "
+        "you like, on any machine. A worker killed mid-job loses nothing: another runs the "
+        "job again once the dead one's heartbeat is FABCORE_WORKER_STALLED_S seconds old "
+        "(default 30). SIGTERM or SIGINT: no new job is taken, running ones finish "
+        "(FABCORE_SHUTDOWN_TIMEOUT_S, default 30), then the worker exits. Settings: "
+        "FABCORE_WORKER_CONCURRENCY (jobs at once, default 2), FABCORE_WORKER_QUEUES "
+        "(mail,analysis; default both), FABCORE_WORKER_HEARTBEAT_S (default 10), "
+        "FABCORE_OUTBOX_SWEEP_CRON, FABCORE_REMINDERS_CRON, FABCORE_METRICS_PORT (serve "
+        "/metrics there), FABCORE_LOG_FORMAT and FABCORE_LOG_LEVEL, and the analysis limits "
+        "of fabcore serve (FABCORE_ANALYSIS_*).",
+    )
+    _add_store_options(wk, acting=False)
+    wk.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database maintenance")
     dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

@@ -49,6 +49,9 @@ class _Tee:
         self.inner.send(mail)
         self.sent.append(mail)
 
+    def check(self) -> None:
+        self.inner.check()
+
 
 class _Narrator:
     def __init__(self, app: Fabcore, tee: _Tee, out: TextIO) -> None:

@@ -15,6 +15,8 @@ class Mail:
     after a crash carries the same Message-ID and can be recognised.
     ``link`` is the signed link the mail carries (a firm offer, a payment
     page), also in its text: programs open it with ``Fabcore.open_link``.
+    ``request_id`` is that of the request that caused the mail (sent as
+    ``X-Request-ID``), to find its log lines.
     """
 
     message_id: str
@@ -26,6 +28,7 @@ class Mail:
     cc: tuple[str, ...] = ()
     reply_to: str | None = None
     link: str | None = None
+    request_id: str | None = None
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -45,4 +48,12 @@ class Mailer(Protocol):
 
     def send(self, mail: Mail) -> None:
         """Deliver one mail or raise a ``DeliveryError``."""
+        ...
+
+    def check(self) -> None:
+        """Return when the transport would take a mail now; sends nothing.
+
+        Raise :class:`~fabcore.domain.errors.TemporaryDeliveryError` naming
+        why not (a readiness probe asks this).
+        """
         ...

@@ -20,7 +20,13 @@ class OutboxStatus(enum.Enum):
 
 @attrs.define
 class OutboxMessage:
-    """One mail waiting in (or done with) the outbox."""
+    """One mail waiting in (or done with) the outbox.
+
+    ``lease_holder`` names the relay run that claimed the message for its
+    current attempt (None once the outcome is recorded): the same run,
+    started again after its process died, takes its messages back at once
+    instead of waiting for the lease to run out.
+    """
 
     id: str
     shop_id: str
@@ -32,6 +38,7 @@ class OutboxMessage:
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     sent_at: datetime | None = None
+    lease_holder: str | None = None
 
 
 class Outbox(Protocol):
@@ -57,12 +64,20 @@ class Outbox(Protocol):
         """One message by id; ``NotFound`` when unknown."""
         ...
 
-    def due(self, now: datetime, limit: int) -> Sequence[OutboxMessage]:
+    def due(
+        self, now: datetime, limit: int, holder: str | None = None
+    ) -> Sequence[OutboxMessage]:
         """Pending messages whose next attempt is due, oldest first.
 
-        Adapters for several concurrent workers lock what they return for
-        the rest of the transaction and skip rows others hold.
+        With a ``holder``, pending messages whose ``lease_holder`` it is come
+        too, whenever their next attempt. Adapters for several concurrent
+        workers lock what they return for the rest of the transaction and
+        skip rows others hold.
         """
+        ...
+
+    def count(self, status: OutboxStatus) -> int:
+        """How many messages are in ``status`` (for pending and failed ones: cheap)."""
         ...
 
     def update(self, message: OutboxMessage) -> None:

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from fabcore.domain.accounts import Account, Secret, SecretKind
-from fabcore.domain.analysis import ModelAnalysis
+from fabcore.domain.analysis import AnalysisRequest, ModelAnalysis
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.customer import Customer
 from fabcore.domain.order import Order
@@ -203,6 +203,14 @@ class AnalysisRepository(Protocol):
 
     def add(self, sha256: str, units: str, analysis: ModelAnalysis) -> None:
         """Keep an analysis; storing one already kept changes nothing."""
+        ...
+
+    def request(self, sha256: str, units: str) -> AnalysisRequest | None:
+        """The request to analyse a stored file in a worker, if one was made."""
+        ...
+
+    def save_request(self, request: AnalysisRequest) -> None:
+        """Store a request (new, or its new state), keyed by its file and units."""
         ...
 
 

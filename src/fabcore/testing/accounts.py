@@ -13,6 +13,7 @@ import attrs
 import pytest
 
 from fabcore.domain.accounts import Account, Role, Secret, SecretKind
+from fabcore.domain.analysis import AnalysisRequest, AnalysisState, Units
 from fabcore.domain.errors import AlreadyExists, NotFound
 from fabcore.ports.repositories import UnitOfWorkFactory
 from fabcore.testing import aggregates as a
@@ -180,6 +181,36 @@ class ThrottleRepositoryContract(_DatabaseFixture):
 
 
 class AnalysisRepositoryContract(_DatabaseFixture):
+    def test_requests_are_kept_per_file_and_unit(self, database: UnitOfWorkFactory) -> None:
+        request = AnalysisRequest("cd" * 32, Units.MM, "big.stl", 50_000_000, a.T0,
+                                  request_id="req-1")
+        with database() as uow:
+            assert uow.analyses.request("cd" * 32, "mm") is None
+            uow.analyses.save_request(request)
+            uow.commit()
+        with database() as uow:
+            assert uow.analyses.request("cd" * 32, "mm") == request
+            assert uow.analyses.request("cd" * 32, "inch") is None
+        request.state = AnalysisState.REJECTED
+        request.attempts = 2
+        request.started_at = a.T0 + timedelta(seconds=1)
+        request.finished_at = a.T0 + timedelta(seconds=9)
+        request.reason = "the file is not a mesh"
+        with database() as uow:
+            uow.analyses.save_request(request)
+            uow.commit()
+        with database() as uow:
+            assert uow.analyses.request("cd" * 32, "mm") == request
+
+    def test_a_request_saved_without_commit_is_not_kept(
+        self, database: UnitOfWorkFactory
+    ) -> None:
+        with database() as uow:
+            uow.analyses.save_request(
+                AnalysisRequest("cd" * 32, Units.INCH, "big.stl", 1, a.T0))
+        with database() as uow:
+            assert uow.analyses.request("cd" * 32, "inch") is None
+
     def test_keeps_one_analysis_per_file_and_unit(self, database: UnitOfWorkFactory) -> None:
         first, other = a.analysis("bracket.stl"), a.analysis("other-name.stl")
         with database() as uow:

@@ -232,3 +232,14 @@ class MailerContract:
         with pytest.raises(TemporaryDeliveryError) as caught:
             unreachable_mailer.send(offer())
         assert str(caught.value)
+
+    def test_a_check_sends_nothing(self, mailer: Mailer, received: Inbox) -> None:
+        mailer.check()
+        assert self.arrived(received) == []
+
+    def test_a_check_of_a_mailer_that_cannot_deliver_says_why(
+        self, unreachable_mailer: Mailer
+    ) -> None:
+        with pytest.raises(TemporaryDeliveryError) as caught:
+            unreachable_mailer.check()
+        assert str(caught.value)

@@ -114,6 +114,31 @@ class OutboxContract:
                 "waiting", "retry-now", "fresh"
             ]
 
+    def test_due_gives_a_holder_back_what_it_leased(self, database: UnitOfWorkFactory) -> None:
+        queue(database, a.message("leased"), a.message("other"), a.message("fresh"))
+        with database() as uow:
+            for message_id, holder in (("leased", "job-7"), ("other", "job-8")):
+                message = uow.outbox.get(message_id)
+                message.next_attempt_at = NOW + timedelta(minutes=10)
+                message.lease_holder = holder
+                uow.outbox.update(message)
+            uow.commit()
+        with database() as uow:
+            assert [m.id for m in uow.outbox.due(NOW, 10)] == ["fresh"]
+        with database() as uow:
+            found = uow.outbox.due(NOW, 10, "job-7")
+            assert [m.id for m in found] == ["leased", "fresh"]
+            assert found[0].lease_holder == "job-7"
+
+    def test_count_by_status(self, database: UnitOfWorkFactory) -> None:
+        failed = a.message("failed")
+        failed.status = OutboxStatus.FAILED
+        queue(database, a.message("one"), a.message("two"), failed, a.sent_message())
+        with database() as uow:
+            assert uow.outbox.count(OutboxStatus.PENDING) == 2
+            assert uow.outbox.count(OutboxStatus.FAILED) == 1
+            assert uow.outbox.count(OutboxStatus.SENT) == 1
+
     def test_update_records_delivery(self, database: UnitOfWorkFactory) -> None:
         queue(database, a.message())
         with database() as uow:

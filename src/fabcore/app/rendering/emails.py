@@ -63,6 +63,7 @@ import jinja2
 import markupsafe
 from jinja2 import meta, nodes
 
+from fabcore.app.context import current_request_id
 from fabcore.app.rendering.invoice import OrderTotals, order_totals
 from fabcore.app.rendering.templating import LineView, address_lines, line_views, make_environment
 from fabcore.domain.customer import Customer
@@ -288,6 +289,7 @@ class MailRenderer:
             cc=intent.cc,
             reply_to=reply_to,
             link=link_url,
+            request_id=current_request_id(),
         )
 
     def render_account(
@@ -324,6 +326,7 @@ class MailRenderer:
             html=self._render(env, f"{template}.html", shop.id, context),
             reply_to=shop.settings.notify_emails[0],
             link=link_url,
+            request_id=current_request_id(),
         )
 
     def _names(

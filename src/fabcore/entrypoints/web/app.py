@@ -4,6 +4,8 @@
 ``fabcore serve`` runs it under uvicorn. ``/api/v1`` is the JSON API over
 the use cases (OpenAPI 3.1 at ``/schema/openapi.json``, its documentation at
 ``/schema``, served without any CDN); errors are RFC 9457 problem details.
+``/healthz``, ``/readyz`` and ``/metrics`` serve operators (see
+:mod:`fabcore.entrypoints.web.operations`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, MediaType, Request, get
+from litestar import Litestar, Request, Router, get
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.logging.config import LoggingConfig
@@ -26,8 +28,10 @@ from litestar.types import Message, Scope
 
 from fabcore import __version__
 from fabcore.app.facade import Fabcore
-from fabcore.entrypoints.web import pages
+from fabcore.entrypoints import logs
+from fabcore.entrypoints.web import operations, pages
 from fabcore.entrypoints.web.api import accounts, models, orders, shop
+from fabcore.entrypoints.web.api.common import DEPENDENCIES
 from fabcore.entrypoints.web.problems import EXCEPTION_HANDLERS
 from fabcore.entrypoints.web.settings import MiB, WebSettings
 
@@ -71,12 +75,6 @@ async def _security_headers(message: Message, scope: Scope) -> None:
     message["headers"] = headers
 
 
-@get("/healthz", media_type=MediaType.TEXT, include_in_schema=False)
-async def healthz() -> str:
-    """Alive: the process answers."""
-    return "ok"
-
-
 @get("/", include_in_schema=False)
 async def root(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {"api": "/api/v1", "documentation": "/schema", "openapi": "/schema/openapi.json"}
@@ -106,7 +104,10 @@ def create_app(core: Fabcore, settings: WebSettings | None = None) -> Litestar:
     )
     app = Litestar(
         route_handlers=[
-            healthz, root, accounts.router, shop.router, orders.router,
+            root, accounts.router, shop.router, orders.router,
+            Router(path="/", route_handlers=[operations.healthz, operations.readyz,
+                                             operations.metrics],
+                   dependencies={"core": DEPENDENCIES["core"]}),
             models.make_router(web.max_upload_bytes),
             create_static_files_router(path="/static", directories=[_static_dir()],
                                        include_in_schema=False),
@@ -121,7 +122,9 @@ def create_app(core: Fabcore, settings: WebSettings | None = None) -> Litestar:
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024,
                                              exclude=["^/api/", "^/w/", "^/admin/", "^/schema",
                                                       "^/demo-payments/", "^/healthz"]),
-        logging_config=LoggingConfig(loggers={
+        middleware=[operations.RequestContext],
+        # Under fabcore serve and fabcore worker, fabcore.entrypoints.logs set up logging.
+        logging_config=None if logs.configured() else LoggingConfig(loggers={
             "litestar": {"level": "INFO", "handlers": ["queue_listener"], "propagate": False},
             # The status machine's library reports every callback at INFO.
             "transitions": {"level": "WARNING"},

@@ -337,6 +337,30 @@ class ModelOut:
 
 
 @attrs.define
+class AnalysisStatusOut:
+    """Where a model's analysis stands; a page polls ``status_url`` until it is finished.
+
+    ``state`` is ``pending`` (waiting for a worker; ``waiting`` analyses in
+    the queue), ``analysing`` (since ``started_at``; ``attempts`` counts the
+    starts), ``done`` (``analysis`` is set) or ``rejected`` (``reason`` says why).
+    """
+
+    sha256: str
+    filename: str
+    size: int
+    units: str
+    state: Literal["pending", "analysing", "done", "rejected"]
+    status_url: str
+    attempts: int = 0
+    waiting: int = 0
+    requested_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    reason: str | None = None
+    analysis: AnalysisOut | None = None
+
+
+@attrs.define
 class SpecIn:
     process: Word
     material: Word

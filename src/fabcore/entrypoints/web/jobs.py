@@ -1,11 +1,12 @@
 """Background work of a web process: relaying the outbox and the PO payment reminders.
 
-On the embedded default (one machine, SQLite) the web processes do this
-themselves, so a shop needs nothing more than ``fabcore serve``: every few
-seconds each process hands due mails to the mail server, and every hour it
-queues the reminders whose day has come. Both jobs are safe with several
-processes at once (the outbox claims its rows; a reminder is recorded with
-its mail).
+On the embedded default (one machine, SQLite; ``FABCORE_JOBS=in-process``)
+the web processes do this themselves, so a shop needs nothing more than
+``fabcore serve``: each process hands due mails to the mail server as soon
+as a request of its own queued some (the in-process job queue wakes it) and
+every few seconds for the rest, and every hour it queues the reminders whose
+day has come. Both jobs are safe with several processes at once (the outbox
+claims its rows; a reminder is recorded with its mail).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 
 import anyio.to_thread
 
+from fabcore.adapters.jobs import InProcessJobs
 from fabcore.app.facade import Fabcore
 from fabcore.domain.errors import FabcoreError
 
@@ -33,12 +35,21 @@ class BackgroundJobs:
         self._relay_every = relay_every
         self._reminders_every = reminders_every
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._unregister: Callable[[], None] | None = None
 
     async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if isinstance(self._core.jobs, InProcessJobs):
+            self._unregister = self._core.jobs.on_relay(
+                lambda: loop.call_soon_threadsafe(self._wake.set))
         self._task = asyncio.create_task(self._run(), name="fabcore-background-jobs")
 
     async def stop(self) -> None:
         """Stop after the job in flight (a mail being handed over is finished, not cut)."""
+        if self._unregister is not None:
+            self._unregister()
+            self._unregister = None
         task, self._task = self._task, None
         if task is None:
             return
@@ -49,11 +60,13 @@ class BackgroundJobs:
     async def _run(self) -> None:
         next_reminders = time.monotonic()
         while True:
+            self._wake.clear()
             await self._step(self._core.relay_outbox, "relaying the outbox")
             if time.monotonic() >= next_reminders:
                 await self._step(self._core.send_due_reminders, "queueing reminders")
                 next_reminders = time.monotonic() + self._reminders_every
-            await asyncio.sleep(self._relay_every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._relay_every)
 
     @staticmethod
     async def _step(job: Callable[[], object], what: str) -> None:

@@ -2,8 +2,17 @@
 
 Every setting travels in the environment (``FABCORE_DATABASE_URL``,
 ``FABCORE_MAIL_URL``, ``FABCORE_MODELS``, ``FABCORE_PAYMENTS_URL``,
-``FABCORE_BASE_URL``, ``FABCORE_SECRET_KEY``, ...), so each uvicorn worker
-process builds the same application with :func:`app_from_environment`.
+``FABCORE_BASE_URL``, ``FABCORE_SECRET_KEY``, ``FABCORE_JOBS``, ...), so each
+uvicorn worker process builds the same application with
+:func:`app_from_environment` (see :mod:`fabcore.entrypoints.environment`).
+Logs go through :mod:`fabcore.entrypoints.logs`; metrics are counted per
+process and added up at ``/metrics`` (``PROMETHEUS_MULTIPROC_DIR``, which
+the command line sets to a temporary folder when it is not set).
+
+On ``SIGTERM`` or ``SIGINT`` uvicorn stops accepting connections, lets the
+requests in flight finish (at most ``FABCORE_SHUTDOWN_TIMEOUT_S`` seconds,
+default 30), then the background relay finishes the mail it is handing
+over and the stores are closed.
 
 On first start against an empty database, :func:`seed` creates the sample
 shop (``acme``, the sample catalog) and its owner account, and prints how
@@ -14,67 +23,44 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
+from types import FrameType
 from typing import TextIO
 
 from litestar import Litestar
 
-from fabcore.adapters.mesh import MeshFileAnalyser
-from fabcore.adapters.worker_pool import PooledAnalyser
-from fabcore.app.bootstrap import bootstrap
+from fabcore.adapters.prometheus import PrometheusMetrics
 from fabcore.app.facade import Fabcore
 from fabcore.app.samples import create_sample_shop
 from fabcore.domain.actor import Actor
 from fabcore.domain.errors import NotFound
+from fabcore.entrypoints.environment import (
+    core_from_environment,
+    env_float,
+    env_int,
+    jobs_mode,
+)
+from fabcore.entrypoints.logs import configure_logging
 from fabcore.entrypoints.web.app import create_app
 from fabcore.entrypoints.web.jobs import BackgroundJobs
-from fabcore.entrypoints.web.pages.demo_payments import DemoPaymentGateway
 from fabcore.entrypoints.web.settings import WebSettings
-from fabcore.ports.payments import PaymentGateway
 
-DEFAULT_DATABASE = "sqlite:///fabcore.db"
-DEFAULT_MAIL = "maildir://outbox"
-DEFAULT_MODELS = "models"
 DEFAULT_OWNER = "owner@acme-prototyping.example"
-
-
-def core_from_environment(*, pooled: bool) -> Fabcore:
-    """The application on the settings in the environment (see the module docstring)."""
-    web = WebSettings.from_environment()
-    analyser = (PooledAnalyser(MeshFileAnalyser, workers=web.analysis_workers,
-                               memory_mb=web.analysis_memory_mb,
-                               timeout_s=web.analysis_timeout_s, queue=web.analysis_queue)
-                if pooled else None)
-    env = os.environ
-    base_url = env.get("FABCORE_BASE_URL") or "http://localhost:8000"
-    payments: str | PaymentGateway = env.get("FABCORE_PAYMENTS_URL") or "memory://"
-    if payments == "memory://":
-        # The in-memory gateway, with its checkout page served by this application.
-        payments = DemoPaymentGateway(base_url)
-    core = bootstrap(
-        env.get("FABCORE_DATABASE_URL") or DEFAULT_DATABASE,
-        models=env.get("FABCORE_MODELS") or DEFAULT_MODELS,
-        mail=env.get("FABCORE_MAIL_URL") or DEFAULT_MAIL,
-        payments=payments,
-        base_url=base_url,
-        analyser=analyser,
-    )
-    if isinstance(analyser, PooledAnalyser):
-        core.closers = (*core.closers, analyser.close)
-    return core
 
 
 def app_from_environment() -> Litestar:
     """The ASGI application of one uvicorn worker (a factory uvicorn calls).
 
-    It relays the outbox and queues reminders in the background unless
-    ``FABCORE_BACKGROUND_JOBS=0`` (when separate workers do it).
+    With ``FABCORE_JOBS=in-process`` (the default) it relays the outbox and
+    queues reminders in the background; with ``queue`` the workers do, and
+    with ``off`` nothing does.
     """
-    core = core_from_environment(pooled=True)
+    configure_logging()
+    core = core_from_environment(pooled=True, metrics=PrometheusMetrics())
     app = create_app(core, WebSettings.from_environment())
-    if os.environ.get("FABCORE_BACKGROUND_JOBS", "1").strip() not in ("0", "false", "no"):
-        interval = float(os.environ.get("FABCORE_RELAY_INTERVAL_S") or 2)
-        jobs = BackgroundJobs(core, relay_every=interval)
+    if jobs_mode() == "in-process":
+        jobs = BackgroundJobs(core, relay_every=env_float("FABCORE_RELAY_INTERVAL_S", 2))
         app.on_startup.append(jobs.start)
         app.on_shutdown.append(jobs.stop)
     app.on_shutdown.append(core.close)
@@ -99,15 +85,23 @@ def seed(core: Fabcore, out: TextIO, shop_id: str = "acme") -> None:
           file=out)
 
 
+def _shut_down(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def serve(host: str, port: int, workers: int, out: TextIO = sys.stderr) -> None:
     """Seed on first start, then run uvicorn with ``workers`` processes."""
     import uvicorn
 
+    configure_logging()
     os.environ.setdefault("FABCORE_BASE_URL", f"http://{host}:{port}")
     with core_from_environment(pooled=False) as core:
         seed(core, out)
     print(f"fabcore {host}:{port}: back office at /admin/acme/, widget at /w/acme/, "
           "API at /api/v1, documentation at /schema", file=out)
+    # uvicorn signals itself again once it has shut down gracefully: leave with 0 then.
+    signal.signal(signal.SIGTERM, _shut_down)
     uvicorn.run("fabcore.entrypoints.web.serve:app_from_environment", factory=True,
                 host=host, port=port, workers=workers, proxy_headers=True,
-                timeout_graceful_shutdown=30, log_level="info")
+                timeout_graceful_shutdown=env_int("FABCORE_SHUTDOWN_TIMEOUT_S", 30),
+                log_config=None, access_log=False)

@@ -7,19 +7,9 @@ from typing import Any, cast
 
 import attrs
 
-from fabcore.domain.errors import ConfigurationError
+from fabcore.entrypoints.environment import env_float, env_int
 
 MiB = 1024 * 1024
-
-
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
 
 
 @attrs.frozen
@@ -32,6 +22,8 @@ class WebSettings:
     processes, each limited to ``analysis_memory_mb`` of address space and
     ``analysis_timeout_s`` seconds per file; at most ``analysis_queue``
     uploads wait for a worker (503 beyond, so the server keeps answering).
+    Where background workers run (``FABCORE_JOBS=queue``), a file of
+    ``defer_analysis_bytes`` or more is analysed by one of them instead.
     """
 
     secure_cookies: bool = True
@@ -40,6 +32,7 @@ class WebSettings:
     analysis_memory_mb: int = 4096
     analysis_timeout_s: float = 60.0
     analysis_queue: int = 32
+    defer_analysis_bytes: int = 20 * MiB
     session_cookie: str = "fabcore_session"
     csrf_cookie: str = "fabcore_csrf"
 
@@ -49,10 +42,11 @@ class WebSettings:
         secure = os.environ.get("FABCORE_SECURE_COOKIES", "1").strip().lower()
         values: dict[str, object] = {
             "secure_cookies": secure not in ("0", "false", "no", "off"),
-            "max_upload_bytes": _int("FABCORE_MAX_UPLOAD_MB", 200) * MiB,
-            "analysis_workers": _int("FABCORE_ANALYSIS_WORKERS", 2),
-            "analysis_memory_mb": _int("FABCORE_ANALYSIS_MEMORY_MB", 4096),
-            "analysis_timeout_s": float(_int("FABCORE_ANALYSIS_TIMEOUT_S", 60)),
+            "max_upload_bytes": env_int("FABCORE_MAX_UPLOAD_MB", 200) * MiB,
+            "analysis_workers": env_int("FABCORE_ANALYSIS_WORKERS", 2),
+            "analysis_memory_mb": env_int("FABCORE_ANALYSIS_MEMORY_MB", 4096),
+            "analysis_timeout_s": float(env_int("FABCORE_ANALYSIS_TIMEOUT_S", 60)),
+            "defer_analysis_bytes": round(env_float("FABCORE_DEFER_ANALYSIS_MB", 20) * MiB),
         }
         values.update(overrides)
         return cls(**cast(dict[str, Any], values))

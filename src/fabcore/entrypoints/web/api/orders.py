@@ -10,10 +10,17 @@ import anyio.to_thread
 import attrs
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
+from litestar.params import (
+    FromPath,
+    HeaderParameter,
+    JSONBody,
+    MultipartBody,
+    QueryParameter,
+)
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from fabcore.app.lifecycle import parse_status
+from fabcore.app.pauses import pause
 from fabcore.domain.errors import InvalidInput
 from fabcore.domain.money import Money
 from fabcore.domain.notifications import LinkPurpose
@@ -104,12 +111,26 @@ def list_orders(
     return OrderPage(items, limit, offset, next_offset(len(found), limit, offset))
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(name="Idempotency-Key", min_length=1, max_length=128, required=False,
+              description="The client's key for this change: a retry with it does it once"),
+]
+
+
 @post("/shops/{shop:str}/orders", sync_to_thread=True)
 def create_order(
-    shop: FromPath[str], data: JSONBody[OrderIn], actor: ActorDep, core: Core
+    shop: FromPath[str], data: JSONBody[OrderIn], actor: ActorDep, core: Core,
+    idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
-    """Start a draft: a customer for themselves, staff for a customer (or none yet)."""
-    return order_out(core.create_order(shop_actor(actor, shop), data.customer_id))
+    """Start a draft: a customer for themselves, staff for a customer (or none yet).
+
+    Send an ``Idempotency-Key`` (any unique string per draft) to retry
+    safely: the same caller with the same key gets the same draft back.
+    """
+    order = core.create_order(shop_actor(actor, shop), data.customer_id, key=idempotency_key)
+    pause("web.after_commit")
+    return order_out(order)
 
 
 @get("/shops/{shop:str}/orders/{order_id:str}", sync_to_thread=True)
@@ -130,11 +151,15 @@ def add_line(
     data: JSONBody[LineIn],
     actor: ActorDep,
     core: Core,
+    idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
-    """Add an uploaded model as a line, priced instantly (upload it first)."""
+    """Add an uploaded model as a line, priced instantly (upload it first).
+
+    With an ``Idempotency-Key``, a retry with the same key adds no second line.
+    """
     who = shop_actor(actor, shop)
     model = core.stored_model(who, data.model_sha256, data.filename, data.units)
-    core.add_line(who, order_id, model, _spec(data.spec), data.notes)
+    core.add_line(who, order_id, model, _spec(data.spec), data.notes, key=idempotency_key)
     return _changed(core, who, order_id)
 
 
