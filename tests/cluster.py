@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -27,6 +28,7 @@ import httpx
 import pytest
 
 from http_server import OWNER_EMAIL, OWNER_PASSWORD, free_port
+from s3_server import BUCKET, MotoServer
 
 _T = TypeVar("_T")
 
@@ -181,6 +183,6 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def model_store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The model store every process of a cluster shares (``FABCORE_MODELS``)."""
-    return str(tmp_path_factory.mktemp("shared-models"))
+def model_store(s3_server: MotoServer) -> str:
+    """The model store every process of a cluster shares (``FABCORE_MODELS``): S3, on moto."""
+    return s3_server.url(BUCKET, f"cluster-{uuid.uuid4().hex[:12]}")

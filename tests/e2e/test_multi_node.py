@@ -1,7 +1,7 @@
 """Two web nodes and two workers on one PostgreSQL database, as the deployment guide runs them.
 
 A throwaway PostgreSQL cluster, a loopback SMTP server and a shared model
-store (the ``model_store`` fixture); two ``fabcore serve`` processes on
+store (the ``model_store`` fixture: S3 on moto's server); two ``fabcore serve`` processes on
 their own ports and two ``fabcore worker`` processes, with
 ``FABCORE_JOBS=queue``. Requests alternate between the nodes. Then faults:
 a worker killed mid-relay and one killed mid-analysis (the other runs the
