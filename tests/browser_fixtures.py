@@ -68,7 +68,9 @@ def context(browser: Any) -> Iterator[Any]:
     # axe-core is injected as an inline script, which the pages' policy forbids.
     made = browser.new_context(bypass_csp=True, accept_downloads=True,
                                viewport={"width": 1280, "height": 900})
-    made.set_default_timeout(30_000)
+    # Generous: analyses share two cores with the rest of a test run.
+    made.set_default_timeout(90_000)
+    made.set_default_navigation_timeout(90_000)
     try:
         yield made
     finally:
