@@ -63,6 +63,8 @@ def test_every_page_is_accessible_and_private(
     _visit(customer, "widget-cart", tmp_path)
     customer.get_by_role("button", name="Place order").click()
     customer.locator("[data-state=ready_for_payment]").wait_for()
+    # The refused upload's notice leaves with the upload zone, once the page has settled.
+    customer.wait_for_function("document.querySelectorAll('#uploads li').length === 0")
     assert customer.locator("#uploads li").count() == 0
     _visit(customer, "widget-ready-for-payment", tmp_path)
     placed_id = customer.locator("section.order").get_attribute("data-order-id")

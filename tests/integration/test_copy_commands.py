@@ -26,6 +26,7 @@ from fabcore.adapters.sql_copy import TABLES, CopyProgress, copy_database
 from fabcore.adapters.sqlite import SqliteDatabase
 from fabcore.app.bootstrap import bootstrap, make_database, make_signer
 from fabcore.domain.actor import Actor
+from fabcore.domain.analysis import AnalysisRequest, Units
 from fabcore.domain.errors import StorageError
 from fabcore.domain.notifications import LinkPurpose
 from fabcore.entrypoints.cli import main
@@ -57,6 +58,12 @@ def _shop_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         staff = Actor.staff("acme", "sam")
         placed = app.list_order_summaries(staff, status=None, customer_id=None)[0]
         app.invoice(staff, placed.id)
+    # A large upload waiting for a worker, as the task queue leaves one.
+    with SqliteDatabase(path) as database, database() as uow:
+        uow.analyses.save_request(AnalysisRequest(
+            sha256="ab" * 32, units=Units.MM, filename="big.stl", size=200 * 2**20,
+            requested_at=datetime(2026, 11, 30, 12, tzinfo=UTC)))
+        uow.commit()
     return path
 
 

@@ -7,8 +7,10 @@ A worker here runs in the test's process until the queue is empty
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -51,6 +53,15 @@ def core(url: str, jobs: ProcrastinateJobs) -> Iterator[Fabcore]:
     app.close()
 
 
+_R = TypeVar("_R")
+
+
+def _run(coroutine: Coroutine[Any, Any, _R]) -> _R:
+    """``asyncio.run`` in a thread of its own: the session may hold a loop (Playwright's)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def _run_until_empty(core: Fabcore, url: str) -> None:
     app = build_app(core, url, WorkerSettings())
 
@@ -59,7 +70,7 @@ def _run_until_empty(core: Fabcore, url: str) -> None:
             await app.run_worker_async(wait=False, install_signal_handlers=False,
                                        delete_jobs="successful")
 
-    asyncio.run(work())
+    _run(work())
 
 
 def _statuses(url: str) -> list[tuple[str, str, int]]:
@@ -135,7 +146,7 @@ def test_the_job_of_a_dead_worker_is_put_back_and_sends_what_it_claimed(
                              "interval '1 hour' WHERE id = %s", (worker_id,))
             return await retry_stalled(app, 30)
 
-    assert asyncio.run(die_mid_relay()) == 1
+    assert _run(die_mid_relay()) == 1
     assert _statuses(url) == [(RELAY_TASK, "todo", 1)]
     assert core.relay_outbox().sent == 0
     _run_until_empty(core, url)

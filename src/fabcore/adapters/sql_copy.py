@@ -79,7 +79,8 @@ TABLES: tuple[Table, ...] = (
     Table("invoice_numbers", ("shop_id",), (("shop_id", _P), ("last", _P))),
     Table("outbox", ("seq",),
           (("seq", _P), ("id", _P), ("shop_id", _P), ("order_id", _P), ("status", _P),
-           ("next_attempt_at", _T), ("created_at", _T), ("attempts", _P), ("data", _J)),
+           ("next_attempt_at", _T), ("created_at", _T), ("attempts", _P), ("data", _J),
+           ("lease_holder", _P)),
           identity="seq"),
     Table("accounts", ("id",),
           (("id", _P), ("shop_id", _P), ("email_lower", _P), ("customer_id", _P),
@@ -89,6 +90,8 @@ TABLES: tuple[Table, ...] = (
            ("created_at", _T), ("data", _J))),
     Table("throttle", ("key",), (("key", _P), ("window_start", _T), ("hits", _P))),
     Table("analyses", ("sha256", "units"), (("sha256", _P), ("units", _P), ("data", _J))),
+    Table("analysis_requests", ("sha256", "units"),
+          (("sha256", _P), ("units", _P), ("state", _P), ("data", _J))),
 )
 
 
