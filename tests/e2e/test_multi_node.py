@@ -53,7 +53,8 @@ class Shop:
     turn: Iterator[int] = attrs.field(factory=count)
 
     def urls(self) -> list[str]:
-        return [node.url for node in self.webs if node.url]
+        """The web nodes still running: a killed one is never asked again."""
+        return [node.url for node in self.webs if node.url and node.alive]
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """A request to the next web node in turn."""
