@@ -24,6 +24,7 @@ from fabcore.adapters.filesystem import FilesystemModelStore
 from fabcore.adapters.sql import SqlDatabase
 from fabcore.adapters.sql_copy import TABLES, CopyProgress, copy_database
 from fabcore.adapters.sqlite import SqliteDatabase
+from fabcore.adapters.task_queue import ProcrastinateJobs
 from fabcore.app.bootstrap import bootstrap, make_database, make_signer
 from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import AnalysisRequest, Units
@@ -250,6 +251,32 @@ def test_a_source_with_tables_fabcore_does_not_know_is_refused(
                             f"sqlite:///{tmp_path / 'target.db'}")
     assert code == 1
     assert "the source database's tables are not fabcore's: unknown notes" in err
+
+
+def test_a_source_sharing_its_database_with_the_task_queue_is_copied_without_it(
+    shop_db: Path, postgres_target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _fabcore(capsys, "db", "copy", "--quiet", f"sqlite:///{shop_db}",
+                            postgres_target)
+    assert code == 0, err
+    queue = ProcrastinateJobs(postgres_target)
+    try:
+        queue.apply_schema()
+    finally:
+        queue.close()
+    with psycopg.connect(postgres_target) as conn:
+        tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                              "AND tablename LIKE 'procrastinate%'").fetchall()
+    assert tables, "the queue's schema made no tables"
+
+    back = tmp_path / "back.db"
+    code, _, err = _fabcore(capsys, "db", "copy", "--quiet", postgres_target, f"sqlite:///{back}")
+    assert code == 0, err
+    assert _sqlite_rows(back) == _sqlite_rows(shop_db)
+    with sqlite3.connect(back) as conn:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert not any(name.startswith("procrastinate") for name in names)
 
 
 # -- model files ----------------------------------------------------------------

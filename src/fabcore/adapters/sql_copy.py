@@ -138,9 +138,16 @@ def _converter(source: Session, target: Session, table: Table) -> Callable[[Row]
     return convert
 
 
+#: Tables of the task queue (procrastinate) that shares a PostgreSQL database
+#: with the shop: jobs belong to the running processes, not to the shop, so a
+#: copy (made with the shop stopped) leaves them out.
+QUEUE_TABLE_PREFIX = "procrastinate_"
+
+
 def _check_schema(session: Session, which: str) -> None:
-    """Refuse a database whose tables are not the ones this copy knows."""
-    found = session.table_names() - {SCHEMA_TABLE}
+    """Refuse a database whose tables are not the ones this copy knows (or the queue's)."""
+    found = {name for name in session.table_names() - {SCHEMA_TABLE}
+             if not name.startswith(QUEUE_TABLE_PREFIX)}
     expected = {table.name for table in TABLES}
     if found != expected:
         extra, missing = sorted(found - expected), sorted(expected - found)
