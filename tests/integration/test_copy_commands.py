@@ -273,9 +273,9 @@ def test_a_source_sharing_its_database_with_the_task_queue_is_copied_without_it(
     code, _, err = _fabcore(capsys, "db", "copy", "--quiet", postgres_target, f"sqlite:///{back}")
     assert code == 0, err
     assert _sqlite_rows(back) == _sqlite_rows(shop_db)
-    with sqlite3.connect(back) as conn:
-        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-    conn.close()
+    with sqlite3.connect(back) as copy:
+        names = {row[0] for row in copy.execute("SELECT name FROM sqlite_master")}
+    copy.close()
     assert not any(name.startswith("procrastinate") for name in names)
 
 
