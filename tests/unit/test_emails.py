@@ -419,3 +419,27 @@ def test_syntax_error_in_an_override_names_the_template(tmp_path: Path) -> None:
 def test_override_folder_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="not a directory"):
         MailRenderer({"shop-1": tmp_path / "missing"})
+
+
+# -- start-up ----------------------------------------------------------------
+
+
+def test_a_prepared_renderer_compiles_no_template_when_it_renders(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    renderer = MailRenderer()
+    renderer.prepare()
+    compiled: list[str | None] = []
+    compile_template = jinja2.Environment.compile
+
+    def counting(self: jinja2.Environment, source: str, name: str | None = None,
+                 *args: object, **kwargs: object) -> object:
+        compiled.append(name)
+        return compile_template(self, source, name, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    for occasion in OCCASIONS:
+        assert render_all(*_situation(occasion), renderer=renderer)
+    assert compiled == []
+    assert render_all(*_situation(OrderStatus.PLACED), renderer=MailRenderer())
+    assert compiled, "an unprepared renderer compiles at its first mail"

@@ -136,9 +136,11 @@ class Store:
     def __init__(self, outbox: FakeOutbox | None = None) -> None:
         self.outbox = outbox or FakeOutbox()
         self.commits = 0
+        self.opened = 0
         self.fail_next_commit = False
 
     def __call__(self) -> FakeUnitOfWork:
+        self.opened += 1
         return FakeUnitOfWork(self.outbox, self)
 
     def queue(self, count: int, start: datetime = NOW) -> list[str]:
@@ -191,6 +193,18 @@ def test_mails_are_claimed_ten_at_a_time_up_to_the_batch(
     assert relay_outbox(store, mailer, NOW).sent == 10
     assert store.commits == 6
     assert len({m.message_id for m in mailer.sent}) == 25
+
+
+def test_a_claim_short_of_ten_ends_the_run_without_another_look(
+    store: Store, mailer: RecordingMailer
+) -> None:
+    # A claim takes SQLite's write lock: a run must not end on an empty one.
+    store.queue(3)
+    assert relay_outbox(store, mailer, NOW).sent == 3
+    assert store.opened == 2
+    store.queue(10)
+    assert relay_outbox(store, mailer, NOW).sent == 10
+    assert store.opened == 2 + 3  # a full claim may have more behind it: one more look
 
 
 def test_nothing_due_sends_nothing(store: Store, mailer: RecordingMailer) -> None:

@@ -122,12 +122,17 @@ def relay_outbox(
     sent = retried = failed = 0
     last_error: str | None = None
     seen: set[str] = set()
-    while len(seen) < batch:
+    more = True
+    while more and len(seen) < batch:
         with uow_factory() as uow:
+            wanted = min(CLAIM, batch - len(seen))
+            due = uow.outbox.due(now, wanted, holder)
+            # Fewer than asked: nothing else is due now, and mails queued from
+            # here on wake the relay again, so no empty claim closes the run.
+            more = len(due) == wanted
             # A message met again in this run was not stored as claimed (it
             # would not be due): leave it rather than send it over and over.
-            claimed = [m for m in uow.outbox.due(now, min(CLAIM, batch - len(seen)), holder)
-                       if m.id not in seen]
+            claimed = [m for m in due if m.id not in seen]
             if not claimed:
                 break
             for message in claimed:

@@ -62,11 +62,13 @@ def provide_web_settings(state: State) -> WebSettings:
     return auth.settings(state)
 
 
-def provide_caller(
-    request: Request[Any, Any, Any], core: Core, web_settings: WebDep
-) -> auth.Caller | None:
-    """The signed-in caller, or ``None`` for a visitor (a bad token is refused, 401)."""
-    found = auth.bearer_or_cookie(request, web_settings.session_cookie)
+def provide_caller(request: Request[Any, Any, Any], core: Core) -> auth.Caller | None:
+    """The signed-in caller, or ``None`` for a visitor (a bad token is refused, 401).
+
+    It reads the settings from the state rather than as a dependency: two
+    dependencies resolved side by side cost every request a task group.
+    """
+    found = auth.bearer_or_cookie(request, auth.settings(request.app.state).session_cookie)
     return None if found is None else auth.identify(request, core, found)
 
 
