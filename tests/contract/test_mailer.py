@@ -8,7 +8,9 @@ its folder the way a mail client reads it.
 from __future__ import annotations
 
 import mailbox
+import shutil
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +18,7 @@ import pytest
 
 from fabcore.adapters.maildir import MaildirMailer
 from fabcore.adapters.smtp import SmtpMailer
+from fabcore.ports.mailer import Mail
 from fabcore.testing import RecordingMailer
 from fabcore.testing.mailer import Inbox, MailerContract
 
@@ -50,6 +53,28 @@ class TestMaildirMailer(MailerContract):
             return [box.get_bytes(key) for key in box.keys()]  # noqa: SIM118 (a Mailbox)
 
         return read
+
+    def test_mails_sent_at_once_get_a_file_each_and_leave_nothing_in_tmp(
+        self, mailer: MaildirMailer, received: Inbox
+    ) -> None:
+        mails = [Mail(message_id=f"<m{i}@shop.example>", sender="noreply@shop.example",
+                      to=("ada@example.com",), subject=f"mail {i}", text="text", html="<p>text</p>")
+                 for i in range(40)]
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(mailer.send, mails))
+        assert len(received()) == 40
+        assert len(list(mailer.eml_dir.iterdir())) == 40
+        assert list((mailer.path / "tmp").iterdir()) == []
+
+    def test_a_maildir_removed_after_a_send_is_made_again(
+        self, mailer: MaildirMailer, received: Inbox
+    ) -> None:
+        mail = Mail(message_id="<again@shop.example>", sender="noreply@shop.example",
+                    to=("ada@example.com",), subject="again", text="text", html="<p>text</p>")
+        mailer.send(mail)
+        shutil.rmtree(mailer.path)
+        mailer.send(mail)
+        assert len(received()) == 1
 
     @pytest.fixture
     def unreachable_mailer(self, tmp_path: Path) -> MaildirMailer:
