@@ -33,7 +33,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -203,6 +203,7 @@ class _SqliteSession(Session):
         self._conn = conn
         self._kept_numbers: dict[str, int] = {}
         self._gated = False
+        self._later: list[tuple[str, Sequence[object], Callable[[], None]]] = []
 
     def _run(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
         try:
@@ -211,6 +212,7 @@ class _SqliteSession(Session):
             raise _translate(exc, self._db.path, self._db.timeout) from exc
 
     def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        self._flush()
         try:
             return self._conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
@@ -233,11 +235,29 @@ class _SqliteSession(Session):
             self._gated = False
             self._db.writers.release()
 
+    def write_later(
+        self, sql: str, params: Sequence[object], missed: Callable[[], None]
+    ) -> None:
+        # Held until the next statement or the commit, so what the caller prepares
+        # meanwhile (the mails of a status change) is done before the write lock
+        # is taken rather than while every other writer waits for it.
+        self._later.append((sql, params, missed))
+
+    def _flush(self) -> None:
+        while self._later:
+            sql, params, missed = self._later.pop(0)
+            self._begin()
+            if not self._run(sql, params).rowcount:
+                self._later.clear()
+                missed()
+
     def write(self, sql: str, params: Sequence[object] = ()) -> int:
+        self._flush()
         self._begin()
         return self._run(sql, params).rowcount
 
     def write_rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        self._flush()
         self._begin()
         try:
             return self._run(sql, params).fetchall()
@@ -245,6 +265,7 @@ class _SqliteSession(Session):
             raise _translate(exc, self._db.path, self._db.timeout) from exc
 
     def write_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._flush()
         self._begin()
         try:
             self._conn.executemany(sql, rows)
@@ -266,6 +287,7 @@ class _SqliteSession(Session):
         """SQLite gives the next row the largest rowid plus one anyway."""
 
     def claim(self) -> None:
+        self._flush()
         self._begin()
 
     def next_number(self, shop_id: str) -> int:
@@ -289,12 +311,14 @@ class _SqliteSession(Session):
         return datetime.fromisoformat(value)
 
     def commit(self) -> None:
+        self._flush()
         if self._conn.in_transaction:
             self._run("COMMIT")
         self._let_go()
         self._kept_numbers.clear()
 
     def rollback(self) -> None:
+        self._later.clear()
         try:
             if self._conn.in_transaction:
                 self._run("ROLLBACK")
