@@ -10,6 +10,7 @@ import pytest
 
 from fabcore.domain.actor import Actor
 from fabcore.domain.status import OrderStatus
+from fabcore.entrypoints.web.dto import FILLED_PATTERN
 from fabcore.testing import MemoryPaymentGateway
 from web_fixtures import DATA, PASSWORD, Person, Site
 
@@ -330,6 +331,19 @@ def test_order_statuses_listed_by_the_api_are_the_domains(site: Site) -> None:
     pattern = status["schema"]["oneOf"][0].get("pattern") or status["schema"].get("pattern")
     assert all(re.search(pattern, s.value) for s in OrderStatus)
     assert site.client.get("/api/v1/shops/acme/orders", headers=owner.headers).status_code == 200
+
+
+def test_blank_names_are_refused_by_the_schema_that_says_so(site: Site) -> None:
+    schema = site.client.get("/schema/openapi.json").json()
+    contact = schema["components"]["schemas"]["ContactIn"]["properties"]["name"]
+    assert contact["pattern"] == FILLED_PATTERN
+    assert all(re.search(FILLED_PATTERN, c) is None for c in " \t\x1f\xa0\u3000")
+    answer = site.client.post("/api/v1/shops/acme/sign-up", json={
+        "name": "Ada", "email": "ada@example.com", "password": PASSWORD,
+        "billing_contact": {"name": " \t\x1f", "email": "books@example.com"}})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"] == [{"field": "billing_contact.name",
+                                        "message": "must not be blank", "location": "body"}]
 
 
 @pytest.mark.parametrize("path", ["/healthz"])

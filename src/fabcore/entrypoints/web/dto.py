@@ -39,15 +39,20 @@ _SHA256_PATTERN = r"^[0-9a-f]{64}$"
 _COUNTRY_PATTERN = r"^[A-Za-z]{2}$"
 _CURRENCY_PATTERN = r"^[A-Z]{3}$"
 _PREFIX_PATTERN = r"^[A-Za-z0-9/_-]{0,12}$"
+# Some character that is not white space (what ``str.strip`` removes: the core
+# refuses blank names and texts), spelled out because ``\S`` means less in the
+# JSON Schema's regular expressions than in Python's.
+FILLED_PATTERN = (r"[^\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
+           r"\u3000]")
 
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200),
-                 at.MinLen(1), at.MaxLen(200)]
-LongText = Annotated[str, msgspec.Meta(min_length=1, max_length=2000),
-                     at.MinLen(1), at.MaxLen(2000)]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=FILLED_PATTERN),
+                 KwargDefinition(min_length=1, max_length=200, pattern=FILLED_PATTERN)]
+LongText = Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=FILLED_PATTERN),
+                     KwargDefinition(min_length=1, max_length=2000, pattern=FILLED_PATTERN)]
 OptionalText = Annotated[str, msgspec.Meta(min_length=0, max_length=200),
                          at.MinLen(0), at.MaxLen(200)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=120),
-                 at.MinLen(1), at.MaxLen(120)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=FILLED_PATTERN),
+                 KwargDefinition(min_length=1, max_length=120, pattern=FILLED_PATTERN)]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=1024),
                      at.MinLen(8), at.MaxLen(1024)]
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64),
@@ -60,22 +65,22 @@ AnyPassword = Annotated[str, msgspec.Meta(min_length=1, max_length=1024),
                         at.MinLen(1), at.MaxLen(1024)]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=512),
                   at.MinLen(1), at.MaxLen(512)]
-KeyName = Annotated[str, msgspec.Meta(min_length=1, max_length=80),
-                    at.MinLen(1), at.MaxLen(80)]
-Word = Annotated[str, msgspec.Meta(min_length=1, max_length=64),
-                 at.MinLen(1), at.MaxLen(64)]
-Filename = Annotated[str, msgspec.Meta(min_length=1, max_length=255),
-                     at.MinLen(1), at.MaxLen(255)]
+KeyName = Annotated[str, msgspec.Meta(min_length=1, max_length=80, pattern=FILLED_PATTERN),
+                    KwargDefinition(min_length=1, max_length=80, pattern=FILLED_PATTERN)]
+Word = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=FILLED_PATTERN),
+                 KwargDefinition(min_length=1, max_length=64, pattern=FILLED_PATTERN)]
+Filename = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=FILLED_PATTERN),
+                     KwargDefinition(min_length=1, max_length=255, pattern=FILLED_PATTERN)]
 Notes = Annotated[str, msgspec.Meta(min_length=0, max_length=2000),
                   at.MinLen(0), at.MaxLen(2000)]
-Label = Annotated[str, msgspec.Meta(min_length=1, max_length=120),
-                  at.MinLen(1), at.MaxLen(120)]
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=FILLED_PATTERN),
+                  KwargDefinition(min_length=1, max_length=120, pattern=FILLED_PATTERN)]
 Iban = Annotated[str, msgspec.Meta(min_length=15, max_length=42),
                  at.MinLen(15), at.MaxLen(42)]
 Bic = Annotated[str, msgspec.Meta(min_length=0, max_length=11),
                 at.MinLen(0), at.MaxLen(11)]
-Field = Annotated[str, msgspec.Meta(min_length=1, max_length=40),
-                  at.MinLen(1), at.MaxLen(40)]
+Field = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=FILLED_PATTERN),
+                  KwargDefinition(min_length=1, max_length=40, pattern=FILLED_PATTERN)]
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=_EMAIL_PATTERN),
                   KwargDefinition(min_length=3, max_length=254, pattern=_EMAIL_PATTERN)]
 Sha256 = Annotated[str, msgspec.Meta(pattern=_SHA256_PATTERN),

@@ -18,6 +18,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from fabcore.domain import errors as e
+from fabcore.entrypoints.web.dto import FILLED_PATTERN
 
 log = logging.getLogger("fabcore.web")
 
@@ -82,6 +83,10 @@ def fabcore_error(request: Request[Any, Any, Any], exc: Exception) -> Response[d
     return response
 
 
+# What the decoder says of a text with nothing but white space.
+_BLANK = f"Expected `str` matching regex {FILLED_PATTERN!r}"
+
+
 def validation_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     assert isinstance(exc, ValidationException)
     extra = exc.extra if isinstance(exc.extra, list) else []
@@ -92,6 +97,8 @@ def validation_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
         # A missing body is reported by the decoder as its own key.
         if item["field"] == "data" and item["message"] == "'data'":
             item["message"] = "the request needs a JSON body"
+        elif item["message"] == _BLANK:
+            item["message"] = "must not be blank"
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or str(exc.detail)
     return problem(422, "invalid-input", detail, request, errors=fields)
 
