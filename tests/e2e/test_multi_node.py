@@ -339,6 +339,10 @@ def test_uploads_wait_out_an_object_store_outage(shop: Shop, cluster_s3: MotoSer
             assert down.json()["type"].endswith("storage-unavailable")
     for sha in shas:
         assert _rows_for(shop, sha) == (0, 0)
+    for url in shop.urls():
+        unready = httpx.get(f"{url}/readyz", timeout=30)
+        assert unready.status_code == 503, unready.text
+        assert unready.json()["failed"] == ["models"]
     for _ in shop.urls():
         listed = shop.call("GET", f"{SHOP}/orders", headers=owner)
         assert listed.status_code == 200, listed.text
@@ -348,6 +352,8 @@ def test_uploads_wait_out_an_object_store_outage(shop: Shop, cluster_s3: MotoSer
 
     cluster_s3.start()
     assert stored() == before
+    for url in shop.urls():
+        assert httpx.get(f"{url}/readyz", timeout=30).status_code == 200
     again = shop.call("POST", f"{SHOP}/models", headers=owner,
                       files={"file": ("teapot.stl", small)})
     assert again.status_code == 201, again.text

@@ -16,7 +16,7 @@ import attrs
 
 from fabcore.app.context import current_request_id
 from fabcore.app.pauses import pause
-from fabcore.app.runner import Runner
+from fabcore.app.runner import Runner, log
 from fabcore.domain import access
 from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import AnalysisRequest, AnalysisState, ModelAnalysis, Units
@@ -173,6 +173,9 @@ class Drafting(Runner):
             if request is None:
                 raise NotFound(f"no analysis requested for model {sha256[:12]} in {unit.value}")
             if request.state.finished:
+                if request.state is AnalysisState.REJECTED:
+                    # Again, for a worker that died between the refusal and the deletion.
+                    self._drop_rejected(sha256, unit)
                 return request
             request.state = AnalysisState.ANALYSING
             request.attempts += 1
@@ -193,7 +196,21 @@ class Drafting(Runner):
                 uow.analyses.add(sha256, unit.value, analysis)
             uow.analyses.save_request(request)
             uow.commit()
+        if request.state is AnalysisState.REJECTED:
+            self._drop_rejected(sha256, unit)
         return request
+
+    def _drop_rejected(self, sha256: str, unit: Units) -> None:
+        """Delete the stored file of a refused upload, unless another analysis needs it.
+
+        The refusal is committed first, so an upload of the same bytes in
+        these units is refused from then on and never relies on the file.
+        """
+        with self.uow() as uow:
+            needed = uow.analyses.in_use(sha256, unit.value)
+        if not needed:
+            self.models.delete(sha256)
+            log.info("refused model deleted", extra={"sha256": sha256, "units": unit.value})
 
     def analysis_status(
         self, actor: Actor, sha256: str, filename: str, units: Units | str = Units.MM
