@@ -7,7 +7,9 @@ their own ports and two ``fabcore worker`` processes, with
 a worker killed mid-relay and one killed mid-analysis (the other runs the
 job again and nothing is lost or sent twice), and a web node killed after
 it created an order but before it answered (the client's retry with the
-same idempotency key gets that order; no second one). Last, the object
+same idempotency key gets that order; no second one), and one killed
+after it placed an order (the retry answers the placed order; it is placed
+once). Last, the object
 store is stopped for a while: uploads answer 503 and leave nothing behind,
 other requests are served, and uploads work again once it is back, with
 the models stored before it stopped (``cluster_s3`` keeps them over the restart).
@@ -295,6 +297,41 @@ def test_a_web_node_killed_mid_request_the_retry_makes_no_second_order(shop: Sho
     assert shop.call("GET", f"{SHOP}/orders/{retried.json()['id']}",
                      headers=owner).status_code == 200
 
+
+def test_a_web_node_killed_mid_placing_the_retry_places_once(shop: Shop) -> None:
+    ada = shop.bearer("ada@example.com", "ada's password")
+    sha = hashlib.sha256((DATA / "20mm-xyz-cube.stl").read_bytes()).hexdigest()
+    order_id = _draft(shop, ada, sha, "fdm", "pla", 2, "killed-placing")
+    first, other = shop.webs
+    assert first.terminate() == 0, first.tail()
+    held = shop.cluster.web("web-a-held-2", {"FABCORE_PAUSE_AT": "web.after_commit=300"})
+    shop.webs = [held, other]
+    headers = {**ada, "Idempotency-Key": "place-after-a-crash"}
+    place = f"{SHOP}/orders/{order_id}/place"
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            httpx.post(f"{held.url}{place}", json={}, headers=headers, timeout=300)
+        except httpx.HTTPError as exc:
+            failures.append(exc)
+
+    request = threading.Thread(target=send)
+    request.start()
+    shop.cluster.paused("web.after_commit", held)
+    held.kill()
+    request.join(60)
+    assert len(failures) == 1
+
+    retried = httpx.post(f"{other.url}{place}", json={}, headers=headers, timeout=60)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "placed"
+    assert [entry["to_status"] for entry in retried.json()["history"]] == ["placed"]
+    again = httpx.post(f"{other.url}{place}", json={}, headers=headers, timeout=60)
+    assert again.json() == retried.json()
+    assert httpx.post(f"{other.url}{place}", json={}, headers=ada,
+                      timeout=60).status_code == 409
+    shop.webs = [other, shop.cluster.web("web-a3")]
 
 def _rows_for(shop: Shop, sha: str) -> tuple[int, int]:
     """How many analyses and analysis requests the database holds for ``sha``."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import uuid
 from collections.abc import Sequence
 from typing import IO, overload
 
@@ -16,7 +15,7 @@ import attrs
 
 from fabcore.app.context import current_request_id
 from fabcore.app.pauses import pause
-from fabcore.app.runner import Runner, log
+from fabcore.app.runner import Runner, key_id, log
 from fabcore.domain import access
 from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import AnalysisRequest, AnalysisState, ModelAnalysis, Units
@@ -39,8 +38,6 @@ from fabcore.ports.repositories import UnitOfWork
 
 # Bytes read at a time while hashing an uploaded file.
 _HASH_CHUNK = 1 << 20
-# Namespace of the ids derived from idempotency keys.
-_IDEMPOTENCY = uuid.UUID("5f0c8a52-61f4-4bd4-9d0c-3f1f1e7f6b1e")
 
 
 @attrs.frozen
@@ -62,11 +59,6 @@ class PendingModel:
     ref: ModelRef
     request: AnalysisRequest
     waiting: int = 0
-
-
-def _key_id(*parts: str) -> str:
-    """The id a retried request with the same idempotency key gets again."""
-    return uuid.uuid5(_IDEMPOTENCY, "/".join(parts)).hex
 
 
 def _units(value: Units | str) -> Units:
@@ -305,7 +297,7 @@ class Drafting(Runner):
             if customer_id not in (None, actor.id):
                 raise PermissionDenied(f"{actor} cannot create orders for another customer")
             customer_id = actor.id
-        order_id = (_key_id("order", actor.shop_id, actor.kind.value, actor.id, key)
+        order_id = (key_id("order", actor.shop_id, actor.kind.value, actor.id, key)
                     if key is not None else self.new_id())
         if key is not None:
             with self.uow() as uow:
@@ -356,7 +348,7 @@ class Drafting(Runner):
         """
         if not self.models.exists(model.ref.sha256):
             raise NotFound(f"model {model.ref.filename} ({model.ref.sha256[:12]}) is not stored")
-        line_id = _key_id("line", order_id, key) if key is not None else self.new_id()
+        line_id = key_id("line", order_id, key) if key is not None else self.new_id()
 
         def change(_: UnitOfWork, order: Order, shop: ShopContext) -> OrderLine:
             for existing in order.lines:
