@@ -9,12 +9,12 @@ job again and nothing is lost or sent twice), and a web node killed after
 it created an order but before it answered (the client's retry with the
 same idempotency key gets that order; no second one), and one killed
 after it placed an order (the retry answers the placed order; it is placed
-once). Last, the object
-store is stopped for a while: uploads answer 503 and leave nothing behind,
-other requests are served, and uploads work again once it is back, with
-the models stored before it stopped (``cluster_s3`` keeps them over the restart).
-Processes are held where they are killed with ``FABCORE_PAUSE_AT``, so no
-test depends on timing.
+once). A large upload the workers refuse leaves no object behind. Last,
+the object store is stopped for a while: uploads answer 503 and leave
+nothing behind, other requests are served, and uploads work again once it
+is back, with the models stored before it stopped (``cluster_s3`` keeps
+them over the restart). Processes are held where they are killed with
+``FABCORE_PAUSE_AT``, so no test depends on timing.
 """
 
 from __future__ import annotations
@@ -332,6 +332,25 @@ def test_a_web_node_killed_mid_placing_the_retry_places_once(shop: Shop) -> None
     assert httpx.post(f"{other.url}{place}", json={}, headers=ada,
                       timeout=60).status_code == 409
     shop.webs = [other, shop.cluster.web("web-a3")]
+
+def test_a_large_upload_the_workers_refuse_leaves_no_object(
+        shop: Shop, cluster_s3: MotoServer, model_store: str) -> None:
+    junk = b"solid junk\nthis is not a mesh\n" * 40_000
+    answer = shop.call("POST", f"{SHOP}/models", files={"file": ("junk.stl", junk)})
+    assert answer.status_code == 202, answer.text
+    sha = answer.json()["sha256"]
+    prefix = model_store.split("?", maxsplit=1)[0].removeprefix(f"s3://{BUCKET}/")
+    key = f"{prefix}/{sha[:2]}/{sha[2:]}"
+
+    def refused() -> dict[str, Any] | None:
+        body: dict[str, Any] = shop.call("GET", answer.json()["status_url"]).json()
+        return body if body["state"] == "rejected" else None
+
+    assert wait_for("the refusal", refused, 120, shop.cluster.logs)["reason"]
+    listed = cluster_s3.client().list_objects_v2(Bucket=BUCKET, Prefix=key)
+    assert listed.get("KeyCount") == 0
+    again = shop.call("POST", f"{SHOP}/models", files={"file": ("junk.stl", junk)})
+    assert again.status_code == 422, again.text
 
 def _rows_for(shop: Shop, sha: str) -> tuple[int, int]:
     """How many analyses and analysis requests the database holds for ``sha``."""
