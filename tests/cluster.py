@@ -8,7 +8,8 @@ database, a model store and a loopback SMTP server, with
 where a test kills it; it says where it waits in :attr:`Cluster.pauses`.
 
 The ``model_store`` fixture names the model store every process shares: a
-directory now; the one place to change for another store.
+prefix on ``cluster_s3``, a moto server of the test module's own (so a test
+may stop it) that keeps its objects when it is started again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -183,6 +184,18 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def model_store(s3_server: MotoServer) -> str:
+def cluster_s3(s3_credentials: None,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """moto's S3 server for one module's cluster; stopped and started, it keeps its objects."""
+    server = MotoServer(keep_data=tmp_path_factory.mktemp("s3") / "requests.jsonl")
+    try:
+        server.create_bucket(BUCKET)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def model_store(cluster_s3: MotoServer) -> str:
     """The model store every process of a cluster shares (``FABCORE_MODELS``): S3, on moto."""
-    return s3_server.url(BUCKET, f"cluster-{uuid.uuid4().hex[:12]}")
+    return cluster_s3.url(BUCKET, f"cluster-{uuid.uuid4().hex[:12]}")

@@ -5,6 +5,13 @@ process of its own on 127.0.0.1 at a free port: a real HTTP S3 API, signed
 requests, multipart uploads and all. The ``s3_server`` fixture is one for
 the whole session; tests that stop the server start their own.
 
+moto keeps objects in memory, so a stopped server comes back empty. One
+made with ``keep_data`` (a file) comes back with what it held: moto's
+recorder writes every request it serves to that file, and :meth:`MotoServer.start`
+replays the file into the new process. Replaying gives the same objects
+for single-request uploads (files under ``PART_MB``); a multipart upload is
+not restored, since its upload id is random and differs on the replay.
+
 ``s3_location`` is an empty place to store models: a prefix of its own in a
 bucket. When ``FABCORE_TEST_S3_URL`` is set (``s3://bucket/prefix?endpoint=...``,
 credentials in ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY``), the
@@ -24,10 +31,12 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import attrs
+import httpx
 import pytest
 
 if TYPE_CHECKING:
@@ -61,17 +70,25 @@ def client(endpoint: str | None, region: str | None = None) -> S3Client:
 
 
 class MotoServer:
-    """moto's S3 server in a child process, on loopback; :meth:`stop` ends it."""
+    """moto's S3 server in a child process, on loopback; :meth:`stop` ends it.
 
-    def __init__(self, port: int | None = None) -> None:
+    With ``keep_data``, :meth:`start` after :meth:`stop` brings back the
+    objects (see the module).
+    """
+
+    def __init__(self, port: int | None = None, keep_data: Path | None = None) -> None:
         self.port = port or _free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.keep_data = keep_data
         self._process: subprocess.Popen[bytes] | None = None
         self.start()
         atexit.register(self.stop)
 
     def start(self) -> None:
         env = {**os.environ, **CREDENTIALS}
+        recording = self.keep_data is not None and self.keep_data.exists()
+        if self.keep_data is not None:
+            env |= {"MOTO_ENABLE_RECORDING": "1", "MOTO_RECORDER_FILEPATH": str(self.keep_data)}
         self._process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
@@ -82,12 +99,16 @@ class MotoServer:
                 raise RuntimeError(f"moto's server exited with {self._process.returncode}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
+                    break
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError("moto's server did not listen within 30 s") from None
                 time.sleep(0.05)
+        if recording:
+            replayed = httpx.post(f"{self.endpoint}/moto-api/recorder/replay-recording",
+                                  timeout=300)
+            replayed.raise_for_status()
 
     def stop(self) -> None:
         process, self._process = self._process, None

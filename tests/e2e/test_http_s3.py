@@ -1,4 +1,7 @@
-"""``fabcore serve --models s3://...``: uploads land in the bucket; 503 while it is down."""
+"""``fabcore serve --models s3://...``: uploads land in the bucket; 503 while it is down.
+
+``/readyz`` says the store is down (naming it) while it is, and ready when it is back.
+"""
 
 from __future__ import annotations
 
@@ -44,13 +47,20 @@ def test_uploads_go_to_the_bucket_and_wait_out_an_outage(tmp_path: Path) -> None
             assert body == PART.read_bytes()
             assert not (live.folder / "models").exists()
 
+            assert client.get("/readyz").status_code == 200
+
             s3.stop()
             down = _upload(client, owner, OTHER)
             assert down.status_code == 503, down.text
             assert down.json()["type"].endswith("storage-unavailable")
+            unready = client.get("/readyz")
+            assert unready.status_code == 503, unready.text
+            assert unready.json()["failed"] == ["models"]
+            assert f"s3://{BUCKET}/shop-models" in unready.json()["checks"]["models"]
 
             s3.start()
             s3.create_bucket(BUCKET)
+            assert client.get("/readyz").status_code == 200
             back = _upload(client, owner, OTHER)
             assert back.status_code == 201, back.text
             assert [item["Key"] for item in s3.client().list_objects_v2(

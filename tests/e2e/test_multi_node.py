@@ -7,12 +7,19 @@ their own ports and two ``fabcore worker`` processes, with
 a worker killed mid-relay and one killed mid-analysis (the other runs the
 job again and nothing is lost or sent twice), and a web node killed after
 it created an order but before it answered (the client's retry with the
-same idempotency key gets that order; no second one). Processes are held
-where they are killed with ``FABCORE_PAUSE_AT``, so no test depends on timing.
+same idempotency key gets that order; no second one), and one killed
+after it placed an order (the retry answers the placed order; it is placed
+once). A large upload the workers refuse leaves no object behind. Last,
+the object store is stopped for a while: uploads answer 503 and leave
+nothing behind, other requests are served, and uploads work again once it
+is back, with the models stored before it stopped (``cluster_s3`` keeps
+them over the restart). Processes are held where they are killed with
+``FABCORE_PAUSE_AT``, so no test depends on timing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections import Counter
@@ -30,6 +37,7 @@ import pytest
 from cluster import Cluster, Node, wait_for
 from http_server import OWNER_EMAIL, OWNER_PASSWORD
 from postgres_server import recreate_database
+from s3_server import BUCKET, MotoServer
 from smtp_server import SmtpServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.multinode]
@@ -288,3 +296,136 @@ def test_a_web_node_killed_mid_request_the_retry_makes_no_second_order(shop: Sho
     shop.webs = [other, shop.cluster.web("web-a2")]
     assert shop.call("GET", f"{SHOP}/orders/{retried.json()['id']}",
                      headers=owner).status_code == 200
+
+
+def test_a_web_node_killed_mid_placing_the_retry_places_once(shop: Shop) -> None:
+    ada = shop.bearer("ada@example.com", "ada's password")
+    sha = hashlib.sha256((DATA / "20mm-xyz-cube.stl").read_bytes()).hexdigest()
+    order_id = _draft(shop, ada, sha, "fdm", "pla", 2, "killed-placing")
+    first, other = shop.webs
+    assert first.terminate() == 0, first.tail()
+    held = shop.cluster.web("web-a-held-2", {"FABCORE_PAUSE_AT": "web.after_commit=300"})
+    shop.webs = [held, other]
+    headers = {**ada, "Idempotency-Key": "place-after-a-crash"}
+    place = f"{SHOP}/orders/{order_id}/place"
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            httpx.post(f"{held.url}{place}", json={}, headers=headers, timeout=300)
+        except httpx.HTTPError as exc:
+            failures.append(exc)
+
+    request = threading.Thread(target=send)
+    request.start()
+    shop.cluster.paused("web.after_commit", held)
+    held.kill()
+    request.join(60)
+    assert len(failures) == 1
+
+    retried = httpx.post(f"{other.url}{place}", json={}, headers=headers, timeout=60)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "placed"
+    assert [entry["to_status"] for entry in retried.json()["history"]] == ["placed"]
+    again = httpx.post(f"{other.url}{place}", json={}, headers=headers, timeout=60)
+    assert again.json() == retried.json()
+    assert httpx.post(f"{other.url}{place}", json={}, headers=ada,
+                      timeout=60).status_code == 409
+    shop.webs = [other, shop.cluster.web("web-a3")]
+
+def test_a_large_upload_the_workers_refuse_leaves_no_object(
+        shop: Shop, cluster_s3: MotoServer, model_store: str) -> None:
+    junk = b"solid junk\nthis is not a mesh\n" * 40_000
+    answer = shop.call("POST", f"{SHOP}/models", files={"file": ("junk.stl", junk)})
+    assert answer.status_code == 202, answer.text
+    sha = answer.json()["sha256"]
+    prefix = model_store.split("?", maxsplit=1)[0].removeprefix(f"s3://{BUCKET}/")
+    key = f"{prefix}/{sha[:2]}/{sha[2:]}"
+
+    def refused() -> dict[str, Any] | None:
+        body: dict[str, Any] = shop.call("GET", answer.json()["status_url"]).json()
+        return body if body["state"] == "rejected" else None
+
+    assert wait_for("the refusal", refused, 120, shop.cluster.logs)["reason"]
+    listed = cluster_s3.client().list_objects_v2(Bucket=BUCKET, Prefix=key)
+    assert listed.get("KeyCount") == 0
+    again = shop.call("POST", f"{SHOP}/models", files={"file": ("junk.stl", junk)})
+    assert again.status_code == 422, again.text
+
+def _rows_for(shop: Shop, sha: str) -> tuple[int, int]:
+    """How many analyses and analysis requests the database holds for ``sha``."""
+    with psycopg.connect(shop.database) as conn:
+        analyses = conn.execute("SELECT count(*) FROM analyses WHERE sha256 = %s",
+                                (sha,)).fetchone()
+        requests = conn.execute("SELECT count(*) FROM analysis_requests WHERE sha256 = %s",
+                                (sha,)).fetchone()
+    assert analyses is not None
+    assert requests is not None
+    return analyses[0], requests[0]
+
+
+def test_uploads_wait_out_an_object_store_outage(shop: Shop, cluster_s3: MotoServer,
+                                                 model_store: str) -> None:
+    owner = shop.bearer(OWNER_EMAIL, OWNER_PASSWORD)
+    prefix = model_store.split("?", maxsplit=1)[0].removeprefix(f"s3://{BUCKET}/")
+
+    def stored() -> list[str]:
+        pages = cluster_s3.client().get_paginator("list_objects_v2").paginate(
+            Bucket=BUCKET, Prefix=f"{prefix}/")
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", ()))
+
+    def key(sha: str) -> str:
+        return f"{prefix}/{sha[:2]}/{sha[2:]}"
+
+    before = stored()
+    assert before
+    small = (DATA / "teapot.stl").read_bytes()
+    # The tray under another solid name: new bytes, the same part, large
+    # enough (over FABCORE_DEFER_ANALYSIS_MB) to be analysed by a worker.
+    large = LARGE.read_bytes().replace(b"1002_tray_bottom", b"outage_tray_copy")
+    shas = [hashlib.sha256(data).hexdigest() for data in (small, large)]
+    orders = len(shop.call("GET", f"{SHOP}/orders", headers=owner).json()["items"])
+
+    cluster_s3.stop()
+    for _ in shop.urls():
+        for name, data in (("teapot.stl", small), ("tray-copy.stl", large)):
+            down = shop.call("POST", f"{SHOP}/models", headers=owner,
+                             files={"file": (name, data)})
+            assert down.status_code == 503, down.text
+            assert down.json()["type"].endswith("storage-unavailable")
+    for sha in shas:
+        assert _rows_for(shop, sha) == (0, 0)
+    for url in shop.urls():
+        unready = httpx.get(f"{url}/readyz", timeout=30)
+        assert unready.status_code == 503, unready.text
+        assert unready.json()["failed"] == ["models"]
+    for _ in shop.urls():
+        listed = shop.call("GET", f"{SHOP}/orders", headers=owner)
+        assert listed.status_code == 200, listed.text
+        drafted = shop.call("POST", f"{SHOP}/orders", headers=owner, json={})
+        assert drafted.status_code == 201, drafted.text
+    orders += len(shop.urls())
+
+    cluster_s3.start()
+    assert stored() == before
+    for url in shop.urls():
+        assert httpx.get(f"{url}/readyz", timeout=30).status_code == 200
+    again = shop.call("POST", f"{SHOP}/models", headers=owner,
+                      files={"file": ("teapot.stl", small)})
+    assert again.status_code == 201, again.text
+    pending = shop.call("POST", f"{SHOP}/models", headers=owner,
+                        files={"file": ("tray-copy.stl", large)})
+    assert pending.status_code == 202, pending.text
+
+    def finished() -> dict[str, Any] | None:
+        body: dict[str, Any] = shop.call("GET", pending.json()["status_url"]).json()
+        return body if body["state"] == "done" else None
+
+    wait_for("the analysis", finished, 120, shop.cluster.logs)
+    assert stored() == sorted([*before, *(key(sha) for sha in shas)])
+    assert [_rows_for(shop, sha)[0] for sha in shas] == [1, 1]
+    for url in shop.urls():
+        for sha in [*shas, *(k.removeprefix(f"{prefix}/").replace("/", "") for k in before)]:
+            model = httpx.get(f"{url}{SHOP}/models/{sha}", timeout=30)
+            assert model.status_code == 200, model.text
+    assert len(shop.call("GET", f"{SHOP}/orders", headers=owner).json()["items"]) == orders

@@ -1,4 +1,4 @@
-"""The README's object storage and migration sections say what the code does."""
+"""The README's object storage, migration and speed sections say what the code does."""
 
 from __future__ import annotations
 
@@ -43,11 +43,13 @@ def test_the_copy_options_in_the_readme_are_the_commands(
             assert option in text, f"fabcore {command} has no {option}"
 
 
-def test_the_bench_table_in_the_readme_has_the_scripts_columns() -> None:
-    from bench_scale import UploadResult, _uploads_table
+def test_the_speed_table_in_the_readme_is_the_scripts() -> None:
+    from bench_scale import Row, table
 
-    row = UploadResult("corpus", "directory", 1, 1.0, 1.0, 0.5, None, 1.0, 30.0, 31.0)
-    printed = _uploads_table([row], 5, 13, 66, 100.0).splitlines()
-    section = _section("Model files in object storage (S3)")
-    assert printed[0] in section
-    assert printed[2] in section
+    printed = table([Row("quote options", "1 node", "527 requests/s", "1.00x one node",
+                         "CPU ms/request: web 1.84, PostgreSQL 0.34, wrk 0.05")], []).splitlines()
+    speed = README.split("\n### Speed\n", 1)[1].split("\n## ", 1)[0]
+    assert printed[-3:] == [line for line in speed.splitlines() if line.startswith("|")][:3]
+    assert "bench/bench_scale.py" in speed
+    assert "bench_jobs" not in README
+    assert not (ROOT / "bench" / "bench_jobs.py").exists()

@@ -67,6 +67,20 @@ def test_not_ready_names_what_failed(site: Site) -> None:
     assert body["checks"]["database"] == "ok"
 
 
+def test_not_ready_when_the_model_directory_cannot_be_written(tmp_path: Path) -> None:
+    blocker = tmp_path / "models"
+    blocker.write_bytes(b"a file where the model directory should be")
+    core = bootstrap(MemoryDatabase(), models=blocker, secret_key=b"k" * 32, hasher=FAST_HASHER)
+    with TestClient(create_app(core, WebSettings(secure_cookies=False))) as client:
+        answer = client.get("/readyz")
+        assert answer.status_code == 503
+        assert answer.json()["failed"] == ["models"]
+        assert str(blocker) in answer.json()["checks"]["models"]
+        blocker.unlink()
+        assert client.get("/readyz").status_code == 200
+    assert blocker.is_dir()
+
+
 def test_not_ready_when_the_queue_is_down() -> None:
     core = bootstrap(MemoryDatabase(), secret_key=b"k" * 32, hasher=FAST_HASHER,
                      jobs=_DownQueue())

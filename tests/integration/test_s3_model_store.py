@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import socket
+import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -148,6 +150,8 @@ def _every_call(store: S3ModelStore) -> list[tuple[str, Callable[[], object]]]:
         ("size", lambda: store.size(digest)),
         ("exists", lambda: store.exists(digest)),
         ("digests", lambda: list(store.digests())),
+        ("delete", lambda: store.delete(digest)),
+        ("check", store.check),
     ]
 
 
@@ -177,6 +181,33 @@ def test_a_missing_bucket_is_a_storage_error_not_a_missing_model(s3_server: Moto
         with pytest.raises(StorageError, match="bucket") as caught:
             call()
         assert not isinstance(caught.value, NotFound), name
+
+
+def test_the_readiness_check_asks_once(monkeypatch: pytest.MonkeyPatch,
+                                       s3_credentials: None) -> None:
+    """However many attempts the other calls make, a probe gives up after one."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "4")
+    accepted: list[None] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def hang_up() -> None:
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except OSError:
+                    return
+                accepted.append(None)
+                connection.close()
+
+        threading.Thread(target=hang_up, daemon=True).start()
+        endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        store = S3ModelStore(BUCKET, "models", endpoint=endpoint)
+        with pytest.raises(StorageError, match=f"s3://{BUCKET}/models"):
+            store.check()
+        assert len(accepted) == 1
+        with pytest.raises(StorageError):
+            store.exists(hashlib.sha256(b"x").hexdigest())
+        assert len(accepted) == 5
 
 
 @pytest.mark.usefixtures("one_attempt")

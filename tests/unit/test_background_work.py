@@ -222,6 +222,47 @@ def test_a_refused_large_upload_says_why_and_is_refused_again(
     assert len(jobs.analyses) == 1
 
 
+def test_a_refused_large_upload_leaves_no_file(app: Fabcore, as_ada: Actor) -> None:
+    junk = b"solid nothing\nthis is not a mesh\n" * 100
+    pending = app.upload_model_file(as_ada, io.BytesIO(junk), "junk.stl", defer_from=1)
+    assert isinstance(pending, PendingModel)
+    kept = app.upload_model_file(as_ada, io.BytesIO(bracket_stl()), "kept.stl", defer_from=1)
+    assert isinstance(kept, PendingModel)
+    assert app.models.exists(pending.ref.sha256)
+    assert app.analyse_requested(pending.ref.sha256, "mm").state is AnalysisState.REJECTED
+    assert sorted(app.models.digests()) == [kept.ref.sha256]
+    assert app.analyse_requested(pending.ref.sha256, "mm").state is AnalysisState.REJECTED
+
+
+def test_a_refused_file_another_analysis_needs_is_kept(app: Fabcore, as_ada: Actor) -> None:
+    junk = b"solid nothing\nthis is not a mesh\n" * 100
+    pending = app.upload_model_file(as_ada, io.BytesIO(junk), "junk.stl", defer_from=1)
+    assert isinstance(pending, PendingModel)
+    with app.uow() as uow:
+        uow.analyses.add(pending.ref.sha256, "inch", app.analyser.analyse(bracket_stl(), "b.stl"))
+        uow.commit()
+    assert app.analyse_requested(pending.ref.sha256, "mm").state is AnalysisState.REJECTED
+    assert app.models.get(pending.ref.sha256) == junk
+
+
+def test_a_refusal_whose_worker_died_before_deleting_deletes_on_the_retry(
+    app: Fabcore, as_ada: Actor
+) -> None:
+    junk = b"solid nothing\nthis is not a mesh\n" * 100
+    pending = app.upload_model_file(as_ada, io.BytesIO(junk), "junk.stl", defer_from=1)
+    assert isinstance(pending, PendingModel)
+    with app.uow() as uow:
+        request = uow.analyses.request(pending.ref.sha256, "mm")
+        assert request is not None
+        request.state = AnalysisState.REJECTED
+        request.reason = "the file is not a mesh"
+        uow.analyses.save_request(request)
+        uow.commit()
+    assert app.models.exists(pending.ref.sha256)
+    assert app.analyse_requested(pending.ref.sha256, "mm").attempts == 0
+    assert not app.models.exists(pending.ref.sha256)
+
+
 def test_small_uploads_are_analysed_at_once(
     app: Fabcore, as_ada: Actor, jobs: RecordingJobs
 ) -> None:

@@ -141,6 +141,25 @@ class FilesystemModelStore:
         except OSError as exc:
             raise StorageError(f"could not list the models in {self.root}: {exc}") from exc
 
+    def delete(self, sha256: str) -> None:
+        path = self._path(sha256)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(f"could not delete model {sha256}: {exc}") from exc
+        _fsync_directory(path.parent)
+
+    def check(self) -> None:
+        """The root is a directory this process can write in (made, as a first write would)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            # Writing is the only sure test: permission bits do not bind root,
+            # and a read-only mount shows only on a write.
+            with tempfile.TemporaryFile(dir=self.root, prefix=_TEMPORARY):
+                pass
+        except OSError as exc:
+            raise StorageError(f"the model directory {self.root} is not writable: {exc}") from exc
+
 
 @contextlib.contextmanager
 def _removed_on_error(tmp_name: str) -> Iterator[None]:

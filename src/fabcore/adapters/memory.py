@@ -27,7 +27,7 @@ import attrs
 from fabcore.adapters.copying import copy_tree as _copy
 from fabcore.domain import checks
 from fabcore.domain.accounts import Account, Secret, SecretKind
-from fabcore.domain.analysis import AnalysisRequest, ModelAnalysis
+from fabcore.domain.analysis import AnalysisRequest, AnalysisState, ModelAnalysis
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.customer import Customer
 from fabcore.domain.errors import (
@@ -99,6 +99,13 @@ class MemoryModelStore:
     def digests(self) -> Iterator[str]:
         with self._lock:
             return iter(list(self._files))
+
+    def delete(self, sha256: str) -> None:
+        with self._lock:
+            self._files.pop(checks.sha256(sha256), None)
+
+    def check(self) -> None:
+        """Always answers."""
 
 
 # -- mailer -----------------------------------------------------------------------
@@ -751,6 +758,15 @@ class MemoryAnalysisRepository:
 
     def save_request(self, request: AnalysisRequest) -> None:
         self._staged.requests[(request.sha256, request.units.value)] = _copy(request)
+
+    def in_use(self, sha256: str, besides_units: str) -> bool:
+        with self._db.lock:
+            analyses = {**self._db.analyses, **self._staged.analyses}
+            requests = {**self._db.requests, **self._staged.requests}
+        return (any(sha == sha256 for sha, _ in analyses)
+                or any(sha == sha256 and units != besides_units
+                       and request.state is not AnalysisState.REJECTED
+                       for (sha, units), request in requests.items()))
 
 
 class MemoryUnitOfWork:

@@ -65,6 +65,8 @@ __all__ = ["S3ModelStore"]
 MiB = 1024 * 1024
 #: S3 refuses parts smaller than 5 MiB (but the last) and uploads of more than 10,000 parts.
 MIN_PART_MB = 5
+#: The longest a readiness probe (:meth:`S3ModelStore.check`) waits to connect, then to read.
+PROBE_TIMEOUT_S = 2.0
 _CHUNK = MiB
 _CONTENT_TYPE = "application/octet-stream"
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -262,8 +264,16 @@ class S3ModelStore:
             s3={"addressing_style": style},
             max_pool_connections=max(10, concurrency), user_agent_extra="fabcore",
         )
+        # Readiness probes fail fast: one attempt, a short wait.
+        probe = Config(
+            connect_timeout=min(connect_timeout, PROBE_TIMEOUT_S),
+            read_timeout=min(read_timeout, PROBE_TIMEOUT_S),
+            retries={"total_max_attempts": 1}, s3={"addressing_style": style},
+            user_agent_extra="fabcore",
+        )
         with _translated("set up the S3 client"):
             self._client = _client(endpoint, region, config)
+            self._probe = _client(endpoint, region, probe)
         self._bucket_seen = False
         self._lock = threading.Lock()
 
@@ -391,7 +401,21 @@ class S3ModelStore:
                     if _DIGEST.fullmatch(digest) and item["Key"] == self._key(digest):
                         yield digest
 
+    def check(self) -> None:
+        """The bucket answers a HEAD, in one attempt of at most ``PROBE_TIMEOUT_S`` a step."""
+        where = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        try:
+            with _translated(f"reach the model store {where}"):
+                self._probe.head_bucket(Bucket=self.bucket)
+        except NotFound:
+            raise StorageError(f"the bucket {self.bucket!r} does not exist") from None
+
     # -- writing ------------------------------------------------------------------
+
+    def delete(self, sha256: str) -> None:
+        key = self._key(sha256)
+        with _translated(f"delete model {sha256}"):
+            self._client.delete_object(Bucket=self.bucket, Key=key)
 
     def put(self, data: bytes, filename: str) -> ModelRef:
         ref = ModelRef(sha256=hashlib.sha256(data).hexdigest(), filename=filename,

@@ -45,7 +45,7 @@ import attrs
 from fabcore.adapters.copying import copy_tree, immutable
 from fabcore.adapters.serialization import converter, dumps
 from fabcore.domain.accounts import Account, Secret, SecretKind
-from fabcore.domain.analysis import AnalysisRequest, ModelAnalysis
+from fabcore.domain.analysis import AnalysisRequest, AnalysisState, ModelAnalysis
 from fabcore.domain.catalog import Catalog
 from fabcore.domain.customer import Customer
 from fabcore.domain.errors import (
@@ -920,6 +920,12 @@ class SqlAnalysisRepository(_Repository):
             "data = excluded.data",
             (request.sha256, request.units.value, request.state.value, dumps(request)),
         )
+
+    def in_use(self, sha256: str, besides_units: str) -> bool:
+        return bool(self._s.fetch(
+            "SELECT 1 FROM analyses WHERE sha256 = ? UNION ALL "
+            "SELECT 1 FROM analysis_requests WHERE sha256 = ? AND units <> ? AND state <> ?",
+            (sha256, sha256, besides_units, AnalysisState.REJECTED.value)))
 
 
 # -- unit of work --------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import uuid
 from collections.abc import Sequence
 from typing import IO, overload
 
@@ -16,7 +15,7 @@ import attrs
 
 from fabcore.app.context import current_request_id
 from fabcore.app.pauses import pause
-from fabcore.app.runner import Runner
+from fabcore.app.runner import Runner, key_id, log
 from fabcore.domain import access
 from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import AnalysisRequest, AnalysisState, ModelAnalysis, Units
@@ -39,8 +38,6 @@ from fabcore.ports.repositories import UnitOfWork
 
 # Bytes read at a time while hashing an uploaded file.
 _HASH_CHUNK = 1 << 20
-# Namespace of the ids derived from idempotency keys.
-_IDEMPOTENCY = uuid.UUID("5f0c8a52-61f4-4bd4-9d0c-3f1f1e7f6b1e")
 
 
 @attrs.frozen
@@ -62,11 +59,6 @@ class PendingModel:
     ref: ModelRef
     request: AnalysisRequest
     waiting: int = 0
-
-
-def _key_id(*parts: str) -> str:
-    """The id a retried request with the same idempotency key gets again."""
-    return uuid.uuid5(_IDEMPOTENCY, "/".join(parts)).hex
 
 
 def _units(value: Units | str) -> Units:
@@ -173,6 +165,9 @@ class Drafting(Runner):
             if request is None:
                 raise NotFound(f"no analysis requested for model {sha256[:12]} in {unit.value}")
             if request.state.finished:
+                if request.state is AnalysisState.REJECTED:
+                    # Again, for a worker that died between the refusal and the deletion.
+                    self._drop_rejected(sha256, unit)
                 return request
             request.state = AnalysisState.ANALYSING
             request.attempts += 1
@@ -193,7 +188,21 @@ class Drafting(Runner):
                 uow.analyses.add(sha256, unit.value, analysis)
             uow.analyses.save_request(request)
             uow.commit()
+        if request.state is AnalysisState.REJECTED:
+            self._drop_rejected(sha256, unit)
         return request
+
+    def _drop_rejected(self, sha256: str, unit: Units) -> None:
+        """Delete the stored file of a refused upload, unless another analysis needs it.
+
+        The refusal is committed first, so an upload of the same bytes in
+        these units is refused from then on and never relies on the file.
+        """
+        with self.uow() as uow:
+            needed = uow.analyses.in_use(sha256, unit.value)
+        if not needed:
+            self.models.delete(sha256)
+            log.info("refused model deleted", extra={"sha256": sha256, "units": unit.value})
 
     def analysis_status(
         self, actor: Actor, sha256: str, filename: str, units: Units | str = Units.MM
@@ -288,7 +297,7 @@ class Drafting(Runner):
             if customer_id not in (None, actor.id):
                 raise PermissionDenied(f"{actor} cannot create orders for another customer")
             customer_id = actor.id
-        order_id = (_key_id("order", actor.shop_id, actor.kind.value, actor.id, key)
+        order_id = (key_id("order", actor.shop_id, actor.kind.value, actor.id, key)
                     if key is not None else self.new_id())
         if key is not None:
             with self.uow() as uow:
@@ -339,7 +348,7 @@ class Drafting(Runner):
         """
         if not self.models.exists(model.ref.sha256):
             raise NotFound(f"model {model.ref.filename} ({model.ref.sha256[:12]}) is not stored")
-        line_id = _key_id("line", order_id, key) if key is not None else self.new_id()
+        line_id = key_id("line", order_id, key) if key is not None else self.new_id()
 
         def change(_: UnitOfWork, order: Order, shop: ShopContext) -> OrderLine:
             for existing in order.lines:

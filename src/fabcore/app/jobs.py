@@ -13,9 +13,6 @@ from fabcore.domain.errors import ConcurrencyConflict, InfrastructureError, NotF
 from fabcore.domain.order import PO_REMINDER_DAYS
 from fabcore.ports.outbox import OutboxMessage, OutboxStatus
 
-# A digest no upload has: asking the model store for it tells whether the store answers.
-_PROBE = "0" * 64
-
 
 class Jobs(Runner):
     __slots__ = ()
@@ -67,7 +64,7 @@ class Jobs(Runner):
         """
         checks: dict[str, Callable[[], object]] = {
             "database": self.outbox_counts,
-            "models": lambda: self.models.exists(_PROBE),
+            "models": self.models.check,
             "mail": self.mailer.check,
             "jobs": self.jobs.check,
         }

@@ -48,19 +48,30 @@ def parse_status(target: OrderStatus | str) -> OrderStatus:
 class Lifecycle(Runner):
     __slots__ = ()
 
-    def run_command(self, actor: Actor, order_id: str, command: Command) -> Order:
-        """Run one trigger command on the order, with its mails (the one path of every move)."""
+    def run_command(
+        self, actor: Actor, order_id: str, command: Command, *, key: str | None = None
+    ) -> Order:
+        """Run one trigger command on the order, with its mails (the one path of every move).
+
+        With an idempotency ``key``, a retry with the same key returns the
+        order without running the command again (see ``Runner._change``).
+        """
         return self._change(
             actor, order_id,
             lambda order, shop: order.execute(actor, self.clock.now(), command, shop),
+            key=key, what=type(command).__name__,
         )
 
-    def place(self, actor: Actor, order_id: str, note: str | None = None) -> Order:
+    def place(
+        self, actor: Actor, order_id: str, note: str | None = None, *, key: str | None = None
+    ) -> Order:
         """Place the order directly (allowed when the review policy does not demand review)."""
-        return self.run_command(actor, order_id, Place(note=note))
+        return self.run_command(actor, order_id, Place(note=note), key=key)
 
-    def submit_for_review(self, actor: Actor, order_id: str, note: str | None = None) -> Order:
-        return self.run_command(actor, order_id, SubmitForReview(note=note))
+    def submit_for_review(
+        self, actor: Actor, order_id: str, note: str | None = None, *, key: str | None = None
+    ) -> Order:
+        return self.run_command(actor, order_id, SubmitForReview(note=note), key=key)
 
     def send_firm_offer(
         self,
@@ -76,8 +87,10 @@ class Lifecycle(Runner):
         expires_at = None if valid_for is None else self.clock.now() + valid_for
         return self.run_command(actor, order_id, SendFirmOffer(expires_at=expires_at, note=note))
 
-    def accept_offer(self, actor: Actor, order_id: str, revision: int) -> Order:
-        return self.run_command(actor, order_id, AcceptOffer(revision=revision))
+    def accept_offer(
+        self, actor: Actor, order_id: str, revision: int, *, key: str | None = None
+    ) -> Order:
+        return self.run_command(actor, order_id, AcceptOffer(revision=revision), key=key)
 
     def open_offer_link(self, token: str, order_id: str | None = None) -> Order:
         """The order a firm-offer link points at (the link is checked, nothing changes).
@@ -167,6 +180,8 @@ class Lifecycle(Runner):
         target: OrderStatus | str,
         fields: Mapping[str, object] | None = None,
         note: str | None = None,
+        *,
+        key: str | None = None,
     ) -> Order:
         """The back office's "Change" button: move to ``target`` by the trigger that leads there.
 
@@ -180,4 +195,5 @@ class Lifecycle(Runner):
             actor, order_id,
             lambda order, shop: order.change_status(actor, self.clock.now(), status, shop,
                                                     fields or {}, note=note),
+            key=key, what=f"status:{status.value}",
         )

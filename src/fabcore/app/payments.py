@@ -139,14 +139,19 @@ class Payments(Runner):
             return outcome
 
     def record_payment(
-        self, actor: Actor, order_id: str, reference: str, amount: Money, note: str | None = None
+        self, actor: Actor, order_id: str, reference: str, amount: Money,
+        note: str | None = None, *, key: str | None = None,
     ) -> Order:
-        """Staff record a manual payment (bank transfer, cheque, paid PO)."""
+        """Staff record a manual payment (bank transfer, cheque, paid PO).
+
+        With an idempotency ``key``, a retry with the same key records nothing more.
+        """
         access.require_staff(actor, "record payments")
         return self._change(
             actor, order_id,
             lambda order, _: order.mark_paid(actor, self.clock.now(), reference, amount,
                                              note=note),
+            key=key, what="payment",
         )
 
     def mark_unpaid(self, actor: Actor, order_id: str, note: str | None = None) -> Order:

@@ -55,8 +55,17 @@ log = logging.getLogger("fabcore.app")
 CONFLICT_RETRIES = 3
 
 
+# Namespace of the ids derived from idempotency keys.
+_IDEMPOTENCY = uuid.UUID("5f0c8a52-61f4-4bd4-9d0c-3f1f1e7f6b1e")
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def key_id(*parts: str) -> str:
+    """The id a retried request with the same idempotency key gets again."""
+    return uuid.uuid5(_IDEMPOTENCY, "/".join(parts)).hex
 
 
 @attrs.frozen
@@ -195,14 +204,32 @@ class Runner:
     def _change(
         self, actor: Actor, order_id: str,
         change: Callable[[Order, ShopContext], OrderEvent],
+        *, key: str | None = None, what: str = "",
     ) -> Order:
-        """Run one status or payment change and queue its mails, atomically."""
+        """Run one status or payment change and queue its mails, atomically.
+
+        With an idempotency ``key`` (the client's, one per change it means
+        to make), the entries the change adds to the order's history and
+        payments carry an id derived from the key, the actor and ``what``
+        (the kind of change); asking again with the same key finds them and
+        returns the order without changing it again.
+        """
+        request_key = (key_id("change", order_id, actor.kind.value, actor.id, what, key)
+                       if key is not None else None)
 
         def work() -> Order:
             with self.uow() as uow:
                 order = self._order_for(uow, actor, order_id)
+                if request_key is not None and _made_by(order, request_key):
+                    return order
                 shop = self._shop(uow, order.shop_id)
+                history, payments = len(order.history), len(order.payments)
                 event = change(order, shop)
+                if request_key is not None:
+                    order.history[history:] = [attrs.evolve(entry, request_key=request_key)
+                                               for entry in order.history[history:]]
+                    order.payments[payments:] = [attrs.evolve(entry, request_key=request_key)
+                                                 for entry in order.payments[payments:]]
                 self._save_with_mails(uow, order, [event], shop)
                 return order
 
@@ -234,3 +261,9 @@ class Runner:
         except InfrastructureError as exc:
             log.warning("mails queued but the relay could not be woken; the sweep will send "
                         "them: %s", exc)
+
+
+def _made_by(order: Order, request_key: str) -> bool:
+    """Whether a change of the order was made by the request with this key's id."""
+    return (any(entry.request_key == request_key for entry in order.history)
+            or any(entry.request_key == request_key for entry in order.payments))

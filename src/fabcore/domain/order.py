@@ -251,7 +251,11 @@ class PurchaseOrder:
 
 @attrs.frozen
 class HistoryEntry:
-    """One status change of an order."""
+    """One status change of an order.
+
+    ``request_key`` is set when the request that made it had an idempotency
+    key: the id derived from it, so a retry of that request is recognised.
+    """
 
     from_status: OrderStatus
     to_status: OrderStatus
@@ -259,11 +263,12 @@ class HistoryEntry:
     actor: Actor
     at: datetime
     note: str | None = None
+    request_key: str | None = None
 
 
 @attrs.frozen
 class PaymentEntry:
-    """One change of an order's payment status."""
+    """One change of an order's payment status (``request_key`` as for :class:`HistoryEntry`)."""
 
     status: PaymentStatus
     actor: Actor
@@ -272,6 +277,7 @@ class PaymentEntry:
     amount: Money | None = None
     note: str | None = None
     event_id: str | None = None
+    request_key: str | None = None
 
 
 @attrs.frozen

@@ -58,3 +58,14 @@ class ModelStore(Protocol):
     def digests(self) -> Iterator[str]:
         """The digest of every stored file, each once, in no particular order."""
         ...
+
+    def delete(self, sha256: str) -> None:
+        """Remove the stored file; an unknown digest is no error."""
+        ...
+
+    def check(self) -> None:
+        """Raise ``StorageError`` (saying which store) unless the store answers now.
+
+        A readiness probe: quick, and it stores no model.
+        """
+        ...

@@ -213,6 +213,14 @@ class AnalysisRepository(Protocol):
         """Store a request (new, or its new state), keyed by its file and units."""
         ...
 
+    def in_use(self, sha256: str, besides_units: str) -> bool:
+        """Whether anything but the request in ``besides_units`` needs the stored file.
+
+        That is an analysis of it in any units, or a request in other units
+        that was not rejected.
+        """
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction over all repositories and the outbox.

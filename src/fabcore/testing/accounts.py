@@ -211,6 +211,34 @@ class AnalysisRepositoryContract(_DatabaseFixture):
         with database() as uow:
             assert uow.analyses.request("cd" * 32, "inch") is None
 
+    def test_a_file_is_in_use_by_analyses_and_other_live_requests(
+        self, database: UnitOfWorkFactory
+    ) -> None:
+        sha, other = "cd" * 32, "ef" * 32
+        refused = AnalysisRequest(sha, Units.MM, "big.stl", 1, a.T0,
+                                  state=AnalysisState.REJECTED)
+        with database() as uow:
+            uow.analyses.save_request(refused)
+            uow.analyses.add(other, "mm", a.analysis("other.stl"))
+            uow.commit()
+        with database() as uow:
+            assert not uow.analyses.in_use(sha, "mm")
+            uow.analyses.save_request(attrs.evolve(refused, units=Units.INCH))
+            uow.commit()
+        with database() as uow:
+            assert not uow.analyses.in_use(sha, "mm")
+            uow.analyses.save_request(attrs.evolve(refused, units=Units.INCH,
+                                                   state=AnalysisState.PENDING))
+            assert uow.analyses.in_use(sha, "mm")
+            assert not uow.analyses.in_use(sha, "inch")
+            uow.commit()
+        with database() as uow:
+            assert uow.analyses.in_use(sha, "mm")
+            uow.analyses.add(sha, "inch", a.analysis("big.stl"))
+            uow.commit()
+        with database() as uow:
+            assert uow.analyses.in_use(sha, "inch")
+
     def test_keeps_one_analysis_per_file_and_unit(self, database: UnitOfWorkFactory) -> None:
         first, other = a.analysis("bracket.stl"), a.analysis("other-name.stl")
         with database() as uow:

@@ -232,3 +232,32 @@ class ModelStoreContract:
             store.put(data, "b.stl")
         found = list(store.digests())
         assert sorted(found) == sorted(_sha(data) for data in blobs)
+
+    def test_delete_removes_only_that_file(self, store: ModelStore) -> None:
+        gone = store.put(b"rejected part", "a.stl")
+        kept = store.put(b"good part", "b.stl")
+        store.delete(gone.sha256)
+        assert not store.exists(gone.sha256)
+        with pytest.raises(NotFound):
+            store.get(gone.sha256)
+        assert store.get(kept.sha256) == b"good part"
+        assert list(store.digests()) == [kept.sha256]
+
+    def test_delete_unknown_is_no_error(self, store: ModelStore) -> None:
+        store.delete(_sha(b"never stored"))
+        assert list(store.digests()) == []
+
+    def test_stored_again_after_delete(self, store: ModelStore) -> None:
+        ref = store.put(b"part", "a.stl")
+        store.delete(ref.sha256)
+        store.put_file(io.BytesIO(b"part"), "a.stl")
+        assert store.get(ref.sha256) == b"part"
+
+    @pytest.mark.parametrize("digest", BAD_DIGESTS)
+    def test_delete_rejects_bad_digest(self, store: ModelStore, digest: str) -> None:
+        with pytest.raises(InvalidInput):
+            store.delete(digest)
+
+    def test_check_passes_on_a_working_store(self, store: ModelStore) -> None:
+        store.check()
+        assert list(store.digests()) == []

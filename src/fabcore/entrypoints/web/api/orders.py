@@ -281,6 +281,7 @@ def _move(
 ) -> OrderOut:
     who = shop_actor(actor, shop)
     order: Order = run(core, who, order_id)
+    pause("web.after_commit")
     return order_out(order)
 
 
@@ -291,9 +292,15 @@ def place(
     data: JSONBody[NoteIn],
     actor: ActorDep,
     core: Core,
+    idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
-    """Place the order (409 with the reasons when the shop's review policy asks for review)."""
-    return _move(core, actor, shop, order_id, lambda c, w, o: c.place(w, o, data.note))
+    """Place the order (409 with the reasons when the shop's review policy asks for review).
+
+    With an ``Idempotency-Key``, a retry with the same key answers the order
+    it placed instead of 409 (already placed).
+    """
+    return _move(core, actor, shop, order_id,
+                 lambda c, w, o: c.place(w, o, data.note, key=idempotency_key))
 
 
 @post(
@@ -307,8 +314,11 @@ def submit_for_review(
     data: JSONBody[NoteIn],
     actor: ActorDep,
     core: Core,
+    idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
-    return _move(core, actor, shop, order_id, lambda c, w, o: c.submit_for_review(w, o, data.note))
+    """Ask the shop for a firm offer (an ``Idempotency-Key`` makes a retry safe)."""
+    return _move(core, actor, shop, order_id,
+                 lambda c, w, o: c.submit_for_review(w, o, data.note, key=idempotency_key))
 
 
 @post(
@@ -335,8 +345,11 @@ def accept_offer(
     data: JSONBody[AcceptOfferIn],
     actor: ActorDep,
     core: Core,
+    idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
-    return _move(core, actor, shop, order_id, lambda c, w, o: c.accept_offer(w, o, data.revision))
+    """Accept the firm offer's revision (an ``Idempotency-Key`` makes a retry safe)."""
+    return _move(core, actor, shop, order_id,
+                 lambda c, w, o: c.accept_offer(w, o, data.revision, key=idempotency_key))
 
 
 @post(
@@ -442,15 +455,20 @@ def change_status(
     data: JSONBody[StatusChangeIn],
     actor: ActorDep,
     core: Core,
+    idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
-    """Staff move the order to a status by the trigger that leads there (the "Change" button)."""
+    """Staff move the order to a status by the trigger that leads there (the "Change" button).
+
+    With an ``Idempotency-Key``, a retry with the same key moves it once.
+    """
     status = parse_status(data.status)
     return _move(
         core,
         actor,
         shop,
         order_id,
-        lambda c, w, o: c.change_status(w, o, status, data.fields, data.note),
+        lambda c, w, o: c.change_status(w, o, status, data.fields, data.note,
+                                        key=idempotency_key),
     )
 
 
@@ -491,15 +509,20 @@ def record_payment(
     data: JSONBody[PaymentIn],
     actor: ActorDep,
     core: Core,
+    idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
-    """Staff record a payment made outside the gateway (transfer, cheque, paid PO)."""
+    """Staff record a payment made outside the gateway (transfer, cheque, paid PO).
+
+    With an ``Idempotency-Key``, a retry with the same key records it once.
+    """
     amount = Money(data.amount, data.currency)
     return _move(
         core,
         actor,
         shop,
         order_id,
-        lambda c, w, o: c.record_payment(w, o, data.reference, amount, data.note),
+        lambda c, w, o: c.record_payment(w, o, data.reference, amount, data.note,
+                                         key=idempotency_key),
     )
 
 
