@@ -109,7 +109,7 @@ def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
     starts = found[b"numbers"][keep[b"vertex"]].reshape(-1)
     ends = found[b"ends"][keep[b"vertex"]].reshape(-1)
     try:
-        values = text.parse_decimals(buf, starts, ends)
+        values = text.parse_repeated_decimals(buf, starts, ends)
     except NotANumber as exc:
         raise ModelError(
             "the ASCII STL has a vertex coordinate that is not a number "
