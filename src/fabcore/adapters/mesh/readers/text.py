@@ -89,13 +89,10 @@ def tokens(buf: U8Array) -> tuple[IntArray, IntArray]:
     if len(buf) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
-    word = buf > 32
-    edges = np.flatnonzero(word[1:] != word[:-1]).astype(np.int64)
-    edges += 1
-    if word[0]:
-        edges = np.concatenate((np.zeros(1, dtype=np.int64), edges))
-    if word[-1]:
-        edges = np.concatenate((edges, np.array([len(buf)], dtype=np.int64)))
+    # Bounded by a non-word byte on each side, every change is a token's start or end.
+    word = np.zeros(len(buf) + 2, dtype=np.bool_)
+    np.greater(buf, 32, out=word[1:-1])
+    edges = np.flatnonzero(word[1:] != word[:-1]).astype(np.int64, copy=False)
     return edges[0::2], edges[1::2]
 
 
