@@ -134,9 +134,12 @@ def _scan(
         ends += begin
         length = ends - starts
         first = buf[starts] | 0x20
+        # Keywords start with a letter, which no number does.
+        lettered = np.flatnonzero(first >= 0x61)
+        first, size = first[lettered], length[lettered]
         for name, code in _KEYWORDS.items():
             # The first letter and the length pick candidates; their first bytes decide.
-            maybe = np.flatnonzero((first == name[0]) & (length == len(name)))
+            maybe = lettered[(first == name[0]) & (size == len(name))]
             word = text.first_eight(buf, starts[maybe], ends[maybe])
             at = maybe[text.lower(word, length[maybe]) == code]
             found[name].append(starts[at])
