@@ -64,7 +64,7 @@ _EXTENDED: Final = bool(
     np.finfo(np.longdouble).nmant == 63
     and np.array([1.5], dtype=np.longdouble).view(np.uint64)[0] == 0xC000000000000000
 )
-_CHUNK: Final = 1 << 17
+_CHUNK: Final = 1 << 15
 _BLOCK: Final = 4 << 20
 _MAX_FRACTION: Final = 24
 _NUMBER: Final = re.compile(rb"[+-]?([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?)([0-9]+))?")
