@@ -13,6 +13,7 @@ from fabcore.adapters.mesh.readers.text import (
     first_byte_offsets,
     parse_decimals,
     parse_integers,
+    parse_repeated_decimals,
     tokens,
 )
 
@@ -75,6 +76,42 @@ def test_every_printf_style_parses_to_the_same_doubles(fmt: str) -> None:
 def test_any_decimal_parses_exactly(words: list[str], separator: str) -> None:
     parsed = parse_text((separator.join(words)).encode())
     assert parsed.tobytes() == expected(words).tobytes()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=False, allow_infinity=False).map(repr),
+            st.floats(min_value=-100, max_value=100).map(lambda v: f"{v:.3f}"),
+            st.from_regex(DECIMAL, fullmatch=True),
+            st.sampled_from(["1", "1.0", "1.00", "01", "-0", "0", "12.5", "12.50", "1e1"]),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.lists(st.integers(min_value=0, max_value=29), max_size=60),
+    st.sampled_from([b"\n", b"\n" + b" " * 24]),
+)
+def test_repeated_decimals_parse_like_every_other(
+    words: list[str], picks: list[int], end: bytes
+) -> None:
+    # Repeats, near-repeats ("1.0", "1.00"), tokens past 24 bytes and near the end.
+    listed = words + [words[i % len(words)] for i in picks]
+    buf = as_array(" ".join(listed).encode() + end)
+    starts, ends = tokens(buf)
+    parsed = parse_repeated_decimals(buf, starts, ends)
+    assert parsed.tobytes() == expected(listed).tobytes()
+
+
+@pytest.mark.parametrize("word", NOT_NUMBERS)
+def test_repeated_decimals_report_the_first_word_that_is_not_a_number(word: bytes) -> None:
+    buf = as_array(b"1.5 2.5 1.5 " + word + b" 2.5 " + word + b" 1.5\n")
+    starts, ends = tokens(buf)
+    with pytest.raises(NotANumber) as caught:
+        parse_repeated_decimals(buf, starts, ends)
+    assert caught.value.index == 3
+    assert caught.value.text == word
 
 
 def test_nan_and_infinity_are_numbers_for_the_caller_to_judge() -> None:

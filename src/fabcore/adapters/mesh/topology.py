@@ -224,10 +224,7 @@ def _sorted_edges(faces: IntArray, nverts: int) -> tuple[IntArray, IntArray]:
     """
     m = len(faces)
     a = faces.reshape(-1)
-    work = np.empty_like(faces)
-    work[:, :2] = faces[:, 1:]
-    work[:, 2] = faces[:, 0]
-    b = work.reshape(-1)
+    b = np.take(faces, [1, 2, 0], axis=1).reshape(-1)
     forward = a < b
     key = np.minimum(a, b)
     key *= nverts

@@ -93,11 +93,16 @@ def place(
             placed_v = _apply(stack, vertices_)
             count = len(vertices_)
             out_vertices.append(placed_v.reshape(-1, 3))
-            shifts = offset + count * np.arange(len(stack), dtype=np.int64)
-            out_faces.append((faces[None, :, :] + shifts[:, None, None]).reshape(-1, 3))
+            if offset == 0 and len(stack) == 1:
+                out_faces.append(faces.astype(np.int64, copy=False))
+            else:
+                shifts = offset + count * np.arange(len(stack), dtype=np.int64)
+                out_faces.append((faces[None, :, :] + shifts[:, None, None]).reshape(-1, 3))
             offset += count * len(stack)
     if not out_faces:
         raise ModelError("the file contains no triangles")
+    if len(out_faces) == 1:
+        return out_vertices[0], out_faces[0]
     return np.concatenate(out_vertices), np.concatenate(out_faces)
 
 

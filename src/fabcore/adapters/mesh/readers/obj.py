@@ -10,6 +10,7 @@ coordinates, normals, groups, materials, lines and points are skipped;
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -27,22 +28,16 @@ def read_obj(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
     if b"\\" in data:
         data = data.replace(b"\\\r\n", b"   ").replace(b"\\\n", b"  ")
     buf = text.as_array(data)
-    parts: dict[str, list[IntArray]] = {
-        name: [] for name in ("v_starts", "v_ends", "c_starts", "c_ends", "corners", "before")
-    }
+    found = _Found()
     listed = 0
     for begin, stop in text.line_blocks(data):
-        listed += _block(buf, begin, stop, listed, parts)
+        listed += _block(buf, begin, stop, listed, found)
         if listed > limits.max_vertices:
             raise ModelError(
                 f"the OBJ file lists more than {limits.max_vertices:,} vertices, more than "
                 "this service reads"
             )
-    found = {
-        name: np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
-        for name, chunks in parts.items()
-    }
-    corners = found["corners"]
+    corners = np.concatenate(found.corners) if found.corners else np.empty(0, dtype=np.int64)
     if len(corners) == 0:
         raise ModelError("the OBJ file has no faces, so it describes no surface")
     triangles = int((corners - 2).sum())
@@ -51,26 +46,55 @@ def read_obj(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
             f"the OBJ file has {triangles:,} triangles, more than the "
             f"{limits.max_triangles:,} this service analyses; reduce its resolution when exporting"
         )
-    vertices = _vertices(buf, found["v_starts"], found["v_ends"])
-    index = _corner_indices(buf, found["c_starts"], found["c_ends"])
+    if found.bad_vertex is not None:
+        position, word = found.bad_vertex
+        raise ModelError(
+            "the OBJ file has a vertex coordinate that is not a number "
+            f"({word[:20].decode(errors='replace')!r} on line {text.line_of(buf, position)})"
+        )
+    if found.bad_corner is not None:
+        position, word = found.bad_corner
+        raise ModelError(
+            "the OBJ file has a face corner that is not a vertex number "
+            f"({word[:20].decode(errors='replace')!r} on line {text.line_of(buf, position)})"
+        )
+    vertices = (
+        np.concatenate(found.vertices).reshape(-1, 3) if found.vertices else np.empty((0, 3))
+    )
+    index = np.concatenate(found.index)
     if (index < 0).any():
         # Relative to the vertices listed before the face's line.
-        before = np.repeat(found["before"], corners)
+        before = np.repeat(np.concatenate(found.before), corners)
         index = np.where(index < 0, before + index, index - 1)
     else:
         index -= 1
     wrong = np.flatnonzero((index < 0) | (index >= len(vertices)))
     if len(wrong):
+        at = int(np.concatenate(found.c_starts)[wrong[0]])
         raise ModelError(
-            "the OBJ file has faces that use missing vertices "
-            f"(line {text.line_of(buf, int(found['c_starts'][wrong[0]]))})"
+            f"the OBJ file has faces that use missing vertices (line {text.line_of(buf, at)})"
         )
     return vertices, fan(index, corners)
 
 
-def _block(
-    buf: np.ndarray, begin: int, stop: int, listed: int, parts: dict[str, list[IntArray]]
-) -> int:
+@dataclass
+class _Found:
+    """What the blocks of an OBJ file hold, parsed block by block while in cache.
+
+    The first number that cannot be read is kept, not raised, so that the
+    file's other faults are reported in the same order as for a whole parse.
+    """
+
+    vertices: list[FloatArray] = field(default_factory=list)
+    index: list[IntArray] = field(default_factory=list)
+    corners: list[IntArray] = field(default_factory=list)
+    before: list[IntArray] = field(default_factory=list)
+    c_starts: list[IntArray] = field(default_factory=list)
+    bad_vertex: tuple[int, bytes] | None = None
+    bad_corner: tuple[int, bytes] | None = None
+
+
+def _block(buf: np.ndarray, begin: int, stop: int, listed: int, found: _Found) -> int:
     """Collect the coordinates and face corners of lines ``[begin, stop)``; count its vertices."""
     starts, ends = text.tokens(buf[begin:stop])
     if len(starts) == 0:
@@ -99,8 +123,12 @@ def _block(
             f"(line {text.line_of(buf, int(starts[v_lines[few[0]]]))})"
         )
     coordinate = (v_lines[:, None] + np.arange(1, 4)).reshape(-1)
-    parts["v_starts"].append(starts[coordinate])
-    parts["v_ends"].append(ends[coordinate])
+    if found.bad_vertex is None:
+        v_starts = starts[coordinate]
+        try:
+            found.vertices.append(text.parse_decimals(buf, v_starts, ends[coordinate]))
+        except NotANumber as exc:
+            found.bad_vertex = (int(v_starts[exc.index]), exc.text)
     corners = count[line[f_lines]] - 1
     few = np.flatnonzero(corners < 3)
     if len(few):
@@ -114,36 +142,22 @@ def _block(
         offsets = np.concatenate(([0], np.cumsum(corners)))
         face_of = np.repeat(np.arange(len(f_lines)), corners)
         token = f_lines[face_of] + 1 + (np.arange(offsets[-1]) - offsets[face_of])
-    parts["c_starts"].append(starts[token])
-    parts["c_ends"].append(ends[token])
-    parts["corners"].append(corners)
-    parts["before"].append(listed + np.searchsorted(line[v_lines], line[f_lines]))
+    c_starts = starts[token]
+    found.c_starts.append(c_starts)
+    found.corners.append(corners)
+    found.before.append(listed + np.searchsorted(line[v_lines], line[f_lines]))
+    if found.bad_corner is None:
+        try:
+            found.index.append(_corner_indices(buf, c_starts, ends[token]))
+        except NotANumber as exc:
+            found.bad_corner = (int(c_starts[exc.index]), exc.text)
     return len(v_lines)
-
-
-def _vertices(buf: np.ndarray, starts: IntArray, ends: IntArray) -> FloatArray:
-    try:
-        values = text.parse_decimals(buf, starts, ends)
-    except NotANumber as exc:
-        raise ModelError(
-            "the OBJ file has a vertex coordinate that is not a number "
-            f"({exc.text[:20].decode(errors='replace')!r} on line "
-            f"{text.line_of(buf, int(starts[exc.index]))})"
-        ) from exc
-    return values.reshape(-1, 3)
 
 
 def _corner_indices(buf: np.ndarray, s: IntArray, e: IntArray) -> IntArray:
     # "v/vt/vn": the vertex is the number before the first slash.
-    field = text.first_byte_offsets(buf, s, e, ord("/")) if _has_slash(buf, s, e) else e - s
-    try:
-        return text.parse_integers(buf, s, s + field)
-    except NotANumber as exc:
-        raise ModelError(
-            "the OBJ file has a face corner that is not a vertex number "
-            f"({exc.text[:20].decode(errors='replace')!r} on line "
-            f"{text.line_of(buf, int(s[exc.index]))})"
-        ) from exc
+    width = text.first_byte_offsets(buf, s, e, ord("/")) if _has_slash(buf, s, e) else e - s
+    return text.parse_integers(buf, s, s + width)
 
 
 def _has_slash(buf: np.ndarray, starts: IntArray, ends: IntArray) -> bool:

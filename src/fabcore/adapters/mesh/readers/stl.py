@@ -85,7 +85,7 @@ def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
     named = _named(data, buf, np.concatenate((found[b"solid"], found[b"endsolid"])))
     keep = {name: ~_inside(found[name], named) for name in (b"vertex", b"facet", b"endfacet")}
     vertex, facet, endfacet = (
-        found[name][keep[name]] for name in (b"vertex", b"facet", b"endfacet")
+        _kept(found[name], keep[name]) for name in (b"vertex", b"facet", b"endfacet")
     )
     closing = found[b"endsolid"]
     if len(facet) == 0 and len(vertex) == 0:
@@ -106,10 +106,10 @@ def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
         raise ModelError(
             "the ASCII STL is truncated: it does not end with 'endsolid' after its last facet"
         )
-    starts = found[b"numbers"][keep[b"vertex"]].reshape(-1)
-    ends = found[b"ends"][keep[b"vertex"]].reshape(-1)
+    starts = _kept(found[b"numbers"], keep[b"vertex"]).reshape(-1)
+    ends = _kept(found[b"ends"], keep[b"vertex"]).reshape(-1)
     try:
-        values = text.parse_decimals(buf, starts, ends)
+        values = text.parse_repeated_decimals(buf, starts, ends)
     except NotANumber as exc:
         raise ModelError(
             "the ASCII STL has a vertex coordinate that is not a number "
@@ -117,6 +117,11 @@ def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
             f"{text.line_of(buf, int(starts[exc.index]))})"
         ) from exc
     return values.reshape(-1, 3, 3)
+
+
+def _kept(found: IntArray, keep: np.ndarray) -> IntArray:
+    """The rows of ``found`` to keep (all of them, uncopied, in the usual case)."""
+    return found if bool(keep.all()) else found[keep]
 
 
 class _AcrossBlocks(Exception):
@@ -134,9 +139,12 @@ def _scan(
         ends += begin
         length = ends - starts
         first = buf[starts] | 0x20
+        # Keywords start with a letter, which no number does.
+        lettered = np.flatnonzero(first >= 0x61)
+        first, size = first[lettered], length[lettered]
         for name, code in _KEYWORDS.items():
             # The first letter and the length pick candidates; their first bytes decide.
-            maybe = np.flatnonzero((first == name[0]) & (length == len(name)))
+            maybe = lettered[(first == name[0]) & (size == len(name))]
             word = text.first_eight(buf, starts[maybe], ends[maybe])
             at = maybe[text.lower(word, length[maybe]) == code]
             found[name].append(starts[at])

@@ -29,6 +29,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from fabcore.adapters.mesh.exact import exact_groups
+
 U8Array = npt.NDArray[np.uint8]
 U64Array = npt.NDArray[np.uint64]
 IntArray = npt.NDArray[np.int64]
@@ -46,6 +48,10 @@ _QUADS: Final = _U(0x0000FFFF0000FFFF)
 _HALF: Final = _U(0xFFFFFFFF)
 # _LOW[k]: the low k bytes set, k = 0..8.
 _LOW: Final = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+# _TOKEN_MASKS[n]: the bytes of an n-byte token among three words, n = 0..24.
+_TOKEN_MASKS: Final = np.array(
+    [[_LOW[min(max(n - 8 * k, 0), 8)] for k in range(3)] for n in range(25)], dtype=np.uint64
+)
 _SEVENS: Final = _U(0x7F7F7F7F7F7F7F7F)
 _BYTE_INDEX: Final = _U(0x0001020304050607)
 _POW10: Final = 10.0 ** np.arange(23)
@@ -83,13 +89,10 @@ def tokens(buf: U8Array) -> tuple[IntArray, IntArray]:
     if len(buf) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
-    word = buf > 32
-    edges = np.flatnonzero(word[1:] != word[:-1]).astype(np.int64)
-    edges += 1
-    if word[0]:
-        edges = np.concatenate((np.zeros(1, dtype=np.int64), edges))
-    if word[-1]:
-        edges = np.concatenate((edges, np.array([len(buf)], dtype=np.int64)))
+    # Bounded by a non-word byte on each side, every change is a token's start or end.
+    word = np.zeros(len(buf) + 2, dtype=np.bool_)
+    np.greater(buf, 32, out=word[1:-1])
+    edges = np.flatnonzero(word[1:] != word[:-1]).astype(np.int64, copy=False)
     return edges[0::2], edges[1::2]
 
 
@@ -321,6 +324,40 @@ def parse_decimals(buf: U8Array, starts: IntArray, ends: IntArray) -> FloatArray
                 todo[done] = False
         for i in np.flatnonzero(todo):
             out[first + i] = _slow_decimal(buf, first + int(i), int(s[i]), int(e[i]))
+    return out
+
+
+def parse_repeated_decimals(buf: U8Array, starts: IntArray, ends: IntArray) -> FloatArray:
+    """:func:`parse_decimals` for text that repeats its numbers, parsing each distinct one once.
+
+    An ASCII STL lists every vertex once per triangle using it, so each of
+    its numbers recurs several times. Tokens of at most 24 bytes are grouped
+    by their exact bytes (three words and the length hold all of them).
+    """
+    count = len(starts)
+    windows, nwindows = _windows(buf, 24)
+    length = ends - starts
+    fits = (length <= 24) & (starts < nwindows)
+    every = bool(fits.all())
+    short: IntArray | slice = slice(None) if every else np.flatnonzero(fits)
+    s, e, size = (starts, ends, length) if every else (starts[short], ends[short], length[short])
+    if len(s) < max(2, count // 2):
+        return parse_decimals(buf, starts, ends)
+    words = windows[s].view(np.uint64).reshape(-1, 3)
+    words &= np.take(_TOKEN_MASKS, size, axis=0)
+    group, first = exact_groups([words[:, 0], words[:, 1], words[:, 2], size.view(np.uint64)])
+    del words
+    try:
+        distinct = parse_decimals(buf, s[first], e[first])
+        if every:
+            return distinct[group]
+        out = np.empty(count, dtype=np.float64)
+        out[short] = distinct[group]
+        fits = ~fits
+        out[fits] = parse_decimals(buf, starts[fits], ends[fits])
+    except NotANumber:
+        # The plain parse reports the first bad token of all.
+        return parse_decimals(buf, starts, ends)
     return out
 
 

@@ -320,7 +320,10 @@ class _ModelParser:
             run = data[begin:end]
             parsed = None
             if (run_kinds == run_kinds[0]).all():
-                parsed = _vertex_run(run) if run_kinds[0] == 1 else _triangle_run(run)
+                inner = lt[first:stop] - begin
+                parsed = (
+                    _vertex_run(run, inner) if run_kinds[0] == 1 else _triangle_run(run, inner)
+                )
             if parsed is None:
                 pieces.append(run)
             else:
@@ -477,9 +480,9 @@ _SPACE: Final = b" \t\r\n"
 _V123: Final = [ord("v") << 8 | ord(d) for d in "123"]
 
 
-def _vertex_run(run: bytes) -> np.ndarray | None:
+def _vertex_run(run: bytes, lt: IntArray) -> np.ndarray | None:
     """x, y, z of a run of vertex elements in plain form (else None: lxml reads it)."""
-    found = _run_values(run, _VERTEX_RUN)
+    found = _run_values(run, lt, _VERTEX_RUN)
     if found is None:
         return None
     buf, starts, ends, names = found
@@ -493,9 +496,9 @@ def _vertex_run(run: bytes) -> np.ndarray | None:
     return values if (order == np.arange(3)).all() else values[:, order]
 
 
-def _triangle_run(run: bytes) -> np.ndarray | None:
+def _triangle_run(run: bytes, lt: IntArray) -> np.ndarray | None:
     """v1, v2, v3 of a run of triangle elements in plain form (else None: lxml reads it)."""
-    found = _run_values(run, _TRIANGLE_RUN, wide_names=True)
+    found = _run_values(run, lt, _TRIANGLE_RUN, wide_names=True)
     if found is None:
         return None
     buf, starts, ends, names = found
@@ -512,12 +515,13 @@ def _triangle_run(run: bytes) -> np.ndarray | None:
 
 
 def _run_values(
-    run: bytes, form: re.Pattern[bytes], *, wide_names: bool = False
+    run: bytes, lt: IntArray, form: re.Pattern[bytes], *, wide_names: bool = False
 ) -> tuple[np.ndarray, IntArray, IntArray, IntArray] | None:
     """Buffer, value starts and ends of a run whose elements all have one plain form.
 
-    Returns also the attribute names of one element (their last byte, or last
-    two bytes with ``wide_names``), which every element has in the same order.
+    ``lt`` is where each "<" of the run is. Returns also the attribute names
+    of one element (their last byte, or last two bytes with ``wide_names``),
+    which every element has in the same order.
     """
     if b"'" in run or b"&" in run:
         return None
@@ -527,7 +531,6 @@ def _run_values(
     if len(quotes) % 2:
         return None
     starts, ends = quotes[0::2] + 1, quotes[1::2]
-    lt = np.flatnonzero(buf[:size] == 0x3C)
     tags = lt[buf[lt + 1] != 0x2F]
     count = len(tags)
     if count == 0 or len(starts) % count or tags[0] != 0:
