@@ -46,8 +46,8 @@ def test_the_copy_options_in_the_readme_are_the_commands(
 def test_the_speed_table_in_the_readme_is_the_scripts() -> None:
     from bench_scale import Row, table
 
-    printed = table([Row("quote options", "1 node", "527 requests/s", "1.00x one node",
-                         "CPU ms/request: web 1.84, PostgreSQL 0.34, wrk 0.05")], []).splitlines()
+    printed = table([Row("quote options", "1 node", "419 requests/s", "1.00x one node",
+                         "CPU ms/request: web 2.36, PostgreSQL 0.44, wrk 0.05")], []).splitlines()
     speed = README.split("\n### Speed\n", 1)[1].split("\n## ", 1)[0]
     assert printed[-3:] == [line for line in speed.splitlines() if line.startswith("|")][:3]
     assert "bench/bench_scale.py" in speed
