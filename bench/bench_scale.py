@@ -68,6 +68,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from api_workload import prepare, resume_held
+
 from fabcore.adapters.filesystem import FilesystemModelStore
 from fabcore.adapters.sql import SqlUnitOfWork
 from fabcore.domain.actor import Actor
@@ -87,15 +89,12 @@ if TYPE_CHECKING:
 # measure their own memory, and those imports weigh over 100 MiB.
 
 ROOT = Path(__file__).resolve().parent.parent
-CUBE = ROOT / "tests" / "data" / "20mm-xyz-cube.stl"
 CORPUS = Path("/work/shared/corpus")
 BUCKET = "fabcore-bench"
 STORES = ("directory", "s3")
 WORKLOADS = ("corpus", "large")
 MiB = 1024 * 1024
 SECRET = "bench-scale-secret-key-0123456789"
-ADDRESS = {"name": "Ada", "line1": "1 Way", "postal_code": "10115", "city": "Berlin",
-           "country": "DE"}
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -252,47 +251,6 @@ def load(urls: Sequence[str], seconds: int, connections: int,
         "pg_ms": 1000 * (cpu_seconds([postgres]) - pg_before) / requests,
         "wrk_ms": 1000 * wrk_cpu / requests,
     }
-
-
-def prepare(url: str, orders: int) -> tuple[str, str, list[str]]:
-    """Owner token, an analysed model's sha256 and ``orders`` placed orders."""
-    from http_server import OWNER_EMAIL, OWNER_PASSWORD
-
-    with httpx.Client(base_url=url, timeout=60) as client:
-        token = client.post("/api/v1/shops/acme/sign-in", json={
-            "email": OWNER_EMAIL, "password": OWNER_PASSWORD}).json()["token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        model = client.post("/api/v1/shops/acme/models", headers=headers,
-                            files={"file": ("cube.stl", CUBE.read_bytes())}).json()
-        customer = client.post("/api/v1/shops/acme/customers", headers=headers, json={
-            "name": "Ada", "email": "ada@example.com", "billing_address": ADDRESS}).json()
-        ids = []
-        for _ in range(orders):
-            order = client.post("/api/v1/shops/acme/orders", headers=headers,
-                                json={"customer_id": customer["id"]}).json()
-            base = f"/api/v1/shops/acme/orders/{order['id']}"
-            client.post(f"{base}/lines", headers=headers, json={
-                "model_sha256": model["sha256"], "filename": "cube.stl",
-                "spec": {"process": "fdm", "material": "pla", "quantity": 5}})
-            client.put(f"{base}/shipping", headers=headers, json={"method": "pickup"})
-            placed = client.post(f"{base}/place", headers=headers, json={})
-            if placed.status_code != 200:
-                raise RuntimeError(placed.text)
-            ids.append(order["id"])
-    return token, model["sha256"], ids
-
-
-def resume_held(url: str, token: str) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=url, timeout=60) as client:
-        while True:
-            page = client.get("/api/v1/shops/acme/orders", headers=headers,
-                              params={"status": "on_hold", "limit": 200}).json()
-            if not page["items"]:
-                return
-            for order in page["items"]:
-                client.post(f"/api/v1/shops/acme/orders/{order['id']}/status", headers=headers,
-                            json={"status": "placed"})
 
 
 # -- outbox latency ------------------------------------------------------------------------

@@ -40,6 +40,8 @@ import trimesh
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from api_workload import CUBE, prepare, resume_held
+
 from fabcore.adapters.argon2 import Argon2Hasher
 from fabcore.adapters.mesh import MeshFileAnalyser
 from fabcore.app.bootstrap import bootstrap
@@ -52,9 +54,6 @@ from fabcore.domain.status import OrderStatus
 from fabcore.entrypoints.web.api.common import line_quote_out
 from http_server import OWNER_EMAIL, OWNER_PASSWORD, LiveServer, start_server
 
-CUBE = Path(__file__).resolve().parent.parent / "tests" / "data" / "20mm-xyz-cube.stl"
-ADDRESS = {"name": "Ada", "line1": "1 Way", "postal_code": "10115", "city": "Berlin",
-           "country": "DE"}
 STATUS_SCRIPT = """
 -- Each wrk thread runs its own Lua state: thread k of n toggles only the orders
 -- whose position is k modulo n, so no two threads ever move the same order.
@@ -204,52 +203,6 @@ def library_status_rate(folder: Path, seconds: float) -> float:
     return result
 
 
-def prepare(server: LiveServer, orders: int) -> tuple[str, str, list[str]]:
-    """Owner token, an analysed model's sha256 and ``orders`` placed orders."""
-    with server.client() as client:
-        token = client.post("/api/v1/shops/acme/sign-in", json={
-            "email": OWNER_EMAIL, "password": OWNER_PASSWORD}).json()["token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        model = client.post("/api/v1/shops/acme/models", headers=headers,
-                            files={"file": ("cube.stl", CUBE.read_bytes())}).json()
-        customer = client.post("/api/v1/shops/acme/customers", headers=headers, json={
-            "name": "Ada", "email": "ada@example.com", "billing_address": ADDRESS}).json()
-        ids = []
-        for _ in range(orders):
-            order = client.post("/api/v1/shops/acme/orders", headers=headers,
-                                json={"customer_id": customer["id"]}).json()
-            base = f"/api/v1/shops/acme/orders/{order['id']}"
-            client.post(f"{base}/lines", headers=headers, json={
-                "model_sha256": model["sha256"], "filename": "cube.stl",
-                "spec": {"process": "fdm", "material": "pla", "quantity": 5}})
-            client.put(f"{base}/shipping", headers=headers, json={"method": "pickup"})
-            placed = client.post(f"{base}/place", headers=headers, json={})
-            assert placed.status_code == 200, placed.text
-            ids.append(order["id"])
-    return token, model["sha256"], ids
-
-
-def resume_held(server: LiveServer, token: str) -> None:
-    """Put every order a status run left on hold back to placed, for the next run."""
-    headers = {"Authorization": f"Bearer {token}"}
-    with server.client() as client:
-        while True:
-            page = client.get("/api/v1/shops/acme/orders", headers=headers,
-                              params={"status": "on_hold", "limit": 200}).json()
-            if not page["items"]:
-                return
-            for order in page["items"]:
-                base = f"/api/v1/shops/acme/orders/{order['id']}"
-                resumed = client.post(f"{base}/status", headers=headers,
-                                      json={"status": "placed"})
-                if resumed.status_code == 409:
-                    # A request wrk left in flight resumed it after the listing.
-                    now = client.get(base, headers=headers).json()["status"]
-                    assert now == "placed", resumed.text
-                    continue
-                assert resumed.status_code == 200, resumed.text
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per run")
@@ -272,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, folder: Path, server: LiveServer) -> int:
-    token, sha, orders = prepare(server, 1000)
+    token, sha, orders = prepare(server.url, 1000)
     url = server.url
 
     options = [wrk(f"{url}/api/v1/shops/acme/models/{sha}/options?quantity=10",
@@ -290,7 +243,7 @@ def _run(args: argparse.Namespace, folder: Path, server: LiveServer) -> int:
     changes = []
     for _ in range(args.runs):
         changes.append(wrk(url, args.seconds, args.connections, script))
-        resume_held(server, token)
+        resume_held(server.url, token)
     library_changes = statistics.median(
         library_status_rate(folder, 5) for _ in range(args.runs))
 
