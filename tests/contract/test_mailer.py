@@ -7,7 +7,9 @@ its folder the way a mail client reads it.
 
 from __future__ import annotations
 
+import fnmatch
 import mailbox
+import os
 import shutil
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -65,6 +67,24 @@ class TestMaildirMailer(MailerContract):
         assert len(received()) == 40
         assert len(list(mailer.eml_dir.iterdir())) == 40
         assert list((mailer.path / "tmp").iterdir()) == []
+
+    def test_a_half_written_eml_is_never_named_like_a_mail(
+        self, mailer: MaildirMailer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        renamed: list[tuple[str, str]] = []
+        replace = os.replace
+
+        def recording(source: str, target: str) -> None:
+            renamed.append((os.fspath(source), os.fspath(target)))
+            replace(source, target)
+
+        monkeypatch.setattr(os, "replace", recording)
+        mailer.send(Mail(message_id="<whole@shop.example>", sender="noreply@shop.example",
+                         to=("ada@example.com",), subject="whole", text="text",
+                         html="<p>text</p>"))
+        ((source, target),) = renamed
+        assert target.endswith(".eml")
+        assert not fnmatch.fnmatch(Path(source).name, "*.eml")
 
     def test_a_maildir_removed_after_a_send_is_made_again(
         self, mailer: MaildirMailer, received: Inbox

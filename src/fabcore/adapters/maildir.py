@@ -91,7 +91,8 @@ class MaildirMailer:
 
 def _write_atomically(target: Path, data: bytes) -> None:
     # A reader never sees half a file: write next to the target, then rename.
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".eml")
+    # Named so that nothing looking for "*.eml" finds it before it is whole.
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
