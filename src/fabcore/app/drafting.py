@@ -214,8 +214,10 @@ class Drafting(Runner):
         unit = _units(units)
         with self.uow() as uow:
             uow.shops.get(actor.shop_id)
-            known = uow.analyses.get(sha256, unit.value)
+            # The request first: a worker commits it as done with the analysis, so
+            # a request read as done always finds its analysis in the next read.
             request = uow.analyses.request(sha256, unit.value)
+            known = uow.analyses.get(sha256, unit.value)
         if known is not None and self.models.exists(sha256):
             return UploadedModel(ModelRef(sha256, filename, self.models.size(sha256)),
                                  attrs.evolve(known, filename=filename))
