@@ -135,9 +135,12 @@ class Databases:
 
 
 def make_app(database: UnitOfWorkFactory) -> Fabcore:
-    from fabcore.adapters.mesh import MeshFileAnalyser
+    try:
+        from fabcore.adapters.mesh import MeshFileAnalyser as analyser_class
+    except ImportError:  # a "before" revision that still named it TrimeshAnalyser
+        from fabcore.adapters.mesh import TrimeshAnalyser as analyser_class
 
-    return bootstrap(database, analyser=MeshFileAnalyser(), mail=RecordingMailer(),
+    return bootstrap(database, analyser=analyser_class(), mail=RecordingMailer(),
                      secret_key=b"k" * 32)
 
 
