@@ -38,6 +38,7 @@ per change against the "before" column's are checked on the "after" one.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -135,11 +136,9 @@ class Databases:
 
 
 def make_app(database: UnitOfWorkFactory) -> Fabcore:
-    try:
-        from fabcore.adapters.mesh import MeshFileAnalyser as analyser_class
-    except ImportError:  # a "before" revision that still named it TrimeshAnalyser
-        from fabcore.adapters.mesh import TrimeshAnalyser as analyser_class
-
+    mesh = importlib.import_module("fabcore.adapters.mesh")
+    # A "before" revision may still name it TrimeshAnalyser.
+    analyser_class = getattr(mesh, "MeshFileAnalyser", None) or mesh.TrimeshAnalyser
     return bootstrap(database, analyser=analyser_class(), mail=RecordingMailer(),
                      secret_key=b"k" * 32)
 

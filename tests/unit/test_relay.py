@@ -63,6 +63,16 @@ class FakeOutbox:
         pending.sort(key=lambda m: m.created_at)
         return [attrs.evolve(m) for m in pending[:limit]]
 
+    def claim(self, now: datetime, limit: int, lease_until: datetime,
+              holder: str | None = None) -> Sequence[OutboxMessage]:
+        taken = self.due(now, limit, holder)
+        for message in taken:
+            message.attempts += 1
+            message.next_attempt_at = lease_until
+            message.lease_holder = holder
+            self.update(message)
+        return taken
+
     def count(self, status: OutboxStatus) -> int:
         return sum(1 for m in self.rows.values() if m.status is status)
 

@@ -592,9 +592,24 @@ class MemoryOutbox:
                 self._db.claims[m.id] = self._owner
             return [_copy(m) for m in taken]
 
+    def claim(
+        self, now: datetime, limit: int, lease_until: datetime, holder: str | None = None
+    ) -> list[OutboxMessage]:
+        taken = self.due(now, limit, holder)
+        for message in taken:
+            message.attempts += 1
+            message.next_attempt_at = lease_until
+            message.lease_holder = holder
+            self._staged.outbox[message.id] = _copy(message)
+        return taken
+
     def update(self, message: OutboxMessage) -> None:
-        self.get(message.id)
-        self._staged.outbox[message.id] = _copy(message)
+        stored = self.get(message.id)
+        self._staged.outbox[message.id] = attrs.evolve(
+            stored, status=message.status, attempts=message.attempts,
+            next_attempt_at=message.next_attempt_at, last_error=message.last_error,
+            sent_at=message.sent_at, lease_holder=message.lease_holder,
+        )
 
     def count(self, status: OutboxStatus) -> int:
         with self._db.lock:

@@ -146,6 +146,15 @@ class _PostgresSession(Session):
     """
 
     claim_clause = "FOR UPDATE SKIP LOCKED"
+    delivery_patch = (
+        "(data::jsonb || jsonb_build_object('status', ?::text, 'attempts', ?::int, "
+        "'next_attempt_at', ?::text, 'last_error', ?::text, 'sent_at', ?::text, "
+        "'lease_holder', ?::text))::json"
+    )
+    claim_patch = (
+        "(data::jsonb || jsonb_build_object('attempts', attempts + 1, "
+        "'next_attempt_at', ?::text, 'lease_holder', ?::text))::json"
+    )
     identity_insert = "OVERRIDING SYSTEM VALUE"
     # The transaction that wrote the shop's row: a catalog is large, and turning it from
     # JSONB into text for every order read costs more than the round trip it saves.

@@ -237,6 +237,18 @@ class Session(abc.ABC):
 
     #: Appended to the query that claims due outbox rows.
     claim_clause: ClassVar[str] = ""
+    #: An outbox row's ``data`` with its delivery state replaced: ``status``,
+    #: ``attempts``, ``next_attempt_at``, ``last_error``, ``sent_at`` and
+    #: ``lease_holder`` as parameters, in this order (JSON values: texts, a number).
+    delivery_patch: ClassVar[str] = (
+        "json_set(data, '$.status', ?, '$.attempts', ?, '$.next_attempt_at', ?, "
+        "'$.last_error', ?, '$.sent_at', ?, '$.lease_holder', ?)"
+    )
+    #: An outbox row's ``data`` as claimed: ``attempts`` one up (from the column),
+    #: ``next_attempt_at`` and ``lease_holder`` as parameters.
+    claim_patch: ClassVar[str] = (
+        "json_set(data, '$.attempts', attempts + 1, '$.next_attempt_at', ?, '$.lease_holder', ?)"
+    )
     #: Put before ``VALUES`` to insert rows with their own identity column values.
     identity_insert: ClassVar[str] = ""
     #: What an order's read selects of its shop's row to tell which catalog it holds: an
@@ -678,6 +690,11 @@ _OUTBOX_ORDER = "ORDER BY created_at, seq"
 _OUTBOX_BATCH = 500
 
 
+def _json_time(value: datetime | None) -> str | None:
+    """A datetime as the stored documents write it."""
+    return None if value is None else str(converter.unstructure(value))
+
+
 class SqlOutbox(_Repository):
     def _load(self, rows: list[Row]) -> list[OutboxMessage]:
         return [load(data, OutboxMessage, f"outbox message {key!r}") for key, data in rows]
@@ -737,12 +754,32 @@ class SqlOutbox(_Repository):
         )
         return self._load(rows)
 
+    def claim(
+        self, now: datetime, limit: int, lease_until: datetime, holder: str | None = None
+    ) -> list[OutboxMessage]:
+        # One statement takes and marks the rows: the mails are neither decoded
+        # nor encoded again while the write lock is held.
+        s = self._s
+        s.claim()
+        rows = s.write_rows(
+            f"UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_holder = ?, "
+            f"data = {s.claim_patch} WHERE seq IN (SELECT seq FROM outbox WHERE status = ? "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ? OR lease_holder = ?) "
+            f"{_OUTBOX_ORDER} LIMIT ? {s.claim_clause}) RETURNING created_at, seq, id, data",
+            (s.timestamp(lease_until), holder, _json_time(lease_until), holder,
+             OutboxStatus.PENDING.value, s.timestamp(now), holder, limit),
+        )
+        rows.sort(key=lambda row: (row[0], row[1]))
+        return self._load([(key, data) for _, _, key, data in rows])
+
     def update(self, message: OutboxMessage) -> None:
         changed = self._s.write(
             "UPDATE outbox SET status = ?, next_attempt_at = ?, attempts = ?, lease_holder = ?, "
-            "data = ? WHERE id = ?",
+            f"data = {self._s.delivery_patch} WHERE id = ?",
             (message.status.value, self._next_attempt(message), message.attempts,
-             message.lease_holder, dumps(message), message.id),
+             message.lease_holder, message.status.value, message.attempts,
+             _json_time(message.next_attempt_at), message.last_error,
+             _json_time(message.sent_at), message.lease_holder, message.id),
         )
         if not changed:
             raise NotFound(f"no outbox message {message.id!r}")

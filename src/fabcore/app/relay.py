@@ -126,22 +126,18 @@ def relay_outbox(
     while more and len(seen) < batch:
         with uow_factory() as uow:
             wanted = min(CLAIM, batch - len(seen))
-            due = uow.outbox.due(now, wanted, holder)
-            # Fewer than asked: nothing else is due now, and mails queued from
-            # here on wake the relay again, so no empty claim closes the run.
-            more = len(due) == wanted
-            # A message met again in this run was not stored as claimed (it
-            # would not be due): leave it rather than send it over and over.
-            claimed = [m for m in due if m.id not in seen]
-            if not claimed:
-                break
-            for message in claimed:
-                seen.add(message.id)
-                message.attempts += 1
-                message.next_attempt_at = now + SENDING_LEASE
-                message.lease_holder = holder
-                uow.outbox.update(message)
-            uow.commit()
+            due = uow.outbox.claim(now, wanted, now + SENDING_LEASE, holder)
+            if due:
+                uow.commit()
+        # Fewer than asked: nothing else is due now, and mails queued from
+        # here on wake the relay again, so no empty claim closes the run.
+        more = len(due) == wanted
+        # A message met again in this run was not stored as claimed (it
+        # would not be due): leave it rather than send it over and over.
+        claimed = [m for m in due if m.id not in seen]
+        if not claimed:
+            break
+        seen.update(m.id for m in claimed)
         pause("relay.before_send", min(m.attempts for m in claimed))
         outcomes = [_attempt(message, mailer, now, max_attempts=max_attempts,
                              base_delay=base_delay, max_delay=max_delay)

@@ -76,12 +76,30 @@ class Outbox(Protocol):
         """
         ...
 
+    def claim(
+        self, now: datetime, limit: int, lease_until: datetime, holder: str | None = None
+    ) -> Sequence[OutboxMessage]:
+        """Take the messages ``due`` would return for one delivery attempt each.
+
+        Each one's ``attempts`` goes up by one, its ``next_attempt_at``
+        becomes ``lease_until`` and its ``lease_holder`` ``holder``, in one
+        step where the backend allows (SQL adapters: one statement, so the
+        write lock is held only for it); returned oldest first as stored.
+        Part of the unit of work, like ``update``.
+        """
+        ...
+
     def count(self, status: OutboxStatus) -> int:
         """How many messages are in ``status`` (for pending and failed ones: cheap)."""
         ...
 
     def update(self, message: OutboxMessage) -> None:
-        """Store a message's new delivery state (status, attempts, errors)."""
+        """Store a message's new delivery state; ``NotFound`` when unknown.
+
+        Only the delivery state is stored: ``status``, ``attempts``,
+        ``next_attempt_at``, ``last_error``, ``sent_at`` and ``lease_holder``.
+        The mail and the rest are fixed once queued.
+        """
         ...
 
     def list(

@@ -236,6 +236,73 @@ class OutboxContract:
         assert set(taken[0]).isdisjoint(taken[1])
         assert sorted(taken[0] + taken[1]) == [f"m{i}" for i in range(6)]
 
+    def test_claim_takes_due_messages_for_one_attempt(self, database: UnitOfWorkFactory) -> None:
+        sent = a.sent_message("done")
+        later = a.message("later", created_at=a.T0)
+        later.next_attempt_at = NOW + timedelta(minutes=5)
+        tried = a.message("tried", created_at=a.T0 + timedelta(seconds=2))
+        tried.attempts = 2
+        tried.last_error = "421 busy"
+        queue(database, a.message("new", created_at=a.T0 + timedelta(seconds=3)), sent, later,
+              tried, a.message("old", created_at=a.T0 + timedelta(seconds=1)))
+        lease = NOW + timedelta(minutes=10)
+        with database() as uow:
+            claimed = uow.outbox.claim(NOW, 2, lease, "job-1")
+            assert [(m.id, m.attempts, m.next_attempt_at, m.lease_holder, m.last_error)
+                    for m in claimed] == [("old", 1, lease, "job-1", None),
+                                          ("tried", 3, lease, "job-1", "421 busy")]
+            assert claimed[0].mail == a.message("old").mail
+            uow.commit()
+        with database() as uow:
+            assert uow.outbox.get("tried") == claimed[1]
+            assert [m.id for m in uow.outbox.due(NOW, 10)] == ["new"]
+            assert [m.id for m in uow.outbox.due(NOW, 10, "job-1")] == ["old", "tried", "new"]
+            assert uow.outbox.get("done") == sent
+
+    def test_claim_is_undone_by_rollback(self, database: UnitOfWorkFactory) -> None:
+        queue(database, a.message())
+        with database() as uow:
+            assert [m.id for m in uow.outbox.claim(NOW, 5, NOW + timedelta(minutes=10))] == [
+                "msg-1"]
+        with database() as uow:
+            assert uow.outbox.get("msg-1") == a.message()
+            assert [m.id for m in uow.outbox.claim(NOW, 5, NOW + timedelta(minutes=10))] == [
+                "msg-1"]
+
+    def test_two_relays_claim_disjoint_messages(self, database: UnitOfWorkFactory) -> None:
+        queue(database, *(a.message(f"m{i}", created_at=a.T0 + timedelta(seconds=i))
+                          for i in range(6)))
+        taken: dict[int, list[str]] = {0: [], 1: []}
+        first_claimed = threading.Event()
+
+        def relay(i: int) -> None:
+            if i == 1:
+                first_claimed.wait()
+            with database() as uow:
+                taken[i] = [m.id for m in uow.outbox.claim(NOW, 3, NOW + timedelta(minutes=10))]
+                if i == 0:
+                    first_claimed.set()
+                uow.commit()
+
+        assert run_threads(2, relay) == []
+        assert sorted(taken[0] + taken[1]) == [f"m{i}" for i in range(6)]
+
+    def test_update_stores_the_delivery_state_only(self, database: UnitOfWorkFactory) -> None:
+        queue(database, a.message())
+        with database() as uow:
+            message = uow.outbox.get("msg-1")
+            message.status = OutboxStatus.SENT
+            message.sent_at = NOW
+            message.attempts = 1
+            message.mail = a.message(subject="changed").mail
+            message.order_id = None
+            uow.outbox.update(message)
+            uow.commit()
+        with database() as uow:
+            stored = uow.outbox.get("msg-1")
+        assert (stored.status, stored.sent_at, stored.attempts) == (OutboxStatus.SENT, NOW, 1)
+        assert (stored.mail, stored.order_id) == (a.message().mail, a.message().order_id)
+
     def test_rollback_releases_claims(self, database: UnitOfWorkFactory) -> None:
         queue(database, a.message())
         with database() as uow:
