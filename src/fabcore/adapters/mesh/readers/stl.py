@@ -138,15 +138,14 @@ def _scan(
         starts += begin
         ends += begin
         length = ends - starts
-        first = buf[starts] | 0x20
         # Keywords start with a letter, which no number does.
-        lettered = np.flatnonzero(first >= 0x61)
-        first, size = first[lettered], length[lettered]
+        lettered = np.flatnonzero((buf[starts] | 0x20) >= 0x61)
+        size = length[lettered]
+        # Every keyword fits in eight bytes: one look at each lettered token's
+        # first eight bytes, with its length, tells them all apart.
+        word = text.lower(text.first_eight(buf, starts[lettered], ends[lettered]), size)
         for name, code in _KEYWORDS.items():
-            # The first letter and the length pick candidates; their first bytes decide.
-            maybe = lettered[(first == name[0]) & (size == len(name))]
-            word = text.first_eight(buf, starts[maybe], ends[maybe])
-            at = maybe[text.lower(word, length[maybe]) == code]
+            at = lettered[(word == code) & (size == len(name))]
             found[name].append(starts[at])
             if name == b"vertex":
                 if len(at) and at[-1] + 3 >= len(starts):

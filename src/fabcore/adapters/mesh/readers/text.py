@@ -449,15 +449,19 @@ def first_byte_offsets(buf: U8Array, starts: IntArray, ends: IntArray, value: in
 def first_eight(buf: U8Array, starts: IntArray, ends: IntArray) -> U64Array:
     """The first eight bytes of each token, little-endian, zero past its end."""
     count = len(starts)
-    words = np.zeros(count, dtype=np.uint64)
     eights, neights = _windows(buf, 8)
     inside = starts < neights
+    if bool(inside.all()):
+        masked: U64Array = eights[starts].view(np.uint64)
+        masked &= _LOW[np.clip(ends - starts, 0, 8)]
+        return masked
+    words = np.zeros(count, dtype=np.uint64)
     words[inside] = eights[starts[inside]].view(np.uint64)
     for i in np.flatnonzero(~inside):
         tail = bytes(buf[starts[i] : ends[i]])[:8].ljust(8, b"\0")
         words[i] = np.frombuffer(tail, dtype="<u8")[0]
-    masked: U64Array = words & _LOW[np.clip(ends - starts, 0, 8)]
-    return masked
+    words &= _LOW[np.clip(ends - starts, 0, 8)]
+    return words
 
 
 def packed(word: bytes) -> np.uint64:
@@ -482,7 +486,10 @@ def first_on_line(buf: U8Array, starts: IntArray, ends: IntArray) -> BoolArray:
     gap[1:] = starts[1:] - ends[:-1]
     first[0] = True
     widest = min(int(gap.max()), 16)
-    for back in range(1, widest + 1):
+    # Tokens are maximal runs: every gap is at least one byte wide.
+    if widest >= 1:
+        np.equal(buf[starts[1:] - 1], 10, out=first[1:])
+    for back in range(2, widest + 1):
         first |= (gap >= back) & (buf[np.maximum(starts - back, 0)] == 10)
     wide = np.flatnonzero(gap > 16)
     if len(wide):
