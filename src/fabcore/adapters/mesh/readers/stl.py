@@ -96,7 +96,7 @@ def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
         or len(vertex) != 3 * len(facet)
         or not (facet < endfacet).all()
         or not (endfacet[:-1] < facet[1:]).all()
-        or not (np.searchsorted(vertex, endfacet) - np.searchsorted(vertex, facet) == 3).all()
+        or not _three_each(vertex, facet, endfacet)
     ):
         raise ModelError(
             f"the ASCII STL is malformed: {len(facet)} facets, {len(endfacet)} endfacets and "
@@ -117,6 +117,16 @@ def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
             f"{text.line_of(buf, int(starts[exc.index]))})"
         ) from exc
     return values.reshape(-1, 3, 3)
+
+
+def _three_each(vertex: IntArray, facet: IntArray, endfacet: IntArray) -> bool:
+    """Whether each facet holds exactly three vertices, for sorted positions.
+
+    With three vertices per facet in all and the facets in order, apart, each
+    facet holds three exactly when its three (3i to 3i + 2) lie within it.
+    """
+    corners = vertex.reshape(-1, 3)
+    return bool((facet < corners[:, 0]).all() and (corners[:, 2] < endfacet).all())
 
 
 def _kept(found: IntArray, keep: np.ndarray) -> IntArray:
@@ -180,6 +190,14 @@ def _inside(positions: IntArray, stretches: tuple[IntArray, IntArray]) -> np.nda
     begin, end = stretches
     if len(begin) == 0:
         return np.zeros(len(positions), dtype=np.bool_)
+    if len(begin) <= _FEW and bool((positions[1:] > positions[:-1]).all()):
+        # Few stretches over sorted positions: find where each one falls.
+        inside = np.zeros(len(positions), dtype=np.bool_)
+        low = np.searchsorted(positions, begin, side="right")
+        high = np.searchsorted(positions, end, side="left")
+        for a, b in zip(low.tolist(), high.tolist(), strict=True):
+            inside[a:b] = True
+        return inside
     which = np.searchsorted(begin, positions, side="right") - 1
     safe = np.maximum(which, 0)
     return (which >= 0) & (positions > begin[safe]) & (positions < end[safe])

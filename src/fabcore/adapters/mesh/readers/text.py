@@ -331,8 +331,10 @@ def parse_repeated_decimals(buf: U8Array, starts: IntArray, ends: IntArray) -> F
     """:func:`parse_decimals` for text that repeats its numbers, parsing each distinct one once.
 
     An ASCII STL lists every vertex once per triangle using it, so each of
-    its numbers recurs several times. Tokens of at most 24 bytes are grouped
-    by their exact bytes (three words and the length hold all of them).
+    its numbers recurs several times. The spans are tokens as :func:`tokens`
+    finds them; those of at most 24 bytes are grouped by their exact bytes,
+    three words zeroed past the token's end. No token holds a zero byte, so
+    the words also tell its length.
     """
     count = len(starts)
     windows, nwindows = _windows(buf, 24)
@@ -345,7 +347,7 @@ def parse_repeated_decimals(buf: U8Array, starts: IntArray, ends: IntArray) -> F
         return parse_decimals(buf, starts, ends)
     words = windows[s].view(np.uint64).reshape(-1, 3)
     words &= np.take(_TOKEN_MASKS, size, axis=0)
-    group, first = exact_groups([words[:, 0], words[:, 1], words[:, 2], size.view(np.uint64)])
+    group, first = exact_groups([words[:, 0], words[:, 1], words[:, 2]])
     del words
     try:
         distinct = parse_decimals(buf, s[first], e[first])
