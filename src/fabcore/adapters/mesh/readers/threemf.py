@@ -507,9 +507,11 @@ def _triangle_run(run: bytes, lt: IntArray) -> np.ndarray | None:
         return None
     columns = [int(np.flatnonzero(names == code)[0]) for code in _V123]
     per = len(names)
-    picked = (np.arange(len(starts) // per)[:, None] * per + np.array(columns)).reshape(-1)
+    if columns != [0, 1, 2] or per != 3:
+        picked = (np.arange(len(starts) // per)[:, None] * per + np.array(columns)).reshape(-1)
+        starts, ends = starts[picked], ends[picked]
     try:
-        values = text.parse_integers(buf, starts[picked], ends[picked]).reshape(-1, 3)
+        values = text.parse_integers(buf, starts, ends).reshape(-1, 3)
     except NotANumber:
         return None
     return values
