@@ -62,14 +62,14 @@ def read_obj(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
         np.concatenate(found.vertices).reshape(-1, 3) if found.vertices else np.empty((0, 3))
     )
     index = np.concatenate(found.index)
-    if (index < 0).any():
+    if int(index.min()) < 0:
         # Relative to the vertices listed before the face's line.
         before = np.repeat(np.concatenate(found.before), corners)
         index = np.where(index < 0, before + index, index - 1)
     else:
         index -= 1
-    wrong = np.flatnonzero((index < 0) | (index >= len(vertices)))
-    if len(wrong):
+    if len(index) and (int(index.min()) < 0 or int(index.max()) >= len(vertices)):
+        wrong = np.flatnonzero((index < 0) | (index >= len(vertices)))
         at = int(np.concatenate(found.c_starts)[wrong[0]])
         raise ModelError(
             f"the OBJ file has faces that use missing vertices (line {text.line_of(buf, at)})"
