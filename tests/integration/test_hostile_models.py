@@ -139,6 +139,29 @@ def test_malformed_ascii_stl() -> None:
     assert "malformed" in rejected(text, "short.stl").reason
 
 
+def test_ascii_stl_facets_of_two_and_four_vertices() -> None:
+    # Six vertices for two facets, but not three in each.
+    facet = "facet normal 0 0 1\nouter loop\n{}endloop\nendfacet\n"
+    two = "vertex 0 0 0\nvertex 1 0 0\n"
+    four = two + "vertex 0 1 0\nvertex 1 1 0\n"
+    text = "solid x\n" + facet.format(two) + facet.format(four) + "endsolid x\n"
+    assert "malformed" in rejected(text.encode(), "uneven.stl").reason
+
+
+def test_ascii_stl_solid_named_after_keywords() -> None:
+    corners = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)]
+    faces = [(0, 2, 1), (0, 1, 3), (0, 3, 2), (1, 2, 3)]
+    text = "solid facet vertex 1 2 3 endfacet\n"
+    for face in faces:
+        text += "facet normal 0 0 0\nouter loop\n"
+        text += "".join("vertex {} {} {}\n".format(*corners[k]) for k in face)
+        text += "endloop\nendfacet\n"
+    text += "endsolid facet vertex 1 2 3 endfacet\n"
+    result = ANALYSER.analyse(text.encode(), "named.stl")
+    assert result.triangles == 4
+    assert result.watertight
+
+
 def test_ascii_stl_with_a_word_for_a_number() -> None:
     text = b"solid x\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\n"
     text += b"vertex one 1 0\nendloop\nendfacet\nendsolid x\n"

@@ -62,14 +62,14 @@ def read_obj(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
         np.concatenate(found.vertices).reshape(-1, 3) if found.vertices else np.empty((0, 3))
     )
     index = np.concatenate(found.index)
-    if (index < 0).any():
+    if int(index.min()) < 0:
         # Relative to the vertices listed before the face's line.
         before = np.repeat(np.concatenate(found.before), corners)
         index = np.where(index < 0, before + index, index - 1)
     else:
         index -= 1
-    wrong = np.flatnonzero((index < 0) | (index >= len(vertices)))
-    if len(wrong):
+    if len(index) and (int(index.min()) < 0 or int(index.max()) >= len(vertices)):
+        wrong = np.flatnonzero((index < 0) | (index >= len(vertices)))
         at = int(np.concatenate(found.c_starts)[wrong[0]])
         raise ModelError(
             f"the OBJ file has faces that use missing vertices (line {text.line_of(buf, at)})"
@@ -102,21 +102,26 @@ def _block(buf: np.ndarray, begin: int, stop: int, listed: int, found: _Found) -
     starts += begin
     ends += begin
     first = text.first_on_line(buf, starts, ends)
-    line = np.cumsum(first) - 1
-    live: np.ndarray | slice = slice(None)
-    trailing = np.flatnonzero((buf[starts] == _HASH) & ~first)
+    head = buf[starts]
+    # The first token of each line, and how many tokens count on it: up to the
+    # next line's first token or a comment.
+    lines = np.flatnonzero(first)
+    trailing = np.flatnonzero((head == _HASH) & ~first)
     if len(trailing):
         # A comment runs from a token starting with "#" to the end of its line.
+        line = np.cumsum(first) - 1
         hashes = np.full(len(starts), -1, dtype=np.int64)
         hashes[trailing] = trailing
-        live = np.maximum.accumulate(hashes) < np.flatnonzero(first)[line]
-    short = np.flatnonzero(first & (ends - starts == 1))
-    word = buf[starts[short]]
-    v_lines = short[word == ord("v")]
-    f_lines = short[word == ord("f")]
-    # Tokens that count on each line: up to the next line's first token or a comment.
-    count = np.bincount(line[live], minlength=int(line[-1]) + 1)
-    few = np.flatnonzero(count[line[v_lines]] < 4)
+        live = np.maximum.accumulate(hashes) < lines[line]
+        count = np.bincount(line[live], minlength=len(lines))
+    else:
+        count = np.diff(lines, append=len(starts))
+    short = (ends[lines] - starts[lines]) == 1
+    word = head[lines]
+    is_v = short & (word == ord("v"))
+    is_f = short & (word == ord("f"))
+    v_lines, f_lines = lines[is_v], lines[is_f]
+    few = np.flatnonzero(count[is_v] < 4)
     if len(few):
         raise ModelError(
             "the OBJ file has a vertex with fewer than three coordinates "
@@ -129,7 +134,7 @@ def _block(buf: np.ndarray, begin: int, stop: int, listed: int, found: _Found) -
             found.vertices.append(text.parse_decimals(buf, v_starts, ends[coordinate]))
         except NotANumber as exc:
             found.bad_vertex = (int(v_starts[exc.index]), exc.text)
-    corners = count[line[f_lines]] - 1
+    corners = count[is_f] - 1
     few = np.flatnonzero(corners < 3)
     if len(few):
         raise ModelError(
@@ -145,7 +150,8 @@ def _block(buf: np.ndarray, begin: int, stop: int, listed: int, found: _Found) -
     c_starts = starts[token]
     found.c_starts.append(c_starts)
     found.corners.append(corners)
-    found.before.append(listed + np.searchsorted(line[v_lines], line[f_lines]))
+    # Vertices listed before each face: those on earlier lines.
+    found.before.append(listed + np.searchsorted(v_lines, f_lines))
     if found.bad_corner is None:
         try:
             found.index.append(_corner_indices(buf, c_starts, ends[token]))

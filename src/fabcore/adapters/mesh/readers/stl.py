@@ -96,7 +96,7 @@ def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
         or len(vertex) != 3 * len(facet)
         or not (facet < endfacet).all()
         or not (endfacet[:-1] < facet[1:]).all()
-        or not (np.searchsorted(vertex, endfacet) - np.searchsorted(vertex, facet) == 3).all()
+        or not _three_each(vertex, facet, endfacet)
     ):
         raise ModelError(
             f"the ASCII STL is malformed: {len(facet)} facets, {len(endfacet)} endfacets and "
@@ -119,6 +119,16 @@ def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
     return values.reshape(-1, 3, 3)
 
 
+def _three_each(vertex: IntArray, facet: IntArray, endfacet: IntArray) -> bool:
+    """Whether each facet holds exactly three vertices, for sorted positions.
+
+    With three vertices per facet in all and the facets in order, apart, each
+    facet holds three exactly when its three (3i to 3i + 2) lie within it.
+    """
+    corners = vertex.reshape(-1, 3)
+    return bool((facet < corners[:, 0]).all() and (corners[:, 2] < endfacet).all())
+
+
 def _kept(found: IntArray, keep: np.ndarray) -> IntArray:
     """The rows of ``found`` to keep (all of them, uncopied, in the usual case)."""
     return found if bool(keep.all()) else found[keep]
@@ -138,15 +148,14 @@ def _scan(
         starts += begin
         ends += begin
         length = ends - starts
-        first = buf[starts] | 0x20
         # Keywords start with a letter, which no number does.
-        lettered = np.flatnonzero(first >= 0x61)
-        first, size = first[lettered], length[lettered]
+        lettered = np.flatnonzero((buf[starts] | 0x20) >= 0x61)
+        size = length[lettered]
+        # Every keyword fits in eight bytes: one look at each lettered token's
+        # first eight bytes, with its length, tells them all apart.
+        word = text.lower(text.first_eight(buf, starts[lettered], ends[lettered]), size)
         for name, code in _KEYWORDS.items():
-            # The first letter and the length pick candidates; their first bytes decide.
-            maybe = lettered[(first == name[0]) & (size == len(name))]
-            word = text.first_eight(buf, starts[maybe], ends[maybe])
-            at = maybe[text.lower(word, length[maybe]) == code]
+            at = lettered[(word == code) & (size == len(name))]
             found[name].append(starts[at])
             if name == b"vertex":
                 if len(at) and at[-1] + 3 >= len(starts):
@@ -181,6 +190,14 @@ def _inside(positions: IntArray, stretches: tuple[IntArray, IntArray]) -> np.nda
     begin, end = stretches
     if len(begin) == 0:
         return np.zeros(len(positions), dtype=np.bool_)
+    if len(begin) <= _FEW and bool((positions[1:] > positions[:-1]).all()):
+        # Few stretches over sorted positions: find where each one falls.
+        inside = np.zeros(len(positions), dtype=np.bool_)
+        low = np.searchsorted(positions, begin, side="right")
+        high = np.searchsorted(positions, end, side="left")
+        for a, b in zip(low.tolist(), high.tolist(), strict=True):
+            inside[a:b] = True
+        return inside
     which = np.searchsorted(begin, positions, side="right") - 1
     safe = np.maximum(which, 0)
     return (which >= 0) & (positions > begin[safe]) & (positions < end[safe])

@@ -331,8 +331,10 @@ def parse_repeated_decimals(buf: U8Array, starts: IntArray, ends: IntArray) -> F
     """:func:`parse_decimals` for text that repeats its numbers, parsing each distinct one once.
 
     An ASCII STL lists every vertex once per triangle using it, so each of
-    its numbers recurs several times. Tokens of at most 24 bytes are grouped
-    by their exact bytes (three words and the length hold all of them).
+    its numbers recurs several times. The spans are tokens as :func:`tokens`
+    finds them; those of at most 24 bytes are grouped by their exact bytes,
+    three words zeroed past the token's end. No token holds a zero byte, so
+    the words also tell its length.
     """
     count = len(starts)
     windows, nwindows = _windows(buf, 24)
@@ -345,7 +347,7 @@ def parse_repeated_decimals(buf: U8Array, starts: IntArray, ends: IntArray) -> F
         return parse_decimals(buf, starts, ends)
     words = windows[s].view(np.uint64).reshape(-1, 3)
     words &= np.take(_TOKEN_MASKS, size, axis=0)
-    group, first = exact_groups([words[:, 0], words[:, 1], words[:, 2], size.view(np.uint64)])
+    group, first = exact_groups([words[:, 0], words[:, 1], words[:, 2]])
     del words
     try:
         distinct = parse_decimals(buf, s[first], e[first])
@@ -449,15 +451,19 @@ def first_byte_offsets(buf: U8Array, starts: IntArray, ends: IntArray, value: in
 def first_eight(buf: U8Array, starts: IntArray, ends: IntArray) -> U64Array:
     """The first eight bytes of each token, little-endian, zero past its end."""
     count = len(starts)
-    words = np.zeros(count, dtype=np.uint64)
     eights, neights = _windows(buf, 8)
     inside = starts < neights
+    if bool(inside.all()):
+        masked: U64Array = eights[starts].view(np.uint64)
+        masked &= _LOW[np.clip(ends - starts, 0, 8)]
+        return masked
+    words = np.zeros(count, dtype=np.uint64)
     words[inside] = eights[starts[inside]].view(np.uint64)
     for i in np.flatnonzero(~inside):
         tail = bytes(buf[starts[i] : ends[i]])[:8].ljust(8, b"\0")
         words[i] = np.frombuffer(tail, dtype="<u8")[0]
-    masked: U64Array = words & _LOW[np.clip(ends - starts, 0, 8)]
-    return masked
+    words &= _LOW[np.clip(ends - starts, 0, 8)]
+    return words
 
 
 def packed(word: bytes) -> np.uint64:
@@ -482,7 +488,10 @@ def first_on_line(buf: U8Array, starts: IntArray, ends: IntArray) -> BoolArray:
     gap[1:] = starts[1:] - ends[:-1]
     first[0] = True
     widest = min(int(gap.max()), 16)
-    for back in range(1, widest + 1):
+    # Tokens are maximal runs: every gap is at least one byte wide.
+    if widest >= 1:
+        np.equal(buf[starts[1:] - 1], 10, out=first[1:])
+    for back in range(2, widest + 1):
         first |= (gap >= back) & (buf[np.maximum(starts - back, 0)] == 10)
     wide = np.flatnonzero(gap > 16)
     if len(wide):

@@ -65,7 +65,8 @@ _TAGS: Final = (
     (b"/vertex", 1),
     (b"/triangle", 2),
 )
-_DELIMITERS: Final = frozenset(b" \t\r\n/>")
+_IS_DELIMITER: Final = np.zeros(256, dtype=np.bool_)
+_IS_DELIMITER[list(b" \t\r\n/>")] = True
 
 
 @dataclass
@@ -461,17 +462,17 @@ def _tag_kinds(buf: np.ndarray, lt: np.ndarray) -> np.ndarray:
     ends = np.minimum(after + 16, len(buf))
     head = text.first_eight(buf, after, ends)
     lengths = ends - after
+    last = len(buf) - 1
     for word, kind in _TAGS:
         prefix = word[:8]
         mask = np.uint64((1 << (8 * len(prefix))) - 1)
-        match = ((head & mask) == text.packed(prefix)) & (lengths > len(word))
-        if len(word) > 8:
-            rest = word[8:]
-            for k, byte in enumerate(rest):
-                match &= buf[np.minimum(after + 8 + k, len(buf) - 1)] == byte
-        delimiter = buf[np.minimum(after + len(word), len(buf) - 1)]
-        match &= np.isin(delimiter, list(_DELIMITERS))
-        kinds[match] = kind
+        # Few tags start alike: the rest is checked on those that do.
+        at = np.flatnonzero(((head & mask) == text.packed(prefix)) & (lengths > len(word)))
+        start = after[at]
+        match = _IS_DELIMITER[buf[np.minimum(start + len(word), last)]]
+        for k, byte in enumerate(word[8:]):
+            match &= buf[np.minimum(start + 8 + k, last)] == byte
+        kinds[at[match]] = kind
     return kinds
 
 
@@ -506,9 +507,11 @@ def _triangle_run(run: bytes, lt: IntArray) -> np.ndarray | None:
         return None
     columns = [int(np.flatnonzero(names == code)[0]) for code in _V123]
     per = len(names)
-    picked = (np.arange(len(starts) // per)[:, None] * per + np.array(columns)).reshape(-1)
+    if columns != [0, 1, 2] or per != 3:
+        picked = (np.arange(len(starts) // per)[:, None] * per + np.array(columns)).reshape(-1)
+        starts, ends = starts[picked], ends[picked]
     try:
-        values = text.parse_integers(buf, starts[picked], ends[picked]).reshape(-1, 3)
+        values = text.parse_integers(buf, starts, ends).reshape(-1, 3)
     except NotANumber:
         return None
     return values
@@ -558,42 +561,40 @@ def _same_form(
 ) -> bool:
     """True when every element matches the first byte for byte, values aside, and it is valid.
 
-    An element's text outside its values is ``per + 1`` pieces: from its tag
-    to its first value, between values, and from its last value to the next
-    element (or the end of the run, where trailing whitespace may differ).
+    The text outside the values is the first element's opening (up to its
+    first value), the pieces between an element's values, and the boundary
+    from an element's last value to the next one's first value: its closing
+    and the next opening. Each must repeat the first element's, and the last
+    closing may differ in trailing whitespace.
     """
     count = len(tags)
-    begin = np.concatenate((tags[:, None], ends.reshape(count, per)), axis=1)
-    stop = np.concatenate(
-        (starts.reshape(count, per), np.append(tags[1:], size)[:, None]), axis=1
-    )
-    lengths = stop - begin
-    template = lengths[0]
-    if count > 1 and not (lengths[:-1] == template).all():
-        return False
-    if not (lengths[-1, :per] == template[:per]).all():
-        return False
-    if template.max() > 32:
-        return False
-    for k in range(per + 1):
-        rows = begin[:, k] if k < per else begin[:-1, k]
-        if len(rows) == 0:
-            continue
-        length = int(template[k])
+    first = starts.reshape(count, per)
+    last = ends.reshape(count, per)
+    # Each kind of piece: where it begins in every element, and its length there.
+    pieces = [(last[:, k - 1], first[:, k] - last[:, k - 1]) for k in range(1, per)]
+    if count > 1:
+        pieces.append((last[:-1, per - 1], first[1:, 0] - last[:-1, per - 1]))
+    for begin, lengths in pieces:
+        length = int(lengths[0])
+        if length > 32 or not (lengths == length).all():
+            return False
         width = 8 if length <= 8 else 16 if length <= 16 else 32
         windows = np.ndarray(
             shape=(len(buf) - width + 1,), dtype=f"V{width}", buffer=buf, strides=(1,)
         )
         mask = np.frombuffer((b"\xff" * length).ljust(width, b"\0"), dtype=np.uint64)
-        words = windows[rows].view(np.uint64).reshape(-1, width // 8) & mask
+        words = windows[begin].view(np.uint64).reshape(-1, width // 8) & mask
         if not (words == words[0]).all():
             return False
-    element = b"".join(bytes(buf[begin[0, k] : stop[0, k]]) for k in range(per + 1))
-    tail = bytes(buf[begin[-1, per] : size])
-    closing = bytes(buf[begin[0, per] : stop[0, per]])
+    opening = bytes(buf[: first[0, 0]])
+    between = [bytes(buf[last[0, k - 1] : first[0, k]]) for k in range(1, per)]
+    closing = bytes(buf[last[0, per - 1] : tags[1] if count > 1 else size])
+    if count > 1 and bytes(buf[last[0, per - 1] : first[1, 0]]) != closing + opening:
+        return False
+    tail = bytes(buf[last[-1, per - 1] : size])
     if tail.rstrip(_SPACE) != closing.rstrip(_SPACE):
         return False
-    return form.fullmatch(element) is not None
+    return form.fullmatch(b"".join((opening, *between, closing))) is not None
 
 
 def _slow_vertex(element: Any) -> np.ndarray:
