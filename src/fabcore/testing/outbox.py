@@ -7,6 +7,7 @@ returning an empty ``UnitOfWorkFactory`` (see :mod:`fabcore.testing.repositories
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from fabcore.domain.errors import AlreadyExists, InvalidInput, NotFound
 from fabcore.ports.outbox import OutboxMessage, OutboxStatus
-from fabcore.ports.repositories import UnitOfWorkFactory
+from fabcore.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from fabcore.testing import aggregates as a
 from fabcore.testing.repositories import run_threads, seed, store
 
@@ -26,6 +27,32 @@ def queue(database: UnitOfWorkFactory, *messages: OutboxMessage) -> None:
         for message in messages:
             uow.outbox.add(message)
         uow.commit()
+
+
+def two_relays_at_once(
+    database: UnitOfWorkFactory, take: Callable[[UnitOfWork], list[str]]
+) -> tuple[list[str], list[str]]:
+    """Queue six messages; two threads run ``take`` in a unit of work each.
+
+    The second starts once the first has taken its messages, before the
+    first commits. Returns the ids each took.
+    """
+    queue(database, *(a.message(f"m{i}", created_at=a.T0 + timedelta(seconds=i))
+                      for i in range(6)))
+    taken: list[list[str]] = [[], []]
+    first_took = threading.Event()
+
+    def relay(i: int) -> None:
+        if i == 1:
+            first_took.wait()
+        with database() as uow:
+            taken[i] = take(uow)
+            if i == 0:
+                first_took.set()
+            uow.commit()
+
+    assert run_threads(2, relay) == []
+    return taken[0], taken[1]
 
 
 class OutboxContract:
@@ -215,26 +242,17 @@ class OutboxContract:
         self, database: UnitOfWorkFactory
     ) -> None:
         """Two relays at once take disjoint messages; each is sent exactly once."""
-        queue(database, *(a.message(f"m{i}", created_at=a.T0 + timedelta(seconds=i))
-                          for i in range(6)))
-        taken: dict[int, list[str]] = {0: [], 1: []}
-        first_claimed = threading.Event()
+        def send_due(uow: UnitOfWork) -> list[str]:
+            taken = []
+            for message in uow.outbox.due(NOW, 3):
+                taken.append(message.id)
+                message.status = OutboxStatus.SENT
+                uow.outbox.update(message)
+            return taken
 
-        def relay(i: int) -> None:
-            if i == 1:
-                first_claimed.wait()
-            with database() as uow:
-                for message in uow.outbox.due(NOW, 3):
-                    taken[i].append(message.id)
-                    message.status = OutboxStatus.SENT
-                    uow.outbox.update(message)
-                if i == 0:
-                    first_claimed.set()
-                uow.commit()
-
-        assert run_threads(2, relay) == []
-        assert set(taken[0]).isdisjoint(taken[1])
-        assert sorted(taken[0] + taken[1]) == [f"m{i}" for i in range(6)]
+        first, second = two_relays_at_once(database, send_due)
+        assert set(first).isdisjoint(second)
+        assert sorted(first + second) == [f"m{i}" for i in range(6)]
 
     def test_claim_takes_due_messages_for_one_attempt(self, database: UnitOfWorkFactory) -> None:
         sent = a.sent_message("done")
@@ -270,22 +288,9 @@ class OutboxContract:
                 "msg-1"]
 
     def test_two_relays_claim_disjoint_messages(self, database: UnitOfWorkFactory) -> None:
-        queue(database, *(a.message(f"m{i}", created_at=a.T0 + timedelta(seconds=i))
-                          for i in range(6)))
-        taken: dict[int, list[str]] = {0: [], 1: []}
-        first_claimed = threading.Event()
-
-        def relay(i: int) -> None:
-            if i == 1:
-                first_claimed.wait()
-            with database() as uow:
-                taken[i] = [m.id for m in uow.outbox.claim(NOW, 3, NOW + timedelta(minutes=10))]
-                if i == 0:
-                    first_claimed.set()
-                uow.commit()
-
-        assert run_threads(2, relay) == []
-        assert sorted(taken[0] + taken[1]) == [f"m{i}" for i in range(6)]
+        first, second = two_relays_at_once(database, lambda uow: [
+            m.id for m in uow.outbox.claim(NOW, 3, NOW + timedelta(minutes=10))])
+        assert sorted(first + second) == [f"m{i}" for i in range(6)]
 
     def test_update_stores_the_delivery_state_only(self, database: UnitOfWorkFactory) -> None:
         queue(database, a.message())
