@@ -150,7 +150,10 @@ def test_the_widget_and_the_change_menu_work_from_the_keyboard_with_focus_visibl
     page.keyboard.press("Enter")
     page.get_by_role("heading", name=re.compile("Your quote")).wait_for()
 
+    # The account's widget may still be swapping in: focus the input once it has settled.
+    page.wait_for_function("document.querySelector('.htmx-request, .htmx-settling') === null")
     page.get_by_label("Model files").focus()
+    page.wait_for_function("document.activeElement?.id === 'upload-files'")
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Space")
     chooser.value.set_files(str(DATA / "20mm-xyz-cube.stl"))
