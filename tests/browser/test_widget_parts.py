@@ -70,6 +70,36 @@ def test_several_files_at_once_and_a_dropped_one_show_progress_then_analysis(
     assert page.locator("article.part").count() == 3
 
 
+# Once the page with a card measured in cm is swapped in, switches the card back to mm in the
+# same moment, before any timer can run: what a quick hand or a test driver does.
+SWITCH_ON_ARRIVAL = """() => new MutationObserver((records, observer) => {
+  for (const record of records) {
+    for (const node of record.addedNodes) {
+      const card = node.nodeType === Node.ELEMENT_NODE ? node.querySelector("article.part") : null;
+      if (card !== null && card.textContent.includes("200.0 \u00d7 200.0")) {
+        observer.disconnect();
+        window.switchedOnArrival = true;
+        const units = card.querySelector("select[name=units]");
+        units.value = "mm";
+        units.dispatchEvent(new Event("change", {bubbles: true}));
+      }
+    }
+  }
+}).observe(document.body, {subtree: true, childList: true})"""
+
+
+def test_a_card_takes_input_the_moment_it_is_swapped_in(
+    page: Any, shop_server: LiveServer
+) -> None:
+    sign_up(page, shop_server)
+    upload(page, "20mm-xyz-cube.stl")
+    page.evaluate(SWITCH_ON_ARRIVAL)
+    page.locator("article.part").get_by_label("Units of the file").select_option("cm")
+    page.wait_for_function("window.switchedOnArrival === true")
+    page.locator("article.part", has_text=SIZE.format("20.0")).wait_for(timeout=20_000)
+    assert page.locator("article.part select[name=units]").input_value() == "mm"
+
+
 def test_the_unit_switch_measures_again_and_options_needing_review_say_why(
     page: Any, shop_server: LiveServer
 ) -> None:
