@@ -18,6 +18,7 @@ from fabcore.adapters.mesh.errors import ModelError, megabytes
 from fabcore.adapters.mesh.measures import measure
 from fabcore.adapters.mesh.readers import format_of, read_model, read_upload
 from fabcore.adapters.mesh.readers.base import Limits
+from fabcore.adapters.mesh.threads import Threads, default_threads
 from fabcore.domain.analysis import ModelAnalysis, Units
 from fabcore.domain.dfm import DEFAULT_RULES, DfmRules, dfm_warnings
 from fabcore.domain.errors import InvalidInput, ModelRejected
@@ -31,7 +32,9 @@ class MeshFileAnalyser:
     ``limits`` caps what a file may cost (see :class:`Limits`);
     ``merge_tolerance`` is how close, relative to the model's largest
     dimension, two vertices must be to count as one; ``rules`` are the DFM
-    thresholds.
+    thresholds. ``threads`` is how many threads one analysis may use (by
+    default the processors this process may run on, at most four); with 1,
+    everything runs in the calling thread.
     """
 
     def __init__(
@@ -41,18 +44,26 @@ class MeshFileAnalyser:
         merge_tolerance: float = 1e-6,
         hull_max_points: int = 20_000,
         rules: DfmRules = DEFAULT_RULES,
+        threads: int | None = None,
     ) -> None:
         if not (math.isfinite(merge_tolerance) and 0 < merge_tolerance < 0.01):
             raise InvalidInput("merge_tolerance must be a positive fraction below 0.01")
         if hull_max_points < 4:
             raise InvalidInput("hull_max_points must be at least 4")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                    or threads < 1):
+            raise InvalidInput("threads must be a whole number of at least 1")
         self.limits = limits or Limits()
         self.merge_tolerance = merge_tolerance
         self.hull_max_points = hull_max_points
         self.rules = rules
+        self.threads = Threads(default_threads() if threads is None else threads)
 
     def __repr__(self) -> str:
-        return f"MeshFileAnalyser(limits={self.limits!r}, merge_tolerance={self.merge_tolerance})"
+        return (
+            f"MeshFileAnalyser(limits={self.limits!r}, merge_tolerance={self.merge_tolerance}, "
+            f"threads={self.threads.count})"
+        )
 
     def read(self, stream: BinaryIO, filename: str) -> bytes:
         """The bytes of an upload named ``filename``, read with the size limit applied.
@@ -91,9 +102,12 @@ class MeshFileAnalyser:
         fmt = format_of(filename)
         if size == 0:
             raise ModelError("the file is empty")
-        mesh = read_model(data, fmt, unit, self.limits)
+        mesh = read_model(data, fmt, unit, self.limits, self.threads)
         measured = measure(
-            mesh, merge_tolerance=self.merge_tolerance, hull_max_points=self.hull_max_points
+            mesh,
+            merge_tolerance=self.merge_tolerance,
+            hull_max_points=self.hull_max_points,
+            threads=self.threads,
         )
         f = measured.figures
         return ModelAnalysis(

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -28,6 +29,7 @@ from scipy.spatial import ConvexHull, QhullError
 from fabcore.adapters.mesh.errors import ModelError
 from fabcore.adapters.mesh.exact import exact_groups
 from fabcore.adapters.mesh.readers.base import Mesh
+from fabcore.adapters.mesh.threads import Threads
 from fabcore.adapters.mesh.topology import (
     BoolArray,
     FloatArray,
@@ -69,8 +71,11 @@ class Measured:
     triangles: int
 
 
-def measure(mesh: Mesh, *, merge_tolerance: float, hull_max_points: int) -> Measured:
+def measure(
+    mesh: Mesh, *, merge_tolerance: float, hull_max_points: int, threads: Threads | None = None
+) -> Measured:
     """Measure ``mesh``; ``merge_tolerance`` is relative to its largest dimension."""
+    threads = threads or Threads(1)
     n = mesh.triangle_count
     if n == 0:
         raise ModelError("the file contains no triangles")
@@ -91,67 +96,77 @@ def measure(mesh: Mesh, *, merge_tolerance: float, hull_max_points: int) -> Meas
     center = (lo + hi) / 2.0
     tol = _tolerance(mesh, size, float(np.abs(np.concatenate((lo, hi))).max()), merge_tolerance)
 
-    merged, vertex_xyz = merge_positions(xyz, lo, hi, tol)
-    area2, nz, vol6, plate = _face_quantities(xyz, corners, center, float(lo[2]) + tol)
-    # Every point its own vertex (the usual case) needs no renumbering.
-    all_faces = corners if len(vertex_xyz[0]) == len(xyz[0]) else merged[corners]
-    del xyz, merged, corners
-    positions = np.stack(vertex_xyz, axis=1)
-    positions -= center
-    area = float(area2.sum()) / 2.0
-    if area <= 0.0:
-        raise ModelError(_NO_SURFACE)
-    kept, faces, topo = _faces_and_topology(all_faces, positions, tol)
-    if topo.open_edges:
-        remap = join_near_open_ends(topo.open_ends, positions, tol)
-        if remap is not None:
-            kept, faces, topo = _faces_and_topology(remap[all_faces], positions, tol)
-    # Faces that merging collapsed add their (float-noise) volume as the file has it.
-    collapsed_vol6 = 0.0
-    if len(kept) < n:
-        collapsed = np.ones(n, dtype=np.bool_)
-        collapsed[kept] = False
-        collapsed_vol6 = float(vol6[collapsed].sum())
-        area2, nz, vol6, plate = area2[kept], nz[kept], vol6[kept], plate[kept]
+    # The face figures and the hull need no topology: they are taken beside it.
+    # Whatever ends the measuring, nothing started for it runs on.
+    started: list[Future[Any]] = []
+    try:
+        quantities = threads.submit(_face_quantities, xyz, corners, center, float(lo[2]) + tol)
+        started.append(quantities)
+        merged, vertex_xyz = merge_positions(xyz, lo, hi, tol)
+        # Every point its own vertex (the usual case) needs no renumbering.
+        all_faces = corners if len(vertex_xyz[0]) == len(xyz[0]) else merged[corners]
+        del xyz, merged, corners
+        positions = np.stack(vertex_xyz, axis=1)
+        positions -= center
+        hull_of_points = threads.submit(hull_volume, positions, hull_max_points)
+        started.append(hull_of_points)
+        kept, faces, topo = _faces_and_topology(all_faces, positions, tol)
+        area2, nz, vol6, plate = quantities.result()
+        area = float(area2.sum()) / 2.0
+        if area <= 0.0:
+            raise ModelError(_NO_SURFACE)
+        if topo.open_edges:
+            remap = join_near_open_ends(topo.open_ends, positions, tol)
+            if remap is not None:
+                kept, faces, topo = _faces_and_topology(remap[all_faces], positions, tol)
+        # Faces that merging collapsed add their (float-noise) volume as the file has it.
+        collapsed_vol6 = 0.0
+        if len(kept) < n:
+            collapsed = np.ones(n, dtype=np.bool_)
+            collapsed[kept] = False
+            collapsed_vol6 = float(vol6[collapsed].sum())
+            area2, nz, vol6, plate = area2[kept], nz[kept], vol6[kept], plate[kept]
 
-    labels, bodies = topo.labels, topo.bodies
-    closed = topo.open_edges == 0
-    orient = np.ones(len(faces))
-    if closed and topo.misdirected_edges:
-        flips = orientation_repair(len(faces), topo)
-        if flips is not None:
-            orient = flips
-    body_vol6 = np.asarray(
-        np.bincount(labels, weights=vol6 * orient, minlength=bodies), dtype=np.float64
-    )
-    if closed:
-        signs = _body_signs(body_vol6, labels, faces, positions)
-        volume6 = float((signs * np.abs(body_vol6)).sum())
-        inverted = (body_vol6 < 0) & (signs > 0)
-        if inverted.any():
-            orient = orient * np.where(inverted, -1.0, 1.0)[labels]
-    else:
-        volume6 = float(np.abs(body_vol6).sum())
-    volume = max((volume6 + collapsed_vol6) / 6.0, 0.0)
+        labels, bodies = topo.labels, topo.bodies
+        closed = topo.open_edges == 0
+        orient = np.ones(len(faces))
+        if closed and topo.misdirected_edges:
+            flips = orientation_repair(len(faces), topo)
+            if flips is not None:
+                orient = flips
+        body_vol6 = np.asarray(
+            np.bincount(labels, weights=vol6 * orient, minlength=bodies), dtype=np.float64
+        )
+        if closed:
+            signs = _body_signs(body_vol6, labels, faces, positions)
+            volume6 = float((signs * np.abs(body_vol6)).sum())
+            inverted = (body_vol6 < 0) & (signs > 0)
+            if inverted.any():
+                orient = orient * np.where(inverted, -1.0, 1.0)[labels]
+        else:
+            volume6 = float(np.abs(body_vol6).sum())
+        volume = max((volume6 + collapsed_vol6) / 6.0, 0.0)
 
-    down = nz * orient < -_OVERHANG_COS * area2
-    overhang = float(area2[down & ~plate].sum()) / 2.0
+        down = nz * orient < -_OVERHANG_COS * area2
+        overhang = float(area2[down & ~plate].sum()) / 2.0
 
-    convex = closed and bodies == 1 and _is_convex(faces, positions, topo, orient)
-    hull = volume if convex else hull_volume(positions, hull_max_points)
-    if closed and bodies == 1:
-        hull = max(hull, volume)
-    figures = MeshFigures(
-        volume_mm3=volume,
-        area_mm2=area,
-        extents_mm=(float(extents[0]), float(extents[1]), float(extents[2])),
-        bodies=bodies,
-        open_edges=topo.open_edges,
-        misdirected_edges=topo.misdirected_edges,
-        overhang_area_mm2=overhang,
-        unit=mesh.unit,
-    )
-    return Measured(figures=figures, hull_volume_mm3=hull, triangles=n)
+        convex = closed and bodies == 1 and _is_convex(faces, positions, topo, orient)
+        hull = volume if convex else hull_of_points.result()
+        if closed and bodies == 1:
+            hull = max(hull, volume)
+        figures = MeshFigures(
+            volume_mm3=volume,
+            area_mm2=area,
+            extents_mm=(float(extents[0]), float(extents[1]), float(extents[2])),
+            bodies=bodies,
+            open_edges=topo.open_edges,
+            misdirected_edges=topo.misdirected_edges,
+            overhang_area_mm2=overhang,
+            unit=mesh.unit,
+        )
+        return Measured(figures=figures, hull_volume_mm3=hull, triangles=n)
+    finally:
+        wait(started)
 
 
 def _faces_and_topology(

@@ -19,6 +19,7 @@ from fabcore.adapters.mesh.errors import ModelError, megabytes
 from fabcore.adapters.mesh.readers import gltf, obj, off, ply, step, stl, threemf, with_trimesh
 from fabcore.adapters.mesh.readers.base import Limits, Mesh
 from fabcore.adapters.mesh.readers.step import STEP_EXTRA_HINT
+from fabcore.adapters.mesh.threads import Threads
 from fabcore.domain.analysis import Units
 
 SUPPORTED_FORMATS: Final = ("stl", "obj", "3mf", "ply", "off", "glb", "step", "stp")
@@ -70,8 +71,13 @@ def read_upload(stream: BinaryIO, max_bytes: int) -> bytes:
     return b"".join(blocks)
 
 
-def read_model(data: bytes, fmt: str, unit: Units, limits: Limits) -> Mesh:
-    """Triangles of ``data`` read as ``fmt``; ``unit`` applies where the file declares none."""
+def read_model(
+    data: bytes, fmt: str, unit: Units, limits: Limits, threads: Threads | None = None
+) -> Mesh:
+    """Triangles of ``data`` read as ``fmt``; ``unit`` applies where the file declares none.
+
+    Text formats read blocks of lines on ``threads`` side by side.
+    """
     for signature, actual, what in _SIGNATURES:
         if actual != fmt and data.startswith(signature):
             raise ModelError(
@@ -79,15 +85,15 @@ def read_model(data: bytes, fmt: str, unit: Units, limits: Limits) -> Mesh:
                 "it again"
             )
     if fmt == "stl":
-        return Mesh(stl.read_stl(data, limits), None, unit.to_mm, unit)
+        return Mesh(stl.read_stl(data, limits, threads), None, unit.to_mm, unit)
     if fmt == "3mf":
-        vertices, faces, to_mm = threemf.read_3mf(data, limits)
+        vertices, faces, to_mm = threemf.read_3mf(data, limits, threads)
         return Mesh(vertices, faces, to_mm, None)
     if fmt == "step":
         vertices, faces = step.read_step(data, limits)
         return Mesh(vertices, faces, 1000.0, None)
     if fmt == "obj":
-        vertices, faces = obj.read_obj(data, limits)
+        vertices, faces = obj.read_obj(data, limits, threads)
     elif fmt == "glb":
         vertices, faces = gltf.read_glb(data, limits)
     elif fmt == "ply":
@@ -96,5 +102,5 @@ def read_model(data: bytes, fmt: str, unit: Units, limits: Limits) -> Mesh:
         except ply.MixedLists:
             vertices, faces = with_trimesh.load(data, "ply", limits)
     else:
-        vertices, faces = off.read_off(data, limits)
+        vertices, faces = off.read_off(data, limits, threads)
     return Mesh(vertices, faces, unit.to_mm, unit)

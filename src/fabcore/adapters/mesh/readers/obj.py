@@ -11,6 +11,7 @@ coordinates, normals, groups, materials, lines and points are skipped;
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Final
 
 import numpy as np
@@ -19,19 +20,24 @@ from fabcore.adapters.mesh.errors import ModelError
 from fabcore.adapters.mesh.readers import text
 from fabcore.adapters.mesh.readers.base import FloatArray, IntArray, Limits, fan
 from fabcore.adapters.mesh.readers.text import NotANumber
+from fabcore.adapters.mesh.threads import Threads
 
 _HASH: Final = 0x23
 
 
-def read_obj(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
-    """Vertices (k, 3) and triangles (n, 3) of an OBJ file."""
+def read_obj(
+    data: bytes, limits: Limits, threads: Threads | None = None
+) -> tuple[FloatArray, IntArray]:
+    """Vertices (k, 3) and triangles (n, 3) of an OBJ file, blocks of lines side by side."""
     if b"\\" in data:
         data = data.replace(b"\\\r\n", b"   ").replace(b"\\\n", b"  ")
     buf = text.as_array(data)
     found = _Found()
     listed = 0
-    for begin, stop in text.line_blocks(data):
-        listed += _block(buf, begin, stop, listed, found)
+    blocks = (threads or Threads(1)).map(partial(_block, buf), text.line_blocks(data))
+    for block in blocks:
+        found.add(block, listed)
+        listed += block.listed
         if listed > limits.max_vertices:
             raise ModelError(
                 f"the OBJ file lists more than {limits.max_vertices:,} vertices, more than "
@@ -78,8 +84,22 @@ def read_obj(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
 
 
 @dataclass
+class _Block:
+    """What one block of lines holds; a number that cannot be read is kept, not raised."""
+
+    listed: int = 0
+    vertices: FloatArray | None = None
+    index: IntArray | None = None
+    corners: IntArray | None = None
+    before: IntArray | None = None
+    c_starts: IntArray | None = None
+    bad_vertex: tuple[int, bytes] | None = None
+    bad_corner: tuple[int, bytes] | None = None
+
+
+@dataclass
 class _Found:
-    """What the blocks of an OBJ file hold, parsed block by block while in cache.
+    """What the blocks of an OBJ file hold, gathered in the file's order.
 
     The first number that cannot be read is kept, not raised, so that the
     file's other faults are reported in the same order as for a whole parse.
@@ -93,12 +113,30 @@ class _Found:
     bad_vertex: tuple[int, bytes] | None = None
     bad_corner: tuple[int, bytes] | None = None
 
+    def add(self, block: _Block, listed: int) -> None:
+        """Add ``block``, which follows ``listed`` vertices."""
+        if self.bad_vertex is None:
+            if block.vertices is not None:
+                self.vertices.append(block.vertices)
+            self.bad_vertex = block.bad_vertex
+        if block.corners is None or block.before is None or block.c_starts is None:
+            return
+        self.corners.append(block.corners)
+        self.before.append(block.before + listed)
+        self.c_starts.append(block.c_starts)
+        if self.bad_corner is None:
+            if block.index is not None:
+                self.index.append(block.index)
+            self.bad_corner = block.bad_corner
 
-def _block(buf: np.ndarray, begin: int, stop: int, listed: int, found: _Found) -> int:
-    """Collect the coordinates and face corners of lines ``[begin, stop)``; count its vertices."""
+
+def _block(buf: np.ndarray, span: tuple[int, int]) -> _Block:
+    """The coordinates and face corners of the lines in ``span`` (begin, end)."""
+    begin, stop = span
+    block = _Block()
     starts, ends = text.tokens(buf[begin:stop])
     if len(starts) == 0:
-        return 0
+        return block
     starts += begin
     ends += begin
     first = text.first_on_line(buf, starts, ends)
@@ -121,6 +159,7 @@ def _block(buf: np.ndarray, begin: int, stop: int, listed: int, found: _Found) -
     is_v = short & (word == ord("v"))
     is_f = short & (word == ord("f"))
     v_lines, f_lines = lines[is_v], lines[is_f]
+    block.listed = len(v_lines)
     few = np.flatnonzero(count[is_v] < 4)
     if len(few):
         raise ModelError(
@@ -128,12 +167,11 @@ def _block(buf: np.ndarray, begin: int, stop: int, listed: int, found: _Found) -
             f"(line {text.line_of(buf, int(starts[v_lines[few[0]]]))})"
         )
     coordinate = (v_lines[:, None] + np.arange(1, 4)).reshape(-1)
-    if found.bad_vertex is None:
-        v_starts = starts[coordinate]
-        try:
-            found.vertices.append(text.parse_decimals(buf, v_starts, ends[coordinate]))
-        except NotANumber as exc:
-            found.bad_vertex = (int(v_starts[exc.index]), exc.text)
+    v_starts = starts[coordinate]
+    try:
+        block.vertices = text.parse_decimals(buf, v_starts, ends[coordinate])
+    except NotANumber as exc:
+        block.bad_vertex = (int(v_starts[exc.index]), exc.text)
     corners = count[is_f] - 1
     few = np.flatnonzero(corners < 3)
     if len(few):
@@ -147,17 +185,15 @@ def _block(buf: np.ndarray, begin: int, stop: int, listed: int, found: _Found) -
         offsets = np.concatenate(([0], np.cumsum(corners)))
         face_of = np.repeat(np.arange(len(f_lines)), corners)
         token = f_lines[face_of] + 1 + (np.arange(offsets[-1]) - offsets[face_of])
-    c_starts = starts[token]
-    found.c_starts.append(c_starts)
-    found.corners.append(corners)
-    # Vertices listed before each face: those on earlier lines.
-    found.before.append(listed + np.searchsorted(v_lines, f_lines))
-    if found.bad_corner is None:
-        try:
-            found.index.append(_corner_indices(buf, c_starts, ends[token]))
-        except NotANumber as exc:
-            found.bad_corner = (int(c_starts[exc.index]), exc.text)
-    return len(v_lines)
+    block.c_starts = starts[token]
+    block.corners = corners
+    # Vertices listed before each face in this block: those on earlier lines.
+    block.before = np.searchsorted(v_lines, f_lines)
+    try:
+        block.index = _corner_indices(buf, block.c_starts, ends[token])
+    except NotANumber as exc:
+        block.bad_corner = (int(block.c_starts[exc.index]), exc.text)
+    return block
 
 
 def _corner_indices(buf: np.ndarray, s: IntArray, e: IntArray) -> IntArray:

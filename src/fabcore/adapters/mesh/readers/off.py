@@ -15,10 +15,13 @@ from fabcore.adapters.mesh.errors import ModelError
 from fabcore.adapters.mesh.readers import text
 from fabcore.adapters.mesh.readers.base import FloatArray, IntArray, Limits, fan
 from fabcore.adapters.mesh.readers.text import NotANumber
+from fabcore.adapters.mesh.threads import Threads
 
 
-def read_off(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
-    """Vertices (k, 3) and triangles (n, 3) of an OFF file."""
+def read_off(
+    data: bytes, limits: Limits, threads: Threads | None = None
+) -> tuple[FloatArray, IntArray]:
+    """Vertices (k, 3) and triangles (n, 3) of an OFF file, numbers parsed on ``threads``."""
     buf = text.as_array(data)
     starts, ends = text.tokens(buf)
     first = text.first_on_line(buf, starts, ends)
@@ -53,8 +56,10 @@ def read_off(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray]:
         raise ModelError("the OFF file has a vertex with fewer than three coordinates")
     coordinate = (vertex_lines[:, None] + np.arange(3)).reshape(-1)
     try:
-        vertices = text.parse_decimals(buf, starts[coordinate], ends[coordinate]).reshape(-1, 3)
-        corners = text.parse_integers(buf, starts[face_lines], ends[face_lines])
+        vertices = text.parse_decimals(
+            buf, starts[coordinate], ends[coordinate], threads
+        ).reshape(-1, 3)
+        corners = text.parse_integers(buf, starts[face_lines], ends[face_lines], threads)
     except NotANumber as exc:
         raise ModelError(
             f"the OFF file has a value that is not a number ({exc.text[:20]!r})"

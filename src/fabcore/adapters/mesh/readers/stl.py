@@ -10,6 +10,7 @@ followed by three numbers, every facet has three vertices between
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Final
 
 import numpy as np
@@ -18,6 +19,7 @@ from fabcore.adapters.mesh.errors import ModelError
 from fabcore.adapters.mesh.readers import text
 from fabcore.adapters.mesh.readers.base import FloatArray, IntArray, Limits
 from fabcore.adapters.mesh.readers.text import NotANumber
+from fabcore.adapters.mesh.threads import Threads
 
 _RECORD: Final = np.dtype(
     [("normal", "<f4", (3,)), ("vertices", "<f4", (3, 3)), ("attributes", "<u2")]
@@ -30,7 +32,7 @@ _KEYWORDS: Final = {
 }
 
 
-def read_stl(data: bytes, limits: Limits) -> np.ndarray:
+def read_stl(data: bytes, limits: Limits, threads: Threads | None = None) -> np.ndarray:
     """Corners (n, 3, 3) of every triangle of a binary or ASCII STL."""
     size = len(data)
     if size >= _HEADER_BYTES:
@@ -40,7 +42,7 @@ def read_stl(data: bytes, limits: Limits) -> np.ndarray:
             return np.frombuffer(data, dtype=_RECORD, count=count, offset=84)["vertices"]
     head = data[:4096]
     if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:5].lower() == b"solid" and b"\x00" not in head:
-        return read_ascii_stl(data, limits)
+        return read_ascii_stl(data, limits, threads)
     if size < _HEADER_BYTES:
         raise ModelError(
             f"the file is only {size} bytes: too short for a binary STL, whose header "
@@ -68,7 +70,8 @@ def _check_count(count: int, limits: Limits) -> None:
         )
 
 
-def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
+def read_ascii_stl(data: bytes, limits: Limits, threads: Threads | None = None) -> FloatArray:
+    """Corners of an ASCII STL, its blocks of lines scanned side by side."""
     buf = text.as_array(data)
     if len(buf) and int(buf.max()) >= 0x80:
         try:
@@ -79,9 +82,9 @@ def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
                 "not UTF-8)"
             ) from exc
     try:
-        found = _scan(data, buf, text.line_blocks(data))
+        found = _scan(data, buf, text.line_blocks(data), threads or Threads(1))
     except _AcrossBlocks:
-        found = _scan(data, buf, iter([(0, len(data))]))
+        found = _scan(data, buf, iter([(0, len(data))]), Threads(1))
     named = _named(data, buf, np.concatenate((found[b"solid"], found[b"endsolid"])))
     keep = {name: ~_inside(found[name], named) for name in (b"vertex", b"facet", b"endfacet")}
     vertex, facet, endfacet = (
@@ -109,7 +112,7 @@ def read_ascii_stl(data: bytes, limits: Limits) -> FloatArray:
     starts = _kept(found[b"numbers"], keep[b"vertex"]).reshape(-1)
     ends = _kept(found[b"ends"], keep[b"vertex"]).reshape(-1)
     try:
-        values = text.parse_repeated_decimals(buf, starts, ends)
+        values = text.parse_repeated_decimals(buf, starts, ends, threads)
     except NotANumber as exc:
         raise ModelError(
             "the ASCII STL has a vertex coordinate that is not a number "
@@ -139,38 +142,45 @@ class _AcrossBlocks(Exception):
 
 
 def _scan(
-    data: bytes, buf: np.ndarray, blocks: Iterator[tuple[int, int]]
+    data: bytes, buf: np.ndarray, blocks: Iterator[tuple[int, int]], threads: Threads
 ) -> dict[bytes, IntArray]:
     """Where the keywords start, and where the three numbers after each ``vertex`` are."""
     found: dict[bytes, list[IntArray]] = {name: [] for name in (*_KEYWORDS, b"numbers", b"ends")}
-    for begin, stop in blocks:
-        starts, ends = text.tokens(buf[begin:stop])
-        starts += begin
-        ends += begin
-        length = ends - starts
-        # Keywords start with a letter, which no number does.
-        lettered = np.flatnonzero((buf[starts] | 0x20) >= 0x61)
-        size = length[lettered]
-        # Every keyword fits in eight bytes: one look at each lettered token's
-        # first eight bytes, with its length, tells them all apart.
-        word = text.lower(text.first_eight(buf, starts[lettered], ends[lettered]), size)
-        for name, code in _KEYWORDS.items():
-            at = lettered[(word == code) & (size == len(name))]
-            found[name].append(starts[at])
-            if name == b"vertex":
-                if len(at) and at[-1] + 3 >= len(starts):
-                    if stop < len(data):
-                        raise _AcrossBlocks
-                    raise ModelError(
-                        "the ASCII STL is truncated: it ends in the middle of a vertex"
-                    )
-                numbers = at[:, None] + np.arange(1, 4)
-                found[b"numbers"].append(starts[numbers])
-                found[b"ends"].append(ends[numbers])
+    for block in threads.map(partial(_scan_block, data, buf), blocks):
+        for name, part in block.items():
+            found[name].append(part)
     return {
         name: np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
         for name, parts in found.items()
     }
+
+
+def _scan_block(data: bytes, buf: np.ndarray, span: tuple[int, int]) -> dict[bytes, IntArray]:
+    """What :func:`_scan` finds in the lines of ``span`` (begin, end)."""
+    begin, stop = span
+    found: dict[bytes, IntArray] = {}
+    starts, ends = text.tokens(buf[begin:stop])
+    starts += begin
+    ends += begin
+    length = ends - starts
+    # Keywords start with a letter, which no number does.
+    lettered = np.flatnonzero((buf[starts] | 0x20) >= 0x61)
+    size = length[lettered]
+    # Every keyword fits in eight bytes: one look at each lettered token's
+    # first eight bytes, with its length, tells them all apart.
+    word = text.lower(text.first_eight(buf, starts[lettered], ends[lettered]), size)
+    for name, code in _KEYWORDS.items():
+        at = lettered[(word == code) & (size == len(name))]
+        found[name] = starts[at]
+        if name == b"vertex":
+            if len(at) and at[-1] + 3 >= len(starts):
+                if stop < len(data):
+                    raise _AcrossBlocks
+                raise ModelError("the ASCII STL is truncated: it ends in the middle of a vertex")
+            numbers = at[:, None] + np.arange(1, 4)
+            found[b"numbers"] = starts[numbers]
+            found[b"ends"] = ends[numbers]
+    return found
 
 
 def _named(data: bytes, buf: np.ndarray, keywords: IntArray) -> tuple[IntArray, IntArray]:

@@ -23,13 +23,14 @@ reported.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from fabcore.adapters.mesh.exact import exact_groups
+from fabcore.adapters.mesh.threads import Threads
 
 U8Array = npt.NDArray[np.uint8]
 U64Array = npt.NDArray[np.uint64]
@@ -286,14 +287,21 @@ def _byte(words: U64Array, position: int) -> U64Array:
     return (words[:, q] >> _U(8 * r)) & _U(0xFF)
 
 
-def parse_decimals(buf: U8Array, starts: IntArray, ends: IntArray) -> FloatArray:
-    """The decimal numbers at ``buf[starts[i]:ends[i]]``; raises :class:`NotANumber`."""
+def parse_decimals(
+    buf: U8Array, starts: IntArray, ends: IntArray, threads: Threads | None = None
+) -> FloatArray:
+    """The decimal numbers at ``buf[starts[i]:ends[i]]``; raises :class:`NotANumber`.
+
+    Chunks of tokens are parsed on ``threads`` side by side, each into its
+    own part of the result; the first bad token is the one reported.
+    """
     count = len(starts)
     out = np.empty(count, dtype=np.float64)
     narrow, _ = _windows(buf, 16)
     wide, nwide = _windows(buf, 32)
     eights, neights = _windows(buf, 8)
-    for first in range(0, count, _CHUNK):
+
+    def chunk(first: int) -> None:
         s = starts[first : first + _CHUNK]
         e = ends[first : first + _CHUNK]
         head = buf[s]
@@ -324,10 +332,20 @@ def parse_decimals(buf: U8Array, starts: IntArray, ends: IntArray) -> FloatArray
                 todo[done] = False
         for i in np.flatnonzero(todo):
             out[first + i] = _slow_decimal(buf, first + int(i), int(s[i]), int(e[i]))
+
+    _each_chunk(count, threads, chunk)
     return out
 
 
-def parse_repeated_decimals(buf: U8Array, starts: IntArray, ends: IntArray) -> FloatArray:
+def _each_chunk(count: int, threads: Threads | None, work: Callable[[int], None]) -> None:
+    """``work(first)`` for the chunk of tokens from each ``first``, in order of ``first``."""
+    for _ in (threads or Threads(1)).map(work, range(0, count, _CHUNK)):
+        pass
+
+
+def parse_repeated_decimals(
+    buf: U8Array, starts: IntArray, ends: IntArray, threads: Threads | None = None
+) -> FloatArray:
     """:func:`parse_decimals` for text that repeats its numbers, parsing each distinct one once.
 
     An ASCII STL lists every vertex once per triangle using it, so each of
@@ -344,22 +362,22 @@ def parse_repeated_decimals(buf: U8Array, starts: IntArray, ends: IntArray) -> F
     short: IntArray | slice = slice(None) if every else np.flatnonzero(fits)
     s, e, size = (starts, ends, length) if every else (starts[short], ends[short], length[short])
     if len(s) < max(2, count // 2):
-        return parse_decimals(buf, starts, ends)
+        return parse_decimals(buf, starts, ends, threads)
     words = windows[s].view(np.uint64).reshape(-1, 3)
     words &= np.take(_TOKEN_MASKS, size, axis=0)
     group, first = exact_groups([words[:, 0], words[:, 1], words[:, 2]])
     del words
     try:
-        distinct = parse_decimals(buf, s[first], e[first])
+        distinct = parse_decimals(buf, s[first], e[first], threads)
         if every:
             return distinct[group]
         out = np.empty(count, dtype=np.float64)
         out[short] = distinct[group]
         fits = ~fits
-        out[fits] = parse_decimals(buf, starts[fits], ends[fits])
+        out[fits] = parse_decimals(buf, starts[fits], ends[fits], threads)
     except NotANumber:
         # The plain parse reports the first bad token of all.
-        return parse_decimals(buf, starts, ends)
+        return parse_decimals(buf, starts, ends, threads)
     return out
 
 
@@ -374,17 +392,21 @@ def _slow_decimal(buf: U8Array, index: int, start: int, end: int) -> float:
     raise NotANumber(index, text)
 
 
-def parse_integers(buf: U8Array, starts: IntArray, ends: IntArray) -> IntArray:
+def parse_integers(
+    buf: U8Array, starts: IntArray, ends: IntArray, threads: Threads | None = None
+) -> IntArray:
     """The integers (optionally signed, at most 18 digits) at ``buf[starts[i]:ends[i]]``.
 
-    Raises :class:`NotANumber` for anything else.
+    Raises :class:`NotANumber` for anything else. Chunks of tokens are parsed
+    on ``threads`` side by side.
     """
     count = len(starts)
     out = np.empty(count, dtype=np.int64)
     if count == 0:
         return out
     eights, nwindows = _windows(buf, 8)
-    for first in range(0, count, _CHUNK):
+
+    def chunk(first: int) -> None:
         s = starts[first : first + _CHUNK]
         e = ends[first : first + _CHUNK]
         head = buf[s]
@@ -409,6 +431,8 @@ def parse_integers(buf: U8Array, starts: IntArray, ends: IntArray) -> IntArray:
             if re.fullmatch(rb"[+-]?[0-9]{1,18}", text) is None:
                 raise NotANumber(first + int(i), text)
             out[first + i] = int(text)
+
+    _each_chunk(count, threads, chunk)
     return out
 
 
@@ -501,12 +525,14 @@ def first_on_line(buf: U8Array, starts: IntArray, ends: IntArray) -> BoolArray:
     return first
 
 
-def line_blocks(data: bytes, size: int = _BLOCK) -> Iterator[tuple[int, int]]:
+def line_blocks(data: bytes, size: int | None = None) -> Iterator[tuple[int, int]]:
     """Consecutive pieces ``(start, end)`` of ``data`` of about ``size`` bytes, cut after newlines.
 
     Text is worked on a block at a time so that the arrays of one block stay
-    in the processor's cache; a line never spans two blocks.
+    in the processor's cache, and blocks can be read side by side; a line
+    never spans two blocks. ``size`` is 4 MiB unless given.
     """
+    size = size or _BLOCK
     start = 0
     while start < len(data):
         end = min(len(data), start + size)

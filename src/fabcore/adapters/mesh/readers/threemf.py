@@ -22,7 +22,9 @@ import io
 import re
 import zipfile
 import zlib
+from collections import deque
 from collections.abc import Hashable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -33,6 +35,7 @@ from fabcore.adapters.mesh.errors import ModelError, describe, megabytes
 from fabcore.adapters.mesh.readers import instances, text
 from fabcore.adapters.mesh.readers.base import FloatArray, IntArray, Limits, MiB
 from fabcore.adapters.mesh.readers.text import NotANumber
+from fabcore.adapters.mesh.threads import Threads
 
 UNITS_MM: Final = {
     "micron": 0.001,
@@ -84,8 +87,14 @@ class _Part:
     items: list[tuple[str | None, str, instances.Matrix]] = field(default_factory=list)
 
 
-def read_3mf(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray, float]:
-    """Vertices (k, 3), triangles (n, 3) and the factor to mm of a 3MF package."""
+def read_3mf(
+    data: bytes, limits: Limits, threads: Threads | None = None
+) -> tuple[FloatArray, IntArray, float]:
+    """Vertices (k, 3), triangles (n, 3) and the factor to mm of a 3MF package.
+
+    On ``threads``, the next block of a part is inflated, and the bulk runs
+    of blocks are parsed, while lxml reads the blocks before them.
+    """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
@@ -93,7 +102,7 @@ def read_3mf(data: bytes, limits: Limits) -> tuple[FloatArray, IntArray, float]:
             "a 3MF file is a ZIP package, and this one cannot be opened as one"
         ) from exc
     with archive:
-        package = _Package(archive, limits)
+        package = _Package(archive, limits, threads or Threads(1))
         root_name = package.root()
         parts = {root_name: package.part(root_name)}
         root = parts[root_name]
@@ -140,9 +149,10 @@ def _mesh(obj: _Object) -> tuple[FloatArray, IntArray]:
 class _Package:
     """The members of a 3MF package, inflated on demand within one budget."""
 
-    def __init__(self, archive: zipfile.ZipFile, limits: Limits) -> None:
+    def __init__(self, archive: zipfile.ZipFile, limits: Limits, threads: Threads) -> None:
         self.archive = archive
         self.limits = limits
+        self.threads = threads
         self.left = limits.max_decompressed_bytes
         infos = archive.infolist()
         if len(infos) > _MAX_ZIP_MEMBERS:
@@ -183,8 +193,8 @@ class _Package:
 
     def part(self, name: str) -> _Part:
         info = self.members[name]
-        parser = _ModelParser(info.filename, self.limits)
-        for block in self.blocks(info):
+        parser = _ModelParser(info.filename, self.limits, self.threads)
+        for block in self.threads.ahead(self.blocks(info)):
             parser.feed(block)
         return parser.close()
 
@@ -239,12 +249,15 @@ def _doctype(part: str) -> ModelError:
 class _ModelParser:
     """One model part, fed in blocks: bulk runs to numpy, the rest to lxml."""
 
-    def __init__(self, name: str, limits: Limits) -> None:
+    def __init__(self, name: str, limits: Limits, threads: Threads) -> None:
         self.name = name
         self.limits = limits
+        self.threads = threads
         self.xml = etree.XMLPullParser(events=("start", "end", "pi"), **_SAFE_XML)
         self.carry = b""
         self.plain = True
+        # Pieces of text in the order they came, each with its bulk runs being parsed.
+        self.pending: deque[tuple[bytes, Future[_Prepared] | None]] = deque()
         self.runs: dict[int, tuple[int, np.ndarray]] = {}
         self.next_run = 0
         self.part = _Part()
@@ -261,16 +274,18 @@ class _ModelParser:
         if cut <= 0:
             if len(data) > _BLOCK:
                 # No tag starts here: text or one long tag, which lxml takes as it is.
-                self._xml(data)
+                self._queue(data, raw=True)
                 data = b""
             self.carry = data
             return
         self.carry = data[cut:]
-        self._segment(data[:cut])
+        self._queue(data[:cut])
 
     def close(self) -> _Part:
-        self._segment(self.carry)
+        self._queue(self.carry)
         self.carry = b""
+        while self.pending:
+            self._apply(*self.pending.popleft())
         try:
             self.xml.close()
         except etree.XMLSyntaxError as exc:
@@ -280,60 +295,40 @@ class _ModelParser:
             raise ModelError(f"the 3MF part {self.name} is empty")
         return self.part
 
-    def _segment(self, data: bytes) -> None:
+    def _queue(self, data: bytes, *, raw: bool = False) -> None:
+        """Prepare ``data`` beside the caller; apply what was prepared before, in order."""
         if not data:
             return
-        if not self.plain:
+        prepared = None if raw or not self.plain else self.threads.submit(_prepare, data)
+        self.pending.append((data, prepared))
+        while len(self.pending) > self.threads.count:
+            self._apply(*self.pending.popleft())
+
+    def _apply(self, data: bytes, prepared: Future[_Prepared] | None) -> None:
+        if prepared is None or not self.plain:
+            if prepared is not None:
+                prepared.cancel()
             # A DOCTYPE after the root element is a syntax error lxml reports itself.
             if not self.started and b"<!DOCTYPE" in data:
                 raise _doctype(self.name)
             self._xml(data)
             return
-        buf = text.as_array(data)
-        lt = np.flatnonzero(buf == 0x3C)
-        marked = lt[buf[np.minimum(lt + 1, len(buf) - 1)] == 0x21]
-        if len(marked):
-            special = int(marked[0])
-            if data.startswith(b"<!DOCTYPE", special):
-                raise _doctype(self.name)
-            # A comment or CDATA may hide anything: from here on, lxml reads it all.
-            self._plain(data[:special], buf[:special], lt[lt < special])
-            self.plain = False
-            self._xml(data[special:])
-            return
-        self._plain(data, buf, lt)
-
-    def _plain(self, data: bytes, buf: np.ndarray, lt: np.ndarray) -> None:
-        """Cut runs of plain vertex and triangle elements out of ``data``; feed the rest."""
-        kinds = _tag_kinds(buf, lt)
-        bulk = kinds > 0
-        if not bulk.any():
-            self._xml(data)
-            return
-        edges = np.flatnonzero(np.diff(np.concatenate(([False], bulk, [False])).astype(np.int8)))
+        found = prepared.result()
+        if found.special is not None and data.startswith(b"<!DOCTYPE", found.special):
+            raise _doctype(self.name)
         pieces: list[bytes] = []
-        last = 0
-        for first, stop in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
-            begin = int(lt[first])
-            end = int(lt[stop]) if stop < len(lt) else len(data)
-            run_kinds = kinds[first:stop]
-            pieces.append(data[last:begin])
-            run = data[begin:end]
-            parsed = None
-            if (run_kinds == run_kinds[0]).all():
-                inner = lt[first:stop] - begin
-                parsed = (
-                    _vertex_run(run, inner) if run_kinds[0] == 1 else _triangle_run(run, inner)
-                )
-            if parsed is None:
-                pieces.append(run)
+        for piece in found.pieces:
+            if isinstance(piece, bytes):
+                pieces.append(piece)
             else:
-                self.runs[self.next_run] = (int(run_kinds[0]), parsed)
+                self.runs[self.next_run] = piece
                 pieces.append(f"<?{_BULK} {self.next_run}?>".encode())
                 self.next_run += 1
-            last = end
-        pieces.append(data[last:])
         self._xml(b"".join(pieces))
+        if found.special is not None:
+            # A comment or CDATA may hide anything: from here on, lxml reads it all.
+            self.plain = False
+            self._xml(data[found.special :])
 
     def _xml(self, data: bytes) -> None:
         try:
@@ -444,6 +439,49 @@ class _ModelParser:
                     "more than this service analyses"
                 )
             self.current.triangles.append(values)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A piece of a model part with its bulk runs parsed: text for lxml, and runs.
+
+    ``special`` is where a comment, CDATA or DOCTYPE opens (``<!``), if one
+    does: the pieces cover the text before it.
+    """
+
+    pieces: list[bytes | tuple[int, np.ndarray]]
+    special: int | None
+
+
+def _prepare(data: bytes) -> _Prepared:
+    """Cut the runs of plain vertex and triangle elements out of ``data`` and parse them."""
+    buf = text.as_array(data)
+    lt = np.flatnonzero(buf == 0x3C)
+    marked = lt[buf[np.minimum(lt + 1, len(buf) - 1)] == 0x21]
+    special = int(marked[0]) if len(marked) else None
+    if special is not None:
+        data, buf, lt = data[:special], buf[:special], lt[lt < special]
+    kinds = _tag_kinds(buf, lt)
+    bulk = kinds > 0
+    if not bulk.any():
+        return _Prepared([data], special)
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], bulk, [False])).astype(np.int8)))
+    pieces: list[bytes | tuple[int, np.ndarray]] = []
+    last = 0
+    for first, stop in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
+        begin = int(lt[first])
+        end = int(lt[stop]) if stop < len(lt) else len(data)
+        run_kinds = kinds[first:stop]
+        pieces.append(data[last:begin])
+        run = data[begin:end]
+        parsed = None
+        if (run_kinds == run_kinds[0]).all():
+            inner = lt[first:stop] - begin
+            parsed = _vertex_run(run, inner) if run_kinds[0] == 1 else _triangle_run(run, inner)
+        pieces.append(run if parsed is None else (int(run_kinds[0]), parsed))
+        last = end
+    pieces.append(data[last:])
+    return _Prepared(pieces, special)
 
 
 def _local(tag: object) -> str:
