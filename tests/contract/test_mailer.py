@@ -7,6 +7,7 @@ its folder the way a mail client reads it.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import mailbox
 import os
@@ -68,16 +69,32 @@ class TestMaildirMailer(MailerContract):
         assert len(list(mailer.eml_dir.iterdir())) == 40
         assert list((mailer.path / "tmp").iterdir()) == []
 
-    def test_a_half_written_eml_is_never_named_like_a_mail(
-        self, mailer: MaildirMailer, monkeypatch: pytest.MonkeyPatch
+    def test_the_eml_file_is_the_delivered_maildir_file_linked(
+        self, mailer: MaildirMailer, received: Inbox
+    ) -> None:
+        mailer.send(Mail(message_id="<linked@shop.example>", sender="noreply@shop.example",
+                         to=("ada@example.com",), subject="linked", text="text",
+                         html="<p>text</p>"))
+        (delivered,) = (mailer.path / "new").iterdir()
+        (eml,) = mailer.eml_dir.iterdir()
+        assert eml.name.endswith("-linked@shop.example.eml")
+        assert os.path.samefile(delivered, eml)
+        assert received() == [eml.read_bytes()]
+
+    def test_without_links_a_half_written_eml_is_never_named_like_a_mail(
+        self, mailer: MaildirMailer, received: Inbox, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         renamed: list[tuple[str, str]] = []
         replace = os.replace
+
+        def no_links(source: str, target: str) -> None:
+            raise OSError(errno.EPERM, "links are not supported here")
 
         def recording(source: str, target: str) -> None:
             renamed.append((os.fspath(source), os.fspath(target)))
             replace(source, target)
 
+        monkeypatch.setattr(os, "link", no_links)
         monkeypatch.setattr(os, "replace", recording)
         mailer.send(Mail(message_id="<whole@shop.example>", sender="noreply@shop.example",
                          to=("ada@example.com",), subject="whole", text="text",
@@ -85,6 +102,8 @@ class TestMaildirMailer(MailerContract):
         ((source, target),) = renamed
         assert target.endswith(".eml")
         assert not fnmatch.fnmatch(Path(source).name, "*.eml")
+        assert received() == [Path(target).read_bytes()]
+        assert not os.path.samefile(next((mailer.path / "new").iterdir()), target)
 
     def test_a_maildir_removed_after_a_send_is_made_again(
         self, mailer: MaildirMailer, received: Inbox

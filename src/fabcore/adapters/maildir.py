@@ -7,7 +7,8 @@ open with a double click. A mail delivered twice gets two files with the same
 ``Message-ID``.
 
 Files are written whole and then renamed into place, so a reader never sees
-half a mail, but without a disk sync per mail, as SQLite's default
+half a mail; the ``.eml`` file is a hard link to the Maildir's (a copy where
+the file system has no links). There is no disk sync per mail, as SQLite's default
 ``synchronous="normal"``: a crashed process loses nothing, a power cut may
 lose the last mails written. A sync costs more than everything else a mail
 takes on most disks (1-2 ms of kernel time here), and this is the mailer of
@@ -46,6 +47,7 @@ class MaildirMailer:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._made = False
+        self._host = _UNSAFE.sub("_", socket.gethostname().replace("/", "_").replace(":", "_"))
 
     def __repr__(self) -> str:
         return f"MaildirMailer({str(self.path)!r})"
@@ -70,9 +72,8 @@ class MaildirMailer:
         data = message_bytes(mail, now, linesep="\n")
         safe_id = _UNSAFE.sub("_", mail.message_id.strip("<> ")) or "mail"
         name = f"{now:%Y%m%dT%H%M%S%fZ}-{safe_id}.eml"
-        host = _UNSAFE.sub("_", socket.gethostname().replace("/", "_").replace(":", "_"))
         unique = (f"{int(now.timestamp())}.M{now.microsecond}P{os.getpid()}"
-                  f"Q{next(_DELIVERIES)}.{host}")
+                  f"Q{next(_DELIVERIES)}.{self._host}")
         try:
             if not self._made or not (self.path / "new").is_dir():
                 for sub in _FOLDERS:
@@ -81,8 +82,13 @@ class MaildirMailer:
             temporary = self.path / "tmp" / unique
             with open(temporary, "xb") as file:
                 file.write(data)
-            os.rename(temporary, self.path / "new" / unique)
-            _write_atomically(self.eml_dir / name, data)
+            delivered = self.path / "new" / unique
+            os.rename(temporary, delivered)
+            try:
+                os.link(delivered, self.eml_dir / name)
+            except OSError:
+                # No links here, the name is taken, or a mail client moved the file already.
+                _write_atomically(self.eml_dir / name, data)
         except OSError as exc:
             raise TemporaryDeliveryError(
                 f"cannot write mail {mail.message_id} to {self.path}: {exc}"
