@@ -187,6 +187,34 @@ def test_unit_sphere_hull_equals_volume(analyser: MeshFileAnalyser) -> None:
     assert r.convex_hull_volume_cm3 == pytest.approx(r.volume_cm3, rel=1e-9)
 
 
+@pytest.mark.parametrize("depth", [8.0, 0.01])
+def test_a_dented_box_is_not_convex_its_hull_holds_its_corners(
+    analyser: MeshFileAnalyser, depth: float
+) -> None:
+    from scipy.spatial import ConvexHull
+
+    from fabcore.testing.mesh import box, write
+
+    vertices, faces = box((20.0, 20.0, 20.0))
+    top = int(np.flatnonzero((vertices == 20.0).all(axis=1))[0])
+    vertices[top, 2] -= depth
+    r = analyser.analyse(*write((vertices, faces), "stl"))
+    assert r.convex_hull_volume_cm3 > r.volume_cm3
+    assert r.convex_hull_volume_cm3 * 1000 == pytest.approx(
+        ConvexHull(vertices.astype(np.float32).astype(np.float64)).volume, rel=1e-9
+    )
+
+
+def test_a_box_folded_by_float_noise_still_counts_as_convex(analyser: MeshFileAnalyser) -> None:
+    from fabcore.testing.mesh import box, write
+
+    vertices, faces = box((20.0, 20.0, 20.0))
+    top = int(np.flatnonzero((vertices == 20.0).all(axis=1))[0])
+    vertices[top, 2] -= 1e-9
+    r = analyser.analyse(*write((vertices, faces), "obj"))
+    assert r.convex_hull_volume_cm3 == r.volume_cm3
+
+
 def test_3mf_build_plate(analyser: MeshFileAnalyser) -> None:
     r = analyse(analyser, "pyramids.3mf")
     assert r.triangles == 3276

@@ -305,16 +305,33 @@ def _inside(point: FloatArray, shell: FloatArray) -> bool:
 
 
 def _is_convex(faces: IntArray, positions: FloatArray, topo: Topology, orient: FloatArray) -> bool:
-    """True when no edge of a closed, single-body mesh is reflex."""
+    """True when no edge of a closed, single-body mesh is reflex.
+
+    For each pair of faces sharing an edge, the centroid of the second must
+    not rise above the plane of the first (by more than a millionth of the
+    model's size); worked axis by axis, a chunk of pairs at a time.
+    """
     scale = float(np.abs(positions).max()) or 1.0
+    axes = [np.ascontiguousarray(positions[:, k]) for k in range(3)]
     step = _CHUNK // 4
     for start in range(0, len(topo.pair_a), step):
         pa = topo.pair_a[start : start + step]
         pb = topo.pair_b[start : start + step]
-        ta, tb = positions[faces[pa]], positions[faces[pb]]
-        normal = np.cross(ta[:, 1] - ta[:, 0], ta[:, 2] - ta[:, 0]) * orient[pa, None]
-        rise = np.einsum("ij,ij->i", normal, tb.mean(axis=1) - ta.mean(axis=1))
-        limit = 1e-6 * scale * np.linalg.norm(normal, axis=1)
+        fa, fb = faces[pa], faces[pb]
+        a = [[axis[fa[:, k]] for k in range(3)] for axis in axes]
+        # Three times the step from the first face's centroid to the second's.
+        step3 = [
+            axis[fb[:, 0]] + axis[fb[:, 1]] + axis[fb[:, 2]] - (c[0] + c[1] + c[2])
+            for axis, c in zip(axes, a, strict=True)
+        ]
+        (x0, x1, x2), (y0, y1, y2), (z0, z1, z2) = a
+        ux, uy, uz = x1 - x0, y1 - y0, z1 - z0
+        vx, vy, vz = x2 - x0, y2 - y0, z2 - z0
+        nx = uy * vz - uz * vy
+        ny = uz * vx - ux * vz
+        nz = ux * vy - uy * vx
+        rise = (nx * step3[0] + ny * step3[1] + nz * step3[2]) * orient[pa]
+        limit = 3e-6 * scale * np.sqrt(nx * nx + ny * ny + nz * nz)
         if (rise > limit).any():
             return False
     return True
