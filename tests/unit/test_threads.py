@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -124,3 +126,19 @@ def test_the_analyser_refuses_a_thread_count_that_is_not_a_positive_whole_number
 def test_the_analyser_says_how_many_threads_it_uses() -> None:
     assert "threads=3" in repr(MeshFileAnalyser(threads=3))
     assert MeshFileAnalyser().threads.count == default_threads()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_makes_its_own_pool() -> None:
+    list(Threads(2).map(abs, range(4)))
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            # The parent's pool has no threads here: using it would wait forever.
+            signal.alarm(20)
+            code = 0 if list(Threads(2).map(abs, range(-3, 0))) == [3, 2, 1] else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -27,8 +27,28 @@ R = TypeVar("R")
 # More threads than this gain little: the work is bound by memory bandwidth.
 MAX_THREADS: Final = 4
 
-_pools: dict[int, ThreadPoolExecutor] = {}
-_lock = threading.Lock()
+
+class _Pools:
+    """The pools of this process, one per size."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        # A new lock too: after a fork, another thread may have held the old one.
+        self.lock = threading.Lock()
+        self.by_size: dict[int, ThreadPoolExecutor] = {}
+
+    def get(self, size: int) -> ThreadPoolExecutor:
+        with self.lock:
+            pool = self.by_size.get(size)
+            if pool is None:
+                pool = ThreadPoolExecutor(size, thread_name_prefix="fabcore-mesh")
+                self.by_size[size] = pool
+            return pool
+
+
+_POOLS = _Pools()
 
 
 def default_threads() -> int:
@@ -41,19 +61,11 @@ def default_threads() -> int:
 
 
 def _pool(size: int) -> ThreadPoolExecutor:
-    with _lock:
-        pool = _pools.get(size)
-        if pool is None:
-            pool = _pools[size] = ThreadPoolExecutor(size, thread_name_prefix="fabcore-mesh")
-        return pool
-
-
-def _forget_pools() -> None:
-    _pools.clear()
+    return _POOLS.get(size)
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pools)
+    os.register_at_fork(after_in_child=_POOLS.reset)
 
 
 class Threads:
