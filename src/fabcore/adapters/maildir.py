@@ -48,6 +48,9 @@ class MaildirMailer:
         self.path = Path(path)
         self._made = False
         self._host = _UNSAFE.sub("_", socket.gethostname().replace("/", "_").replace(":", "_"))
+        # Plain strings: a mail's paths are joined on every send.
+        self._tmp, self._new, self._eml = (os.path.join(self.path, sub)
+                                           for sub in ("tmp", "new", "eml"))
 
     def __repr__(self) -> str:
         return f"MaildirMailer({str(self.path)!r})"
@@ -75,20 +78,21 @@ class MaildirMailer:
         unique = (f"{int(now.timestamp())}.M{now.microsecond}P{os.getpid()}"
                   f"Q{next(_DELIVERIES)}.{self._host}")
         try:
-            if not self._made or not (self.path / "new").is_dir():
+            if not self._made or not os.path.isdir(self._new):
                 for sub in _FOLDERS:
                     (self.path / sub).mkdir(parents=True, exist_ok=True)
                 self._made = True
-            temporary = self.path / "tmp" / unique
+            temporary = os.path.join(self._tmp, unique)
             with open(temporary, "xb") as file:
                 file.write(data)
-            delivered = self.path / "new" / unique
+            delivered = os.path.join(self._new, unique)
             os.rename(temporary, delivered)
+            eml = os.path.join(self._eml, name)
             try:
-                os.link(delivered, self.eml_dir / name)
+                os.link(delivered, eml)
             except OSError:
                 # No links here, the name is taken, or a mail client moved the file already.
-                _write_atomically(self.eml_dir / name, data)
+                _write_atomically(Path(eml), data)
         except OSError as exc:
             raise TemporaryDeliveryError(
                 f"cannot write mail {mail.message_id} to {self.path}: {exc}"
