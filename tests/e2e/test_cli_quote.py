@@ -141,3 +141,19 @@ def test_analyse_an_endless_file_stops_at_the_size_limit(tmp_path: Path) -> None
         "fabcore: error: endless.stl: the file is more than the 200.0 MiB allowed; "
         "stopped reading"
     )
+
+
+def test_analyse_gives_the_same_figures_on_one_thread_and_on_three(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    model = str(DATA / "featuretype.STL")
+    outputs = [_run(capsys, "analyse", model, "--json", "--threads", n) for n in ("1", "3")]
+    assert [code for code, _, _ in outputs] == [0, 0]
+    assert outputs[0][1] == outputs[1][1]
+
+
+def test_analyse_refuses_zero_threads(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "analyse", str(CUBE), "--threads", "0")
+    assert code == 2
+    assert out == ""
+    assert "--threads must be at least 1" in err

@@ -70,7 +70,9 @@ def _status(message: str, stream: TextIO) -> None:
 def _analyse(args: argparse.Namespace) -> ModelAnalysis:
     from fabcore.adapters.mesh import MeshFileAnalyser
 
-    analyser = MeshFileAnalyser()
+    if args.threads is not None and args.threads < 1:
+        raise CliError("--threads must be at least 1")
+    analyser = MeshFileAnalyser(threads=args.threads)
     data = _read_model(args.file, analyser)
     _status(f"Analysing {Path(args.file).name} ({len(data) / 1e6:.1f} MB)...", sys.stderr)
     return analyser.analyse(data, Path(args.file).name, Units(args.units))
@@ -505,6 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     units_help = "length unit the file's numbers are in (default: mm)"
+    threads_help = ("threads the analysis may use (default: the processors at hand, at most 4); "
+                    "the figures are the same on any number")
     formats = "STL, OBJ, 3MF, PLY, OFF, GLB; STEP with fabcore[step]"
 
     p = sub.add_parser(
@@ -515,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="the model file")
     p.add_argument("--units", choices=[u.value for u in Units], default="mm", help=units_help)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--threads", metavar="N", type=int, help=threads_help)
     p.set_defaults(func=cmd_analyse)
 
     q = sub.add_parser(
@@ -541,6 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--shipping", metavar="S", help="shipping method id (default: none)")
     q.add_argument("--units", choices=[u.value for u in Units], default="mm", help=units_help)
     q.add_argument("--json", action="store_true", help="print one JSON object: analysis, quotes")
+    q.add_argument("--threads", metavar="N", type=int, help=threads_help)
     q.set_defaults(func=cmd_quote)
 
     d = sub.add_parser(
@@ -631,7 +637,8 @@ def build_parser() -> argparse.ArgumentParser:
         "first start against an empty database, create the sample shop 'acme' and its owner "
         "account and print the password (or set FABCORE_OWNER_EMAIL and "
         "FABCORE_OWNER_PASSWORD). Uploads are analysed in worker processes "
-        "(FABCORE_ANALYSIS_WORKERS, FABCORE_ANALYSIS_MEMORY_MB, FABCORE_ANALYSIS_TIMEOUT_S); "
+        "(FABCORE_ANALYSIS_WORKERS, FABCORE_ANALYSIS_MEMORY_MB, FABCORE_ANALYSIS_TIMEOUT_S, "
+        "FABCORE_ANALYSIS_THREADS); "
         "FABCORE_MAX_UPLOAD_MB limits uploads; FABCORE_SECURE_COOKIES=0 drops the Secure flag "
         "for plain http on another host than localhost. With FABCORE_JOBS=in-process (the "
         "default) each process relays mails as soon as it queues them and every "

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
+from functools import partial
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -29,6 +31,7 @@ from fabcore.app.bootstrap import bootstrap
 from fabcore.app.facade import Fabcore
 from fabcore.domain.errors import ConfigurationError, InfrastructureError
 from fabcore.ports.jobs import JobQueue
+from fabcore.ports.mesh import MeshAnalyser
 from fabcore.ports.metrics import Metrics
 from fabcore.ports.payments import PaymentGateway
 
@@ -82,18 +85,34 @@ def jobs_mode() -> JobsMode:
 
 @attrs.frozen
 class AnalysisPool:
-    """The processes that analyse uploads: how many, and the limits of one analysis."""
+    """The processes that analyse uploads: how many, and the limits of one analysis.
+
+    ``threads`` is how many threads one analysis may use (None, or 0 in
+    ``FABCORE_ANALYSIS_THREADS``: the processors at hand, at most four).
+    """
 
     workers: int = 2
     memory_mb: int = 4096
     timeout_s: float = 60.0
     queue: int = 32
+    threads: int | None = None
 
     @classmethod
     def from_environment(cls) -> AnalysisPool:
+        threads = env_int("FABCORE_ANALYSIS_THREADS", 0) or None
+        if threads is not None and threads < 0:
+            raise ConfigurationError(
+                f"FABCORE_ANALYSIS_THREADS must be a whole number of 0 or more, got {threads}"
+            )
         return cls(env_int("FABCORE_ANALYSIS_WORKERS", 2),
                    env_int("FABCORE_ANALYSIS_MEMORY_MB", 4096),
-                   float(env_int("FABCORE_ANALYSIS_TIMEOUT_S", 60)))
+                   float(env_int("FABCORE_ANALYSIS_TIMEOUT_S", 60)), threads=threads)
+
+    def analyser(self) -> Callable[[], MeshAnalyser]:
+        """What makes each worker's analyser (picklable, for the worker processes)."""
+        from fabcore.adapters.mesh import MeshFileAnalyser
+
+        return partial(MeshFileAnalyser, threads=self.threads)
 
 
 def queue_from_environment(url: str) -> JobQueue:
@@ -122,11 +141,10 @@ def core_from_environment(*, pooled: bool, queue: bool | None = None,
             if (jobs_mode() == "queue" if queue is None else queue) else None)
     analyser = None
     if pooled:
-        from fabcore.adapters.mesh import MeshFileAnalyser
         from fabcore.adapters.worker_pool import PooledAnalyser
 
         pool = AnalysisPool.from_environment()
-        analyser = PooledAnalyser(MeshFileAnalyser, workers=pool.workers,
+        analyser = PooledAnalyser(pool.analyser(), workers=pool.workers,
                                   memory_mb=pool.memory_mb, timeout_s=pool.timeout_s,
                                   queue=pool.queue)
     env = os.environ
