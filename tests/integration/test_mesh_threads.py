@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ from fabcore.domain.errors import ModelRejected
 from fabcore.testing.mesh import torus, write
 
 TEXT_FORMATS = ("obj", "stl-ascii", "off")
+DATA = Path(__file__).resolve().parent.parent / "data"
+MODEL_SUFFIXES = {".stl", ".obj", ".3mf", ".ply", ".off", ".glb"}
 MODEL = torus(sections=(60, 40))
 
 
@@ -62,6 +65,20 @@ def test_several_threads_read_the_same_triangles_as_one(fmt: str) -> None:
     assert MeshFileAnalyser(threads=1).analyse(data, name) == MeshFileAnalyser(
         threads=3
     ).analyse(data, name)
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in DATA.iterdir() if p.suffix.lower() in MODEL_SUFFIXES)
+)
+def test_the_corpus_gives_the_same_answers_on_one_thread_and_on_three(name: str) -> None:
+    data = (DATA / name).read_bytes()
+    answers = []
+    for threads in (1, 3):
+        try:
+            answers.append(MeshFileAnalyser(threads=threads).analyse(data, name))
+        except ModelRejected as refused:
+            answers.append(refused.reason)
+    assert answers[0] == answers[1]
 
 
 def test_a_3mf_whose_comment_turns_reading_over_to_lxml_midway_reads_the_same() -> None:
