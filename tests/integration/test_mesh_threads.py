@@ -72,7 +72,7 @@ def test_several_threads_read_the_same_triangles_as_one(fmt: str) -> None:
 )
 def test_the_corpus_gives_the_same_answers_on_one_thread_and_on_three(name: str) -> None:
     data = (DATA / name).read_bytes()
-    answers = []
+    answers: list[object] = []
     for threads in (1, 3):
         try:
             answers.append(MeshFileAnalyser(threads=threads).analyse(data, name))
