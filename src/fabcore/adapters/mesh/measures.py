@@ -108,8 +108,11 @@ def measure(
         del xyz, merged, corners
         positions = np.stack(vertex_xyz, axis=1)
         positions -= center
-        hull_of_points = threads.submit(hull_volume, positions, hull_max_points)
-        started.append(hull_of_points)
+        # A convex mesh needs no hull: taken in advance only where a thread is free for it.
+        hull_of_points = None
+        if threads.count > 1:
+            hull_of_points = threads.submit(hull_volume, positions, hull_max_points)
+            started.append(hull_of_points)
         kept, faces, topo = _faces_and_topology(all_faces, positions, tol)
         area2, nz, vol6, plate = quantities.result()
         area = float(area2.sum()) / 2.0
@@ -151,7 +154,12 @@ def measure(
         overhang = float(area2[down & ~plate].sum()) / 2.0
 
         convex = closed and bodies == 1 and _is_convex(faces, positions, topo, orient)
-        hull = volume if convex else hull_of_points.result()
+        if convex:
+            hull = volume
+        elif hull_of_points is not None:
+            hull = hull_of_points.result()
+        else:
+            hull = hull_volume(positions, hull_max_points)
         if closed and bodies == 1:
             hull = max(hull, volume)
         figures = MeshFigures(

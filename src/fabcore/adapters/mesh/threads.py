@@ -133,8 +133,10 @@ class Threads:
             while pending:
                 yield pending.popleft().result()
         finally:
+            # Once the caller stops, what has not started never will, and what has is waited for.
             for future in pending:
                 future.cancel()
+            wait(pending)
 
 
 def _step(source: Iterator[T]) -> tuple[bool, T | None]:

@@ -24,7 +24,8 @@ import zipfile
 import zlib
 from collections import deque
 from collections.abc import Hashable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -194,9 +195,13 @@ class _Package:
     def part(self, name: str) -> _Part:
         info = self.members[name]
         parser = _ModelParser(info.filename, self.limits, self.threads)
-        for block in self.threads.ahead(self.blocks(info)):
-            parser.feed(block)
-        return parser.close()
+        try:
+            with closing(self.threads.ahead(self.blocks(info))) as blocks:
+                for block in blocks:
+                    parser.feed(block)
+            return parser.close()
+        finally:
+            parser.stop()
 
     def blocks(self, info: zipfile.ZipInfo) -> Iterator[bytes]:
         try:
@@ -294,6 +299,14 @@ class _ModelParser:
         if not self.started:
             raise ModelError(f"the 3MF part {self.name} is empty")
         return self.part
+
+    def stop(self) -> None:
+        """Leave nothing running for this part (after an error; a no-op once closed)."""
+        left = [prepared for _, prepared in self.pending if prepared is not None]
+        self.pending.clear()
+        for prepared in left:
+            prepared.cancel()
+        wait(left)
 
     def _queue(self, data: bytes, *, raw: bool = False) -> None:
         """Prepare ``data`` beside the caller; apply what was prepared before, in order."""
