@@ -24,7 +24,7 @@ from postgres_server import recreate_database
 ALL_MIGRATIONS = [
     "0001_initial", "0002_lookup_indexes", "0003_order_summary", "0004_order_documents_json",
     "0005_documents_lz4", "0006_invoice_numbers", "0007_accounts", "0008_outbox_by_shop",
-    "0009_background_jobs",
+    "0009_background_jobs", "0010_outbox_due",
 ]
 
 
@@ -59,7 +59,7 @@ def test_old_database_upgrades_in_place_and_keeps_its_rows(empty_url: str) -> No
             uow.outbox.add(a.message())
             uow.commit()
     with PostgresDatabase(empty_url) as database:
-        assert database.schema_version() == 9
+        assert database.schema_version() == len(ALL_MIGRATIONS)
         with database() as uow:
             assert uow.orders.get("ord-1") == a.order()
             assert uow.shops.catalog("shop-1") == a.catalog()

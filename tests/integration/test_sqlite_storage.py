@@ -18,6 +18,7 @@ from typing import Literal
 import attrs
 import pytest
 
+from fabcore.adapters import sqlite as sqlite_adapter
 from fabcore.adapters.sqlite import SqliteDatabase
 from fabcore.app.bootstrap import make_database
 from fabcore.domain.errors import ConfigurationError, NotFound, StorageError
@@ -30,7 +31,7 @@ from fabcore.testing.repositories import run_threads, seed, store
 V1_FIXTURE = Path(__file__).parent.parent / "data" / "fabcore-v1.sqlite"
 ALL_MIGRATIONS = ["0001_initial", "0002_lookup_indexes", "0003_order_summary",
                   "0004_invoice_numbers", "0005_accounts", "0006_outbox_by_shop",
-                  "0007_background_jobs"]
+                  "0007_background_jobs", "0008_outbox_due"]
 
 
 def _as_v1_stored_it(shop: Shop) -> Shop:
@@ -60,7 +61,7 @@ def test_fixture_is_at_version_1(v1_copy: Path) -> None:
 
 def test_old_database_upgrades_in_place_and_keeps_its_rows(v1_copy: Path) -> None:
     with SqliteDatabase(v1_copy) as database:
-        assert database.schema_version() == 7
+        assert database.schema_version() == len(ALL_MIGRATIONS)
         with database() as uow:
             assert uow.shops.get("shop-1") == _as_v1_stored_it(a.shop())
             assert uow.shops.catalog("shop-1") == a.catalog()
@@ -115,6 +116,39 @@ def test_summaries_by_status_are_read_from_one_index(tmp_path: Path) -> None:
               "AND status = ? ORDER BY created_at DESC, number DESC", ("shop-1", "placed"),
     ))
     assert "COVERING INDEX orders_shop_status_summary" in plan
+    assert "TEMP B-TREE" not in plan
+
+
+def test_a_claim_walks_the_due_mails_in_order_and_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Sorting every pending mail for each claim made a claim's cost grow with
+    # the queue behind it.
+    statements: list[str] = []
+    connect = SqliteDatabase._connect
+
+    def traced(self: SqliteDatabase) -> sqlite3.Connection:
+        conn = connect(self)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(SqliteDatabase, "_connect", traced)
+    path = tmp_path / "fabcore.db"
+    database = SqliteDatabase(path)
+    seed(database)
+    with database() as uow:
+        uow.outbox.add_all([a.message(f"msg-{n}", order_id=None,
+                                      created_at=a.T0 + timedelta(seconds=n))
+                            for n in range(30)])
+        uow.commit()
+    with database() as uow:
+        claimed = uow.outbox.claim(a.T0 + timedelta(hours=1), 10, a.T0 + timedelta(hours=2))
+        uow.commit()
+    database.close()
+    assert [m.id for m in claimed] == [f"msg-{n}" for n in range(10)]
+    claim = next(s for s in statements if s.startswith("UPDATE outbox SET attempts"))
+    plan = " ".join(str(row) for row in _query(path, f"EXPLAIN QUERY PLAN {claim}"))
+    assert "USING INDEX outbox_due" in plan
     assert "TEMP B-TREE" not in plan
 
 
@@ -292,3 +326,85 @@ def test_database_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         database.close()
     with pytest.raises(ConfigurationError):
         make_database("sqlite://somehost/fabcore.db")
+
+
+def _queue_mails(database: SqliteDatabase, count: int, first: int = 0) -> None:
+    """``count`` write transactions, one outbox message each."""
+    for n in range(first, first + count):
+        with database() as uow:
+            uow.outbox.add(a.message(f"msg-{n}", order_id=None))
+            uow.commit()
+
+
+def test_the_log_is_checkpointed_every_so_many_commits_outside_the_writer_gate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite's own checkpoint would sync the disk inside the commit that
+    # fills the log, while every other writer waits at the gate.
+    monkeypatch.setattr(sqlite_adapter, "CHECKPOINT_EVERY", 4)
+    gate_free: list[bool] = []
+    database: SqliteDatabase
+
+    def watch(statement: str) -> None:
+        if statement.startswith("PRAGMA wal_checkpoint"):
+            free = database.writers._threads.acquire(blocking=False)
+            if free:
+                database.writers._threads.release()
+            gate_free.append(free)
+
+    connect = SqliteDatabase._connect
+
+    def traced(self: SqliteDatabase) -> sqlite3.Connection:
+        conn = connect(self)
+        conn.set_trace_callback(watch)
+        return conn
+
+    monkeypatch.setattr(SqliteDatabase, "_connect", traced)
+    database = SqliteDatabase(tmp_path / "fabcore.db")
+    seed(database)
+    with database() as uow:
+        assert uow.outbox.count(a.message().status) == 0  # a read commits nothing
+        uow.commit()
+    _queue_mails(database, 10)
+    database.close()
+    assert _query(tmp_path / "fabcore.db", "PRAGMA wal_autocheckpoint") == [(1000,)]
+    # The seed and ten mails: eleven writing commits, a checkpoint after the 4th and 8th.
+    assert gate_free == [True, True]
+
+
+def test_connections_leave_checkpoints_to_the_adapter(tmp_path: Path) -> None:
+    with SqliteDatabase(tmp_path / "fabcore.db") as database, database() as uow:
+        session = uow.session
+        assert isinstance(session, sqlite_adapter._SqliteSession)
+        assert session._conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+
+
+def test_checkpoints_keep_the_log_from_growing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_bytes = {}
+    for every in (5, 10**9):
+        monkeypatch.setattr(sqlite_adapter, "CHECKPOINT_EVERY", every)
+        path = tmp_path / f"every-{every}.db"
+        with SqliteDatabase(path) as database:
+            seed(database)
+            _queue_mails(database, 300)
+            log_bytes[every] = Path(f"{path}-wal").stat().st_size
+            with database() as uow:
+                assert uow.outbox.count(a.message().status) == 300
+    # Without them every page written stays in the log until the file is closed.
+    assert log_bytes[5] * 5 < log_bytes[10**9]
+
+
+def test_a_failed_checkpoint_is_logged_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Refusing:
+        def execute(self, sql: str) -> sqlite3.Cursor:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlite_adapter, "CHECKPOINT_EVERY", 1)
+    with SqliteDatabase(tmp_path / "fabcore.db") as database:
+        database.committed(Refusing())  # type: ignore[arg-type]
+    assert "checkpoint of" in caplog.text
+    assert "disk I/O error" in caplog.text

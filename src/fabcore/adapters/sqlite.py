@@ -29,6 +29,8 @@ through an advisory lock on a side file (``<database>-writer``).
 
 from __future__ import annotations
 
+import itertools
+import logging
 import os
 import sqlite3
 import threading
@@ -62,7 +64,14 @@ from fabcore.domain.errors import (
     StorageError,
 )
 
-__all__ = ["SqliteDatabase"]
+__all__ = ["CHECKPOINT_EVERY", "SqliteDatabase"]
+
+log = logging.getLogger(__name__)
+
+#: Write transactions of one :class:`SqliteDatabase` between two checkpoints of
+#: the log into the file: a status change with its mails writes about ten
+#: pages, so the log stays near SQLite's own default of 1,000.
+CHECKPOINT_EVERY = 100
 
 _NEXT_NUMBER = (
     "INSERT INTO order_numbers (shop_id, last) VALUES (?, 1) "
@@ -312,10 +321,13 @@ class _SqliteSession(Session):
 
     def commit(self) -> None:
         self._flush()
-        if self._conn.in_transaction:
+        wrote = self._conn.in_transaction
+        if wrote:
             self._run("COMMIT")
         self._let_go()
         self._kept_numbers.clear()
+        if wrote:
+            self._db.committed(self._conn)
 
     def rollback(self) -> None:
         self._later.clear()
@@ -370,6 +382,7 @@ class SqliteDatabase(SqlDatabase):
         self.timeout = timeout
         self._synchronous = synchronous
         self.documents = DocumentCache()
+        self._commits = itertools.count(1)
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         conn = self._connect()
@@ -403,10 +416,30 @@ class SqliteDatabase(SqlDatabase):
         try:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
+            # Checkpoints are taken by :meth:`committed`, outside the writer gate.
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
         except sqlite3.Error as exc:
             conn.close()
             raise _translate(exc, self.path, self.timeout) from exc
         return conn
+
+    def committed(self, conn: sqlite3.Connection) -> None:
+        """Count a write transaction; every :data:`CHECKPOINT_EVERY` th, checkpoint the log.
+
+        SQLite's own checkpoint runs inside the commit that fills the log,
+        and its disk syncs would hold the writer gate, stalling every other
+        writer for them. This one runs after the gate is let go, in the
+        committing thread, as a passive checkpoint (never waiting for readers
+        or writers). Its failure loses nothing (the commit is done, the next
+        checkpoint takes the same frames), so it is logged, not raised.
+        """
+        if next(self._commits) % CHECKPOINT_EVERY:
+            return
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            log.warning("checkpoint of %s failed, the next one will try again: %s",
+                        self.path, exc)
 
     def session(self) -> Session:
         with self._lock:
