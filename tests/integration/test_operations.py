@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from litestar.testing import TestClient
 
 from fabcore.adapters.memory import MemoryDatabase, RecordingMetrics
 from fabcore.adapters.prometheus import PrometheusMetrics, exposition
 from fabcore.app.bootstrap import bootstrap
+from fabcore.app.context import request_scope
 from fabcore.app.samples import create_sample_shop
 from fabcore.domain.errors import StorageError
 from fabcore.entrypoints import logs
@@ -157,6 +159,60 @@ def test_json_logs_carry_the_request_id(restore_logging: None) -> None:
     assert request["status"] == 200
     assert request["level"] == "info"
     assert "timestamp" in request
+
+
+class _Opaque:
+    def __repr__(self) -> str:
+        return "<opaque>"
+
+
+def _json_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_plain_records_are_written_as_the_processor_chain_writes_them(
+    restore_logging: None,
+) -> None:
+    # The JSON formatter writes plain records itself: the same fields as the chain.
+    logs.configure_logging("json", "INFO", io.StringIO())
+    handler = logging.getLogger().handlers[0]
+    fast = handler.formatter
+    assert isinstance(fast, logs._JsonLines)
+    chain = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=fast.foreign_pre_chain, processors=fast.processors)
+    records = [
+        logging.LogRecord("fabcore.app.relay", logging.INFO, __file__, 1, "mail sent", (), None),
+        logging.LogRecord("uvicorn.error", logging.WARNING, __file__, 2, "a %s of %d", ("run", 3),
+                          None),
+        logging.makeLogRecord({"name": "fabcore.web.requests", "levelno": logging.INFO,
+                               "levelname": "INFO", "msg": "request", "args": (),
+                               "route": "/api/v1/x", "status": 200, "ms": 1.25,
+                               "thing": _Opaque(), "request_id": "given"}),
+    ]
+    for record in records:
+        for request_id in (None, "req-1"):
+            with request_scope(request_id):
+                ours, theirs = json.loads(fast.format(record)), json.loads(chain.format(record))
+            assert ours.pop("timestamp").endswith("Z")
+            assert theirs.pop("timestamp").endswith("Z")
+            assert ours == theirs
+    assert json.loads(fast.format(records[2]))["thing"] == "<opaque>"
+
+
+def test_records_with_an_exception_keep_it_as_data(restore_logging: None) -> None:
+    stream = io.StringIO()
+    logs.configure_logging("json", "INFO", stream)
+    try:
+        raise ValueError("broken mailer")
+    except ValueError:
+        logging.getLogger("fabcore.app.relay").exception("outbox %s: unexpected error", "m1")
+    with structlog.contextvars.bound_contextvars(job="relay"):
+        logging.getLogger("fabcore.jobs").info("bound")
+    failed, bound = _json_lines(stream)
+    assert failed["event"] == "outbox m1: unexpected error"
+    assert failed["exception"][0]["exc_type"] == "ValueError"
+    assert failed["exception"][0]["exc_value"] == "broken mailer"
+    assert bound["job"] == "relay"
 
 
 def test_console_logs_for_people(restore_logging: None) -> None:
