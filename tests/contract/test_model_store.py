@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,43 @@ def test_filesystem_read_failure_is_storage_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError) as caught:
         store.get(ref.sha256)
     assert isinstance(caught.value.__cause__, OSError)
+
+
+def test_filesystem_staging_writes_the_file_and_keeping_only_renames_it(tmp_path: Path) -> None:
+    store = FilesystemModelStore(tmp_path)
+    data = b"solid staged\nendsolid staged\n"
+    staged = store.stage(io.BytesIO(data), "s.stl")
+    [temporary] = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert temporary.name.startswith(".tmp-")
+    assert temporary.read_bytes() == data
+    assert list(store.digests()) == []
+    written = temporary.stat().st_ino
+    staged.keep()
+    [kept] = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert (kept.name, kept.stat().st_ino) == (staged.ref.sha256[2:], written)
+
+
+def test_filesystem_dropping_removes_the_staged_file(tmp_path: Path) -> None:
+    store = FilesystemModelStore(tmp_path)
+    store.stage(io.BytesIO(b"rejected"), "r.stl").drop()
+    with store.stage(io.BytesIO(b"unkept"), "u.stl"):
+        pass
+    store.put(b"stored", "s.stl")
+    with store.stage(io.BytesIO(b"stored"), "again.stl") as again:
+        again.keep()
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [
+        hashlib.sha256(b"stored").hexdigest()[2:]]
+
+
+def test_filesystem_staging_failure_is_storage_error_and_leaves_nothing(tmp_path: Path) -> None:
+    class Broken(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: object) -> int:
+            raise OSError("connection reset")
+
+    store = FilesystemModelStore(tmp_path)
+    with pytest.raises(StorageError, match="connection reset"):
+        store.stage(io.BufferedReader(Broken()), "cut.stl")
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

@@ -4,7 +4,8 @@ A file with sha256 ``abcdef...`` lives at ``root/ab/cdef...``. Writes go to a
 temporary file (``.tmp-*``) in the same directory, or in ``root`` for a
 streamed file whose digest is known only at its end, are flushed to disk and
 then renamed into place, so a reader never sees half a file and a crash
-leaves none under a digest's name.
+leaves none under a digest's name. A staged file (:meth:`FilesystemModelStore.stage`)
+is such a temporary file, written and synced, waiting to be renamed or removed.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, BinaryIO
+from types import TracebackType
+from typing import IO, BinaryIO, Self
 
 from fabcore.domain import checks
 from fabcore.domain.errors import NotFound, StorageError
-from fabcore.ports.model_store import ModelRef
+from fabcore.ports.model_store import ModelRef, StagedModel
 
 _TEMPORARY = ".tmp-"
 _CHUNK = 1 << 20
@@ -58,30 +60,28 @@ class FilesystemModelStore:
         return ModelRef(sha256=digest, filename=filename, size=len(data))
 
     def put_file(self, file: IO[bytes], filename: str) -> ModelRef:
+        with self.stage(file, filename) as staged:
+            return staged.keep()
+
+    def stage(self, file: IO[bytes], filename: str) -> StagedModel:
         # The digest is known only once the file has been read: it goes to a
-        # temporary file under the root first, hashed on the way.
+        # temporary file under the root first, hashed on the way, and synced.
         hasher = hashlib.sha256()
         size = 0
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=_TEMPORARY)
-            with _removed_on_error(tmp_name):
-                with os.fdopen(fd, "wb") as out:
-                    while chunk := file.read(_CHUNK):
-                        hasher.update(chunk)
-                        out.write(chunk)
-                        size += len(chunk)
-                    out.flush()
-                    os.fsync(out.fileno())
-                target = self._path(hasher.hexdigest())
-                if self._stored(target, size):
-                    os.unlink(tmp_name)
-                else:
-                    target.parent.mkdir(exist_ok=True)
-                    self._install(tmp_name, target)
+            with _removed_on_error(tmp_name), os.fdopen(fd, "wb") as out:
+                while chunk := file.read(_CHUNK):
+                    hasher.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
         except OSError as exc:
             raise StorageError(f"could not store model {filename!r}: {exc}") from exc
-        return ModelRef(sha256=hasher.hexdigest(), filename=filename, size=size)
+        ref = ModelRef(sha256=hasher.hexdigest(), filename=filename, size=size)
+        return _StagedFile(self, ref, tmp_name)
 
     @staticmethod
     def _stored(target: Path, size: int) -> bool:
@@ -159,6 +159,46 @@ class FilesystemModelStore:
                 pass
         except OSError as exc:
             raise StorageError(f"the model directory {self.root} is not writable: {exc}") from exc
+
+
+class _StagedFile:
+    """A synced temporary file under the root, renamed into place when kept."""
+
+    def __init__(self, store: FilesystemModelStore, ref: ModelRef, tmp_name: str) -> None:
+        self._store = store
+        self.ref = ref
+        self._tmp_name: str | None = tmp_name
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.drop()
+
+    def keep(self) -> ModelRef:
+        tmp_name, self._tmp_name = self._tmp_name, None
+        if tmp_name is None:
+            raise RuntimeError(f"model {self.ref.sha256} was kept or dropped already")
+        target = self._store._path(self.ref.sha256)
+        try:
+            if self._store._stored(target, self.ref.size):
+                os.unlink(tmp_name)
+            else:
+                target.parent.mkdir(exist_ok=True)
+                self._store._install(tmp_name, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+            raise StorageError(f"could not store model {self.ref.sha256}: {exc}") from exc
+        return self.ref
+
+    def drop(self) -> None:
+        tmp_name, self._tmp_name = self._tmp_name, None
+        if tmp_name is not None:
+            # What cannot be removed now is a leftover like a crash's, not a model.
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
 
 
 @contextlib.contextmanager

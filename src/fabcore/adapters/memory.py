@@ -45,7 +45,7 @@ from fabcore.domain.order_summary import OrderSummary
 from fabcore.domain.shop import Shop
 from fabcore.domain.status import OrderStatus
 from fabcore.ports.mailer import Mail
-from fabcore.ports.model_store import ModelRef
+from fabcore.ports.model_store import ModelRef, StagedModel
 from fabcore.ports.outbox import OutboxMessage, OutboxStatus
 from fabcore.ports.payments import Checkout, PaymentEvent
 
@@ -60,6 +60,31 @@ def _page(items: Sequence[_T], limit: int | None, offset: int) -> Sequence[_T]:
 
 
 # -- model store ----------------------------------------------------------------
+
+
+class _HeldModel:
+    """Bytes read by :meth:`MemoryModelStore.stage`, put into the store when kept."""
+
+    def __init__(self, store: MemoryModelStore, data: bytes, filename: str) -> None:
+        self._store = store
+        self._data: bytes | None = data
+        self.ref = ModelRef(hashlib.sha256(data).hexdigest(), filename, len(data))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.drop()
+
+    def keep(self) -> ModelRef:
+        data, self._data = self._data, None
+        if data is None:
+            raise RuntimeError(f"model {self.ref.sha256} was kept or dropped already")
+        return self._store.put(data, self.ref.filename)
+
+    def drop(self) -> None:
+        self._data = None
 
 
 class MemoryModelStore:
@@ -92,6 +117,9 @@ class MemoryModelStore:
     def put_file(self, file: IO[bytes], filename: str) -> ModelRef:
         # This store keeps whole files in memory anyway.
         return self.put(file.read(), filename)
+
+    def stage(self, file: IO[bytes], filename: str) -> StagedModel:
+        return _HeldModel(self, file.read(), filename)
 
     def open(self, sha256: str) -> BinaryIO:
         return io.BytesIO(self.get(sha256))

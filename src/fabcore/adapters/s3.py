@@ -37,12 +37,13 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal, cast
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal, Self, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from fabcore.domain import checks
 from fabcore.domain.errors import ConfigurationError, NotFound, StorageError
-from fabcore.ports.model_store import ModelRef
+from fabcore.ports.model_store import ModelRef, StagedModel
 
 try:
     import boto3
@@ -440,6 +441,23 @@ class S3ModelStore:
             self._store(spool, ref)
         return ref
 
+    def stage(self, file: IO[bytes], filename: str) -> StagedModel:
+        """Spool the file to a temporary file on this machine; it is uploaded when kept.
+
+        An object appears in the bucket only once complete, so the upload
+        itself is what keeping takes.
+        """
+        try:
+            spool = tempfile.TemporaryFile(prefix="fabcore-s3-")  # noqa: SIM115
+        except OSError as exc:
+            raise StorageError(f"could not store model {filename!r}: {exc}") from exc
+        try:
+            digest, size = _hash(file, spool, filename)
+        except BaseException:
+            spool.close()
+            raise
+        return _StagedSpool(self, ModelRef(sha256=digest, filename=filename, size=size), spool)
+
     def _store(self, file: IO[bytes], ref: ModelRef) -> None:
         """Upload ``file`` (positioned at the data of ``ref``) unless it is stored already."""
         if self._head(ref.sha256) == ref.size:
@@ -498,6 +516,36 @@ class S3ModelStore:
                 self._client.abort_multipart_upload(Bucket=self.bucket, Key=key,
                                                     UploadId=upload_id)
             raise
+
+
+class _StagedSpool:
+    """A model spooled by :meth:`S3ModelStore.stage`, uploaded when kept."""
+
+    def __init__(self, store: S3ModelStore, ref: ModelRef, spool: IO[bytes]) -> None:
+        self._store = store
+        self.ref = ref
+        self._spool: IO[bytes] | None = spool
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.drop()
+
+    def keep(self) -> ModelRef:
+        spool, self._spool = self._spool, None
+        if spool is None:
+            raise RuntimeError(f"model {self.ref.sha256} was kept or dropped already")
+        with spool:
+            _seek(spool, 0, self.ref.filename)
+            self._store._store(spool, self.ref)
+        return self.ref
+
+    def drop(self) -> None:
+        spool, self._spool = self._spool, None
+        if spool is not None:
+            spool.close()
 
 
 def _seekable(file: IO[bytes]) -> bool:

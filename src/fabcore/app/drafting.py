@@ -7,8 +7,10 @@ review, where they also set firm prices and one-off fees.
 from __future__ import annotations
 
 import hashlib
+import io
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, overload
 
 import attrs
@@ -33,7 +35,7 @@ from fabcore.domain.pricing import options_for, price_line
 from fabcore.domain.quote import Fee, LineQuote, LineSpec
 from fabcore.domain.shop import ShopContext
 from fabcore.ports.jobs import ANALYSIS_QUEUE
-from fabcore.ports.model_store import ModelRef
+from fabcore.ports.model_store import ModelRef, StagedModel
 from fabcore.ports.repositories import UnitOfWork
 
 # Bytes read at a time while hashing an uploaded file.
@@ -59,6 +61,19 @@ class PendingModel:
     ref: ModelRef
     request: AnalysisRequest
     waiting: int = 0
+
+
+def _drop(staged: Future[StagedModel]) -> None:
+    """Drop a file staged beside an analysis that failed, once it is written.
+
+    The analysis's error is what the caller gets: an error of the staging
+    itself (nothing was staged) gives way to it.
+    """
+    try:
+        model = staged.result()
+    except Exception:
+        return
+    model.drop()
 
 
 def _units(value: Units | str) -> Units:
@@ -241,8 +256,17 @@ class Drafting(Runner):
         return known if known is not None and self.models.exists(sha256) else None
 
     def _analyse_and_keep(self, data: bytes, filename: str, unit: Units) -> UploadedModel:
-        analysis = self._analyse(data, filename, unit)
-        ref = self.models.put(data, filename)
+        # The file is written (and synced) beside its analysis, and kept only
+        # once the analysis accepts it: a refused file is never stored.
+        with ThreadPoolExecutor(1, thread_name_prefix="fabcore-stage") as staging:
+            staged = staging.submit(self.models.stage, io.BytesIO(data), filename)
+            try:
+                analysis = self._analyse(data, filename, unit)
+            except BaseException:
+                _drop(staged)
+                raise
+            with staged.result() as model:
+                ref = model.keep()
         with self.uow() as uow:
             uow.analyses.add(ref.sha256, unit.value, analysis)
             uow.commit()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import IO, BinaryIO, Protocol
+from types import TracebackType
+from typing import IO, BinaryIO, Protocol, Self
 
 import attrs
 
@@ -15,6 +16,34 @@ class ModelRef:
     sha256: str
     filename: str
     size: int
+
+
+class StagedModel(Protocol):
+    """A file written to a store out of every reader's sight, until it is kept or dropped.
+
+    Leaving its ``with`` block drops it unless it was kept. A store does the
+    slow part of storing (writing, syncing) while staging, so that the
+    caller can decide meanwhile (an upload is staged while it is analysed)
+    and :meth:`keep` is quick.
+    """
+
+    @property
+    def ref(self) -> ModelRef:
+        """The file's reference, as :meth:`ModelStore.put_file` would return it."""
+        ...
+
+    def keep(self) -> ModelRef:
+        """Store the file under its digest, durably, as ``put_file`` does (idempotent)."""
+        ...
+
+    def drop(self) -> None:
+        """Forget the file; nothing happens once it was kept or dropped."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None: ...
 
 
 class ModelStore(Protocol):
@@ -36,6 +65,15 @@ class ModelStore(Protocol):
 
         The file is read in pieces, never whole into memory; it need not be
         seekable. It is left open, at its end.
+        """
+        ...
+
+    def stage(self, file: IO[bytes], filename: str) -> StagedModel:
+        """Write what ``file`` holds from its position to its end, to be kept or dropped.
+
+        Read like :meth:`put_file`; until :meth:`StagedModel.keep` nothing is
+        stored: no reader sees the file, and a dropped (or never kept) file
+        leaves nothing behind.
         """
         ...
 

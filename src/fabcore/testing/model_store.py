@@ -193,6 +193,63 @@ class ModelStoreContract:
         assert (ref.sha256, ref.size) == (_sha(b""), 0)
         assert store.get(ref.sha256) == b""
 
+    def test_a_staged_file_is_stored_only_once_kept(self, store: ModelStore) -> None:
+        file = io.BytesIO(b"header to skip|" + LARGE)
+        file.seek(len(b"header to skip|"))
+        staged = store.stage(file, "large.stl")
+        assert staged.ref == ModelRef(sha256=_sha(LARGE), filename="large.stl", size=len(LARGE))
+        assert file.read() == b""
+        file.close()  # the caller's file is not needed once staged
+        assert not store.exists(staged.ref.sha256)
+        with pytest.raises(NotFound):
+            store.get(staged.ref.sha256)
+        assert list(store.digests()) == []
+        with staged:
+            assert staged.keep() == staged.ref
+        assert store.get(staged.ref.sha256) == LARGE
+        assert list(store.digests()) == [staged.ref.sha256]
+
+    def test_a_dropped_file_leaves_nothing(self, store: ModelStore) -> None:
+        kept = store.put(b"kept part", "kept.stl")
+        dropped = store.stage(_unseekable(LARGE), "rejected.stl")
+        dropped.drop()
+        dropped.drop()
+        with store.stage(io.BytesIO(b"left in its block"), "unkept.stl") as unkept:
+            pass
+        assert not store.exists(dropped.ref.sha256)
+        assert not store.exists(unkept.ref.sha256)
+        assert list(store.digests()) == [kept.sha256]
+
+    def test_a_file_left_by_an_error_is_dropped(self, store: ModelStore) -> None:
+        with pytest.raises(ValueError, match="refused"), \
+                store.stage(io.BytesIO(b"refused part"), "part.stl") as staged:
+            raise ValueError("refused")
+        assert not store.exists(staged.ref.sha256)
+
+    def test_keeping_bytes_stored_before_keeps_one_copy(self, store: ModelStore) -> None:
+        first = store.put(LARGE, "a.stl")
+        with store.stage(io.BytesIO(LARGE), "b.stl") as staged:
+            assert staged.keep() == ModelRef(first.sha256, "b.stl", len(LARGE))
+            staged.drop()
+        assert list(store.digests()) == [first.sha256]
+        assert store.get(first.sha256) == LARGE
+
+    def test_staged_files_of_the_same_bytes_are_kept_apart(self, store: ModelStore) -> None:
+        # Two uploads of one file: one refused (dropped), one accepted (kept).
+        accepted = store.stage(io.BytesIO(LARGE), "in-mm.stl")
+        refused = store.stage(io.BytesIO(LARGE), "in-m.stl")
+        refused.drop()
+        accepted.keep()
+        assert store.get(accepted.ref.sha256) == LARGE
+
+    def test_a_staged_file_is_kept_once(self, store: ModelStore) -> None:
+        staged = store.stage(io.BytesIO(b"part"), "part.stl")
+        staged.keep()
+        with pytest.raises(RuntimeError, match="kept or dropped"):
+            staged.keep()
+        staged.drop()
+        assert store.get(staged.ref.sha256) == b"part"
+
     def test_open_reads_the_stored_bytes_in_pieces(self, store: ModelStore) -> None:
         ref = store.put(LARGE, "large.stl")
         pieces = []
