@@ -7,6 +7,7 @@ database, with a mailer that dies like a killed process.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,7 +27,7 @@ from fabcore.app.pauses import pause
 from fabcore.app.samples import bracket_stl, create_sample_shop
 from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import AnalysisState
-from fabcore.domain.errors import ConfigurationError, ModelRejected, StorageError
+from fabcore.domain.errors import ConfigurationError, InvalidInput, ModelRejected, StorageError
 from fabcore.domain.quote import LineSpec
 from fabcore.domain.status import OrderStatus
 from fabcore.ports.jobs import ANALYSIS_QUEUE
@@ -337,3 +338,19 @@ def test_a_pause_point_marks_where_it_waits(
     assert [p.name.rsplit("-", 1)[0] for p in tmp_path.iterdir()] == ["relay.before_send"]
     with pytest.raises(ValueError, match="unknown pause point"):
         pause("nowhere")
+
+
+def test_a_large_upload_with_another_digest_than_given_is_refused_and_not_deferred(
+    app: Fabcore, as_ada: Actor, jobs: RecordingJobs
+) -> None:
+    wrong = hashlib.sha256(b"another file").hexdigest()
+    with pytest.raises(InvalidInput, match="does not have the sha256 given"):
+        app.upload_model_file(as_ada, io.BytesIO(bracket_stl()), "b.stl", defer_from=1,
+                              sha256=wrong)
+    assert list(app.models.digests()) == []
+    assert jobs.analyses == []
+    right = hashlib.sha256(bracket_stl()).hexdigest()
+    pending = app.upload_model_file(as_ada, io.BytesIO(bracket_stl()), "b.stl", defer_from=1,
+                                    sha256=right)
+    assert isinstance(pending, PendingModel)
+    assert len(jobs.analyses) == 1

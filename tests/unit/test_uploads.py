@@ -18,7 +18,7 @@ from fabcore.app.facade import Fabcore
 from fabcore.app.samples import create_sample_shop
 from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import ModelAnalysis, Units
-from fabcore.domain.errors import ModelRejected, NotFound, StorageError
+from fabcore.domain.errors import InvalidInput, ModelRejected, NotFound, StorageError
 from fabcore.ports.model_store import ModelRef, StagedModel
 
 DATA = Path(__file__).parents[1] / "data"
@@ -155,3 +155,33 @@ def test_a_store_that_cannot_stage_fails_the_upload_and_records_nothing() -> Non
     empty = (DATA / "empty.stl").read_bytes()
     with pytest.raises(ModelRejected):
         core.upload_model(VISITOR, empty, "empty.stl")
+
+
+def test_a_digest_given_by_the_caller_spares_reading_the_file_for_it() -> None:
+    analyser = CountingAnalyser()
+    core = bootstrap("memory://", secret_key=b"k" * 32, analyser=analyser)
+    create_sample_shop(core)
+    digest = hashlib.sha256(CUBE).hexdigest()
+    file = io.BytesIO(b"prefix" + CUBE)
+    file.seek(6)
+    first = core.upload_model_file(VISITOR, file, "cube.stl", sha256=digest.upper())
+    assert (first.ref.sha256, first.ref.size) == (digest, len(CUBE))
+    assert core.models.get(digest) == CUBE
+    again = core.upload_model_file(VISITOR, io.BytesIO(CUBE), "again.stl", sha256=digest)
+    assert again.analysis == attrs.evolve(first.analysis, filename="again.stl")
+    assert len(analyser.calls) == 1
+
+
+@pytest.mark.parametrize("defer_from", [None, 1])
+def test_a_file_with_another_digest_than_given_is_refused_and_not_stored(
+    defer_from: int | None,
+) -> None:
+    core = bootstrap("memory://", secret_key=b"k" * 32)
+    create_sample_shop(core)
+    wrong = hashlib.sha256(b"another file").hexdigest()
+    with pytest.raises(InvalidInput, match="does not have the sha256 given"):
+        core.upload_model_file(VISITOR, io.BytesIO(CUBE), "cube.stl", sha256=wrong,
+                               defer_from=defer_from)
+    assert list(core.models.digests()) == []
+    with pytest.raises(InvalidInput, match="64 hex digits"):
+        core.upload_model_file(VISITOR, io.BytesIO(CUBE), "cube.stl", sha256="../x")

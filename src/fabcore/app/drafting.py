@@ -18,7 +18,7 @@ import attrs
 from fabcore.app.context import current_request_id
 from fabcore.app.pauses import pause
 from fabcore.app.runner import Runner, key_id, log
-from fabcore.domain import access
+from fabcore.domain import access, checks
 from fabcore.domain.actor import Actor
 from fabcore.domain.analysis import AnalysisRequest, AnalysisState, ModelAnalysis, Units
 from fabcore.domain.customer import Address
@@ -61,6 +61,11 @@ class PendingModel:
     ref: ModelRef
     request: AnalysisRequest
     waiting: int = 0
+
+
+def _other_digest(filename: str, sha256: str) -> InvalidInput:
+    return InvalidInput(f"{filename}: the file's content does not have the sha256 given "
+                        f"for it ({sha256[:12]}...); nothing was stored")
 
 
 def _drop(staged: Future[StagedModel]) -> None:
@@ -109,44 +114,55 @@ class Drafting(Runner):
     @overload
     def upload_model_file(
         self, actor: Actor, file: IO[bytes], filename: str, units: Units | str = ...,
-        *, defer_from: None = None,
+        *, defer_from: None = None, sha256: str | None = None,
     ) -> UploadedModel: ...
 
     @overload
     def upload_model_file(
         self, actor: Actor, file: IO[bytes], filename: str, units: Units | str = ...,
-        *, defer_from: int,
+        *, defer_from: int, sha256: str | None = None,
     ) -> UploadedModel | PendingModel: ...
 
     def upload_model_file(
         self, actor: Actor, file: IO[bytes], filename: str, units: Units | str = Units.MM,
-        *, defer_from: int | None = None,
+        *, defer_from: int | None = None, sha256: str | None = None,
     ) -> UploadedModel | PendingModel:
-        """:meth:`upload_model` for a file open for reading, from its current position.
+        """:meth:`upload_model` for a seekable file open for reading, from its current position.
 
         The file is read in chunks to find its content hash, and whole only
-        when it has not been analysed in these units before. A file of
-        ``defer_from`` bytes or more is analysed by a worker when the job
-        queue has workers (``jobs.analyses_elsewhere``): it is stored, and
-        the answer is a :class:`PendingModel` (see :meth:`analysis_status`);
-        an upload of a file rejected that way before is refused again.
+        when it has not been analysed in these units before. A caller that
+        hashed the file already (a web front, while receiving it) gives its
+        ``sha256`` and the file is not read for it; a file that turns out
+        to have another digest is refused (``InvalidInput``) and not stored.
+        A file of ``defer_from`` bytes or more is analysed by a worker when
+        the job queue has workers (``jobs.analyses_elsewhere``): it is
+        stored, and the answer is a :class:`PendingModel` (see
+        :meth:`analysis_status`); an upload of a file rejected that way
+        before is refused again.
         """
         unit = _units(units)
         start = file.tell()
-        digest = hashlib.sha256()
-        size = 0
-        while chunk := file.read(_HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-        sha256 = digest.hexdigest()
+        if sha256 is None:
+            digest = hashlib.sha256()
+            size = 0
+            while chunk := file.read(_HASH_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+            sha256 = digest.hexdigest()
+        else:
+            sha256 = checks.sha256(sha256)
+            size = file.seek(0, io.SEEK_END) - start
         known = self._known(actor, sha256, unit)
         if known is not None:
             return UploadedModel(ModelRef(sha256, filename, size),
                                  attrs.evolve(known, filename=filename))
         file.seek(start)
+        data = file.read()
         if defer_from is not None and size >= defer_from and self.jobs.analyses_elsewhere:
-            return self._defer_analysis(file.read(), sha256, filename, unit)
-        return self._analyse_and_keep(file.read(), filename, unit)
+            if hashlib.sha256(data).hexdigest() != sha256:
+                raise _other_digest(filename, sha256)
+            return self._defer_analysis(data, sha256, filename, unit)
+        return self._analyse_and_keep(data, filename, unit, sha256)
 
     def _defer_analysis(self, data: bytes, sha256: str, filename: str,
                         unit: Units) -> PendingModel:
@@ -255,7 +271,8 @@ class Drafting(Runner):
             known = uow.analyses.get(sha256, unit.value)
         return known if known is not None and self.models.exists(sha256) else None
 
-    def _analyse_and_keep(self, data: bytes, filename: str, unit: Units) -> UploadedModel:
+    def _analyse_and_keep(self, data: bytes, filename: str, unit: Units,
+                          sha256: str | None = None) -> UploadedModel:
         # The file is written (and synced) beside its analysis, and kept only
         # once the analysis accepts it: a refused file is never stored.
         with ThreadPoolExecutor(1, thread_name_prefix="fabcore-stage") as staging:
@@ -266,6 +283,8 @@ class Drafting(Runner):
                 _drop(staged)
                 raise
             with staged.result() as model:
+                if sha256 is not None and model.ref.sha256 != sha256:
+                    raise _other_digest(filename, sha256)
                 ref = model.keep()
         with self.uow() as uow:
             uow.analyses.add(ref.sha256, unit.value, analysis)

@@ -10,6 +10,7 @@ text.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Collection, Mapping
 from typing import IO, Any
@@ -37,12 +38,13 @@ _FIELD_LIMIT = 1024
 
 @attrs.frozen
 class SpooledUpload:
-    """The uploaded file, rewound, and the form's text fields; close ``file`` when done."""
+    """The uploaded file (rewound), its sha256 and the text fields; close ``file`` when done."""
 
     file: IO[bytes]
     filename: str
     size: int
     fields: Mapping[str, str]
+    sha256: str
 
 
 def _refused(field: str, message: str) -> ValidationException:
@@ -86,6 +88,12 @@ async def _stream(
     pending = bytearray()
     value = bytearray()
     fields: dict[str, str] = {}
+    digest = hashlib.sha256()
+
+    def write(piece: bytearray) -> None:
+        # Hashed on the way, in the writing thread: the file is not read again for it.
+        digest.update(piece)
+        spool.write(piece)
     try:
         async for chunk in request.stream():
             for event in parser.parse(chunk):
@@ -108,7 +116,7 @@ async def _stream(
                             detail=f"the file is larger than the {limit // MiB} MB limit")
                     pending += event
                     if len(pending) >= _WRITE_SIZE:
-                        await anyio.to_thread.run_sync(spool.write, pending)
+                        await anyio.to_thread.run_sync(write, pending)
                         pending.clear()
                 elif segment is not None and segment.name in text_fields:
                     value += event
@@ -121,8 +129,8 @@ async def _stream(
     if filename is None:
         raise _refused(field, "a file is required")
     if pending:
-        await anyio.to_thread.run_sync(spool.write, pending)
-    return SpooledUpload(spool, filename, size, fields)
+        await anyio.to_thread.run_sync(write, pending)
+    return SpooledUpload(spool, filename, size, fields, digest.hexdigest())
 
 
 def _text(name: str, value: bytearray) -> str:

@@ -121,7 +121,7 @@ async def upload_model(
                  "source": "body"}])
         model = await anyio.to_thread.run_sync(
             partial(core.upload_model_file, actor, upload.file, upload.filename, units,
-                    defer_from=web_settings.defer_analysis_bytes))
+                    defer_from=web_settings.defer_analysis_bytes, sha256=upload.sha256))
     finally:
         upload.file.close()
     if isinstance(model, PendingModel):
