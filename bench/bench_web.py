@@ -208,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per run")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--uploads", type=int, default=5,
+                        help="uploads of the large model, each beside a library call (median)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("bench_web needs wrk: apt-get install wrk", file=sys.stderr)
@@ -267,7 +269,7 @@ def _run(args: argparse.Namespace, folder: Path, server: LiveServer) -> int:
     analyser = MeshFileAnalyser()
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, timeout=300) as client:
-        for run in range(args.runs):
+        for run in range(args.uploads):
             data = big_stl(run)
             start = time.perf_counter()
             answer = client.post("/api/v1/shops/acme/models", headers=headers,
@@ -304,7 +306,8 @@ def _run(args: argparse.Namespace, folder: Path, server: LiveServer) -> int:
     ]
     errors = sum(r["errors"] for r in options + changes)
     print(f"fabcore serve, 2 uvicorn workers, SQLite; wrk -t2 -c{args.connections} "
-          f"-d{args.seconds}s; median of {args.runs} run(s); {os.cpu_count()} CPUs, shared")
+          f"-d{args.seconds}s; median of {args.runs} run(s), "
+          f"{args.uploads} uploads; {os.cpu_count()} CPUs, shared")
     print()
     print("| figure | HTTP | library in-process | ratio (HTTP/library) | latency | target |")
     print("|---|---:|---:|---:|---|---|")
