@@ -7,6 +7,7 @@ the upload rows' child processes of ``bench_scale.py`` stay light.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -42,6 +43,29 @@ def prepare(url: str, orders: int) -> tuple[str, str, list[str]]:
                 raise RuntimeError(f"placing a bench order was refused: {placed.text}")
             ids.append(order["id"])
     return token, model["sha256"], ids
+
+
+def queued_mails(url: str, token: str) -> int:
+    """Mails in the shop's outbox still waiting to be sent."""
+    headers = {"Authorization": f"Bearer {token}"}
+    count = 0
+    with httpx.Client(base_url=url, timeout=60) as client:
+        while True:
+            page = client.get("/api/v1/shops/acme/outbox", headers=headers, params={
+                "status": "pending", "limit": 200, "offset": count}).json()
+            count += len(page["items"])
+            if page.get("next_offset") is None:
+                return count
+
+
+def wait_for_mails(url: str, token: str, timeout: float = 300.0) -> float:
+    """Wait until the outbox is empty; the seconds it took."""
+    started = time.monotonic()
+    while queued_mails(url, token):
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"mails still queued after {timeout:g} s")
+        time.sleep(0.2)
+    return time.monotonic() - started
 
 
 def resume_held(url: str, token: str) -> None:
