@@ -4,8 +4,8 @@ On the embedded default (one machine, SQLite; ``FABCORE_JOBS=in-process``)
 the web processes do this themselves, so a shop needs nothing more than
 ``fabcore serve``: each process hands due mails to the mail server as soon
 as a request of its own queued some (the in-process job queue wakes it) and
-every few seconds for the rest, and every hour it queues the reminders whose
-day has come. Both jobs are safe with several processes at once (the outbox
+every few seconds for the rest, a backlog in batches one after the other;
+and every hour it queues the reminders whose day has come. Both jobs are safe with several processes at once (the outbox
 claims its rows; a reminder is recorded with its mail).
 """
 
@@ -24,6 +24,10 @@ from fabcore.app.facade import Fabcore
 from fabcore.domain.errors import FabcoreError
 
 log = logging.getLogger("fabcore.jobs")
+
+#: Mails one relay run sends at most; a run that sends that many is followed
+#: by another at once, so a backlog goes out at the relay's pace.
+RELAY_BATCH = 100
 
 
 class BackgroundJobs:
@@ -61,16 +65,23 @@ class BackgroundJobs:
         next_reminders = time.monotonic()
         while True:
             self._wake.clear()
-            await self._step(self._core.relay_outbox, "relaying the outbox")
+            more = await self._step(self._relay, "relaying the outbox")
             if time.monotonic() >= next_reminders:
                 await self._step(self._core.send_due_reminders, "queueing reminders")
                 next_reminders = time.monotonic() + self._reminders_every
+            if more:
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._relay_every)
 
+    def _relay(self) -> bool:
+        """One relay run; True when it sent a whole batch (more mails may be due)."""
+        return self._core.relay_outbox(batch=RELAY_BATCH).processed >= RELAY_BATCH
+
     @staticmethod
-    async def _step(job: Callable[[], object], what: str) -> None:
+    async def _step(job: Callable[[], object], what: str) -> object:
         try:
-            await anyio.to_thread.run_sync(job, abandon_on_cancel=False)
+            return await anyio.to_thread.run_sync(job, abandon_on_cancel=False)
         except FabcoreError as exc:
             log.warning("%s failed, will try again: %s", what, exc)
+            return None
