@@ -5,8 +5,9 @@ the web processes do this themselves, so a shop needs nothing more than
 ``fabcore serve``: each process hands due mails to the mail server as soon
 as a request of its own queued some (the in-process job queue wakes it) and
 every few seconds for the rest, a backlog in batches one after the other;
-and every hour it queues the reminders whose day has come. Both jobs are safe with several processes at once (the outbox
-claims its rows; a reminder is recorded with its mail).
+and every hour it queues the reminders whose day has come. Both jobs are
+safe with several processes at once (the outbox claims its rows; a
+reminder is recorded with its mail).
 """
 
 from __future__ import annotations
