@@ -17,9 +17,9 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import IO, BinaryIO, Self
+from typing import IO, BinaryIO
 
+from fabcore.adapters.staging import Staged
 from fabcore.domain import checks
 from fabcore.domain.errors import NotFound, StorageError
 from fabcore.ports.model_store import ModelRef, StagedModel
@@ -161,44 +161,28 @@ class FilesystemModelStore:
             raise StorageError(f"the model directory {self.root} is not writable: {exc}") from exc
 
 
-class _StagedFile:
+class _StagedFile(Staged):
     """A synced temporary file under the root, renamed into place when kept."""
 
     def __init__(self, store: FilesystemModelStore, ref: ModelRef, tmp_name: str) -> None:
-        self._store = store
-        self.ref = ref
-        self._tmp_name: str | None = tmp_name
+        super().__init__(ref)
+        self._owner = store
+        self._tmp_name = tmp_name
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.drop()
-
-    def keep(self) -> ModelRef:
-        tmp_name, self._tmp_name = self._tmp_name, None
-        if tmp_name is None:
-            raise RuntimeError(f"model {self.ref.sha256} was kept or dropped already")
-        target = self._store._path(self.ref.sha256)
+    def _store(self) -> None:
+        target = self._owner._path(self.ref.sha256)
         try:
-            if self._store._stored(target, self.ref.size):
-                os.unlink(tmp_name)
-            else:
+            if not self._owner._stored(target, self.ref.size):
                 target.parent.mkdir(exist_ok=True)
-                self._store._install(tmp_name, target)
+                self._owner._install(self._tmp_name, target)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
             raise StorageError(f"could not store model {self.ref.sha256}: {exc}") from exc
-        return self.ref
 
-    def drop(self) -> None:
-        tmp_name, self._tmp_name = self._tmp_name, None
-        if tmp_name is not None:
-            # What cannot be removed now is a leftover like a crash's, not a model.
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
+    def _release(self) -> None:
+        # Gone once renamed into place; what cannot be removed now is a
+        # leftover like a crash's, never a model.
+        with contextlib.suppress(OSError):
+            os.unlink(self._tmp_name)
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from typing import IO, BinaryIO, Self, TypeVar
 import attrs
 
 from fabcore.adapters.copying import copy_tree as _copy
+from fabcore.adapters.staging import Staged
 from fabcore.domain import checks
 from fabcore.domain.accounts import Account, Secret, SecretKind
 from fabcore.domain.analysis import AnalysisRequest, AnalysisState, ModelAnalysis
@@ -62,29 +63,19 @@ def _page(items: Sequence[_T], limit: int | None, offset: int) -> Sequence[_T]:
 # -- model store ----------------------------------------------------------------
 
 
-class _HeldModel:
+class _HeldModel(Staged):
     """Bytes read by :meth:`MemoryModelStore.stage`, put into the store when kept."""
 
     def __init__(self, store: MemoryModelStore, data: bytes, filename: str) -> None:
-        self._store = store
-        self._data: bytes | None = data
-        self.ref = ModelRef(hashlib.sha256(data).hexdigest(), filename, len(data))
+        super().__init__(ModelRef(hashlib.sha256(data).hexdigest(), filename, len(data)))
+        self._owner = store
+        self._data = data
 
-    def __enter__(self) -> Self:
-        return self
+    def _store(self) -> None:
+        self._owner.put(self._data, self.ref.filename)
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.drop()
-
-    def keep(self) -> ModelRef:
-        data, self._data = self._data, None
-        if data is None:
-            raise RuntimeError(f"model {self.ref.sha256} was kept or dropped already")
-        return self._store.put(data, self.ref.filename)
-
-    def drop(self) -> None:
-        self._data = None
+    def _release(self) -> None:
+        self._data = b""
 
 
 class MemoryModelStore:

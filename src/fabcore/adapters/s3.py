@@ -37,10 +37,10 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal, Self, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal, cast
 from urllib.parse import parse_qsl, urlsplit
 
+from fabcore.adapters.staging import Staged
 from fabcore.domain import checks
 from fabcore.domain.errors import ConfigurationError, NotFound, StorageError
 from fabcore.ports.model_store import ModelRef, StagedModel
@@ -518,34 +518,20 @@ class S3ModelStore:
             raise
 
 
-class _StagedSpool:
+class _StagedSpool(Staged):
     """A model spooled by :meth:`S3ModelStore.stage`, uploaded when kept."""
 
     def __init__(self, store: S3ModelStore, ref: ModelRef, spool: IO[bytes]) -> None:
-        self._store = store
-        self.ref = ref
-        self._spool: IO[bytes] | None = spool
+        super().__init__(ref)
+        self._owner = store
+        self._spool = spool
 
-    def __enter__(self) -> Self:
-        return self
+    def _store(self) -> None:
+        _seek(self._spool, 0, self.ref.filename)
+        self._owner._store(self._spool, self.ref)
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.drop()
-
-    def keep(self) -> ModelRef:
-        spool, self._spool = self._spool, None
-        if spool is None:
-            raise RuntimeError(f"model {self.ref.sha256} was kept or dropped already")
-        with spool:
-            _seek(spool, 0, self.ref.filename)
-            self._store._store(spool, self.ref)
-        return self.ref
-
-    def drop(self) -> None:
-        spool, self._spool = self._spool, None
-        if spool is not None:
-            spool.close()
+    def _release(self) -> None:
+        self._spool.close()
 
 
 def _seekable(file: IO[bytes]) -> bool:
