@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 
 from fabcore.adapters.memory import RecordingMailer
@@ -41,6 +42,9 @@ def test_a_backlog_goes_out_in_batches_one_after_the_other() -> None:
         finally:
             await jobs.stop()
 
-    asyncio.run(run())
+    # A loop of its own, in a thread of its own: other tests may leave one running here.
+    runner = threading.Thread(target=asyncio.run, args=(run(),))
+    runner.start()
+    runner.join()
     assert len(mailer.sent) == 2 * RELAY_BATCH + 17
     assert core.outbox_counts().get(OutboxStatus.PENDING, 0) == 0
