@@ -9,8 +9,9 @@ from datetime import timedelta
 from fabcore.adapters.memory import RecordingMailer
 from fabcore.app.bootstrap import bootstrap
 from fabcore.app.facade import Fabcore
+from fabcore.app.relay import RUN_BATCH
 from fabcore.app.samples import create_sample_shop
-from fabcore.entrypoints.web.jobs import RELAY_BATCH, BackgroundJobs
+from fabcore.entrypoints.web.jobs import BackgroundJobs
 from fabcore.ports.outbox import OutboxStatus
 from fabcore.testing import aggregates as a
 
@@ -28,7 +29,7 @@ def test_a_backlog_goes_out_in_batches_one_after_the_other() -> None:
     mailer = RecordingMailer()
     core = bootstrap("memory://", secret_key=b"k" * 32, mail=mailer)
     create_sample_shop(core)
-    _queued(core, 2 * RELAY_BATCH + 17)
+    _queued(core, 2 * RUN_BATCH + 17)
     # Hours between timed runs: only a run that used its whole batch brings the next.
     jobs = BackgroundJobs(core, relay_every=3600, reminders_every=3600)
 
@@ -36,7 +37,7 @@ def test_a_backlog_goes_out_in_batches_one_after_the_other() -> None:
         await jobs.start()
         try:
             for _ in range(600):
-                if len(mailer.sent) == 2 * RELAY_BATCH + 17:
+                if len(mailer.sent) == 2 * RUN_BATCH + 17:
                     break
                 await asyncio.sleep(0.05)
         finally:
@@ -46,5 +47,5 @@ def test_a_backlog_goes_out_in_batches_one_after_the_other() -> None:
     runner = threading.Thread(target=asyncio.run, args=(run(),))
     runner.start()
     runner.join()
-    assert len(mailer.sent) == 2 * RELAY_BATCH + 17
+    assert len(mailer.sent) == 2 * RUN_BATCH + 17
     assert core.outbox_counts().get(OutboxStatus.PENDING, 0) == 0

@@ -142,6 +142,7 @@ class Drafting(Runner):
         """
         unit = _units(units)
         start = file.tell()
+        given = sha256 is not None
         if sha256 is None:
             digest = hashlib.sha256()
             size = 0
@@ -159,10 +160,10 @@ class Drafting(Runner):
         file.seek(start)
         data = file.read()
         if defer_from is not None and size >= defer_from and self.jobs.analyses_elsewhere:
-            if hashlib.sha256(data).hexdigest() != sha256:
+            if given and hashlib.sha256(data).hexdigest() != sha256:
                 raise _other_digest(filename, sha256)
             return self._defer_analysis(data, sha256, filename, unit)
-        return self._analyse_and_keep(data, filename, unit, sha256)
+        return self._analyse_and_keep(data, filename, unit, sha256 if given else None)
 
     def _defer_analysis(self, data: bytes, sha256: str, filename: str,
                         unit: Units) -> PendingModel:

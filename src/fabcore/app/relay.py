@@ -52,7 +52,8 @@ from fabcore.ports.mailer import Mailer
 from fabcore.ports.outbox import OutboxMessage, OutboxStatus
 from fabcore.ports.repositories import UnitOfWork
 
-__all__ = ["CLAIM", "SENDING_LEASE", "RelayResult", "backoff", "relay_outbox", "retry"]
+__all__ = ["CLAIM", "RUN_BATCH", "SENDING_LEASE", "RelayResult", "backoff", "relay_outbox",
+           "retry"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,10 @@ DEFAULT_MAX_DELAY = timedelta(hours=1)
 
 #: Messages claimed (and then recorded) in one unit of work.
 CLAIM = 10
+
+#: Mails a background relay takes in one run; a run that takes that many is
+#: followed by another at once, so a backlog goes out at the relay's pace.
+RUN_BATCH = 100
 
 #: How long a claimed message stays out of every relay's reach while it and
 #: the others of its claim are sent; far longer than the mailers' timeouts.

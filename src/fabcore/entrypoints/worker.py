@@ -39,6 +39,7 @@ from fabcore.adapters.prometheus import PrometheusMetrics, exposition
 from fabcore.adapters.task_queue import ANALYSE_TASK, RELAY_TASK, REMINDERS_TASK, SWEEP_TASK
 from fabcore.app.context import request_scope
 from fabcore.app.facade import Fabcore
+from fabcore.app.relay import RUN_BATCH
 from fabcore.domain.errors import ConfigurationError, InfrastructureError
 from fabcore.entrypoints.environment import (
     core_from_environment,
@@ -54,8 +55,6 @@ __all__ = ["WorkerSettings", "build_app", "retry_stalled", "run_worker"]
 
 log = logging.getLogger("fabcore.worker")
 
-# Mails one relay run takes before it looks again (a job loops until fewer come).
-RELAY_BATCH = 100
 # Cron schedules (a sixth field counts seconds): the outbox sweep, the reminders.
 SWEEP_CRON = "* * * * * */15"
 REMINDERS_CRON = "7 * * * *"
@@ -113,9 +112,9 @@ def build_app(core: Fabcore, url: str, settings: WorkerSettings) -> procrastinat
     def relay(holder: str) -> int:
         sent = 0
         while True:
-            result = core.relay_outbox(batch=RELAY_BATCH, holder=holder)
+            result = core.relay_outbox(batch=RUN_BATCH, holder=holder)
             sent += result.sent
-            if result.processed < RELAY_BATCH:
+            if result.processed < RUN_BATCH:
                 return sent
 
     @app.task(name=RELAY_TASK, queue=MAIL_QUEUE, pass_context=True)

@@ -21,10 +21,11 @@ class ModelRef:
 class StagedModel(Protocol):
     """A file written to a store out of every reader's sight, until it is kept or dropped.
 
-    Leaving its ``with`` block drops it unless it was kept. A store does the
-    slow part of storing (writing, syncing) while staging, so that the
-    caller can decide meanwhile (an upload is staged while it is analysed)
-    and :meth:`keep` is quick.
+    Leaving its ``with`` block drops it unless it was kept. A store does as
+    much of the storing as it can while staging, so that it overlaps what
+    the caller does meanwhile (an upload is staged while it is analysed):
+    the directory store writes and syncs the file, and keeping renames it;
+    the S3 store spools it, and keeping uploads it.
     """
 
     @property

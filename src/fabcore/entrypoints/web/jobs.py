@@ -22,13 +22,10 @@ import anyio.to_thread
 
 from fabcore.adapters.jobs import InProcessJobs
 from fabcore.app.facade import Fabcore
+from fabcore.app.relay import RUN_BATCH
 from fabcore.domain.errors import FabcoreError
 
 log = logging.getLogger("fabcore.jobs")
-
-#: Mails one relay run sends at most; a run that sends that many is followed
-#: by another at once, so a backlog goes out at the relay's pace.
-RELAY_BATCH = 100
 
 
 class BackgroundJobs:
@@ -77,7 +74,7 @@ class BackgroundJobs:
 
     def _relay(self) -> bool:
         """One relay run; True when it sent a whole batch (more mails may be due)."""
-        return self._core.relay_outbox(batch=RELAY_BATCH).processed >= RELAY_BATCH
+        return self._core.relay_outbox(batch=RUN_BATCH).processed >= RUN_BATCH
 
     @staticmethod
     async def _step(job: Callable[[], object], what: str) -> object:
