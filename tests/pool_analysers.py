@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import time
 
 from fabcore.domain.analysis import ModelAnalysis, Units
@@ -17,7 +18,10 @@ def _figures(filename: str) -> ModelAnalysis:
 
 
 class Scripted:
-    """Does what the file says: ``ok``, ``sleep``, ``crash``, ``hog``, ``bug``, ``reject``."""
+    """Does what the file says: ``ok``, ``sleep``, ``crash``, ``hog``, ``bug``, ``reject``,
+    ``fill`` (64 MiB written and freed; the figures' filename says how many
+    pages that faulted in).
+    """
 
     def analyse(self, data: bytes, filename: str, units: Units | str = Units.MM
                 ) -> ModelAnalysis:
@@ -33,6 +37,12 @@ class Scripted:
             raise IndexError("a bug in the analyser")
         elif command == "reject":
             raise ModelRejected(filename, "not a model")
+        elif command == "fill":
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            block = b"\x01" * (64 * 1024 * 1024)
+            del block
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+            return _figures(f"{faults} faults")
         return _figures(filename)
 
 

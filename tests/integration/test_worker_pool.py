@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import threading
 from collections.abc import Iterator
 
@@ -51,6 +52,14 @@ def test_the_memory_limit_refuses_a_hog() -> None:
         assert pool.analyse(b"ok", "next.stl").filename == "next.stl"
     finally:
         pool.close()
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the setting is glibc's")
+def test_a_worker_reuses_the_memory_an_analysis_freed(pool: PooledAnalyser) -> None:
+    pool.analyse(b"fill", "first.stl")
+    second = pool.analyse(b"fill", "second.stl")
+    # 64 MiB is 16,384 pages: memory given back to the system is faulted in page by page.
+    assert int(second.filename.split()[0]) < 1_000, second.filename
 
 
 def test_a_bug_in_the_analyser_is_a_bug_not_a_refusal(pool: PooledAnalyser) -> None:
