@@ -49,6 +49,8 @@ class Received:
     content: bytes
     tls: bool
     login: str | None
+    #: The client's address and port: one per connection.
+    peer: tuple[str, int]
 
     @property
     def message(self) -> EmailMessage:
@@ -66,7 +68,9 @@ class RecordingHandler:
 
     ``data_replies`` answer the next DATA commands in order (one each), then
     mails are accepted again; ``rcpt_replies`` answer RCPT for an address on
-    every attempt. Thread-safe: the server runs in its own thread.
+    every attempt. ``data_peers`` lists the client address and port of every
+    DATA command, accepted or not. Thread-safe: the server runs in its own
+    thread.
     """
 
     def __init__(self) -> None:
@@ -75,6 +79,7 @@ class RecordingHandler:
         self.data_replies: deque[str] = deque()
         self.rcpt_replies: dict[str, str] = {}
         self.rejected = 0
+        self.data_peers: list[tuple[str, int]] = []
 
     async def handle_RCPT(  # noqa: N802  (aiosmtpd's hook name)
         self, server: SMTP, session: Session, envelope: Envelope, address: str,
@@ -90,7 +95,11 @@ class RecordingHandler:
     async def handle_DATA(  # noqa: N802  (aiosmtpd's hook name)
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
+        # aiosmtpd types the peer loosely; over TCP it is (address, port).
+        address: Any = session.peer
+        peer = (str(address[0]), int(address[1]))
         with self.lock:
+            self.data_peers.append(peer)
             if self.data_replies:
                 self.rejected += 1
                 return self.data_replies.popleft()
@@ -102,6 +111,7 @@ class RecordingHandler:
                 content=envelope.content,
                 tls=_over_tls(server),
                 login=auth.login.decode() if isinstance(auth, LoginPassword) else None,
+                peer=peer,
             ))
         return "250 OK queued"
 

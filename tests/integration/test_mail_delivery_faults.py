@@ -103,6 +103,21 @@ def test_500_mails_queued_while_the_server_is_down_are_all_delivered_once(
     assert len(server.handler.received) == 500
 
 
+def test_a_relay_run_hands_its_mails_over_one_connection(
+    db: MemoryDatabase, server: SmtpServer
+) -> None:
+    ids = queue(db, 25)
+    server.start()
+    mailer = mailer_for(server)
+    try:
+        assert drain(db, mailer, T0) == RelayResult(sent=25)
+    finally:
+        mailer.close()
+
+    assert server.handler.message_ids() == {f"<{outbox_id}@fabcore>": 1 for outbox_id in ids}
+    assert len({item.peer for item in server.handler.received}) == 1
+
+
 def test_4xx_replies_are_retried_and_each_mail_is_delivered_once(
     db: MemoryDatabase, server: SmtpServer
 ) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import email
 import logging
 import mailbox
+import os
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
@@ -282,6 +284,134 @@ def test_a_server_that_never_answers_times_out_as_temporary() -> None:
         mailer = SmtpMailer(HOST, silent.getsockname()[1], timeout=0.2)
         with pytest.raises(TemporaryDeliveryError, match="timed out"):
             mailer.send(offer_mail())
+
+
+def test_mails_in_a_row_go_over_one_connection(smtp_server: SmtpServer) -> None:
+    mailer = SmtpMailer(HOST, smtp_server.port)
+    try:
+        for n in range(3):
+            mailer.send(offer_mail(f"<out-{n}@fabcore>"))
+    finally:
+        mailer.close()
+
+    received = smtp_server.handler.received
+    assert [r.message_id for r in received] == ["<out-0@fabcore>", "<out-1@fabcore>",
+                                                "<out-2@fabcore>"]
+    assert len({r.peer for r in received}) == 1
+
+
+def test_keep_alive_zero_opens_a_connection_per_mail(smtp_server: SmtpServer) -> None:
+    mailer = SmtpMailer(HOST, smtp_server.port, keep_alive=0)
+    for n in range(3):
+        mailer.send(offer_mail(f"<out-{n}@fabcore>"))
+
+    assert len({r.peer for r in smtp_server.handler.received}) == 3
+
+
+def test_a_connection_idle_longer_than_keep_alive_is_not_used(smtp_server: SmtpServer) -> None:
+    mailer = SmtpMailer(HOST, smtp_server.port, keep_alive=0.05)
+    try:
+        mailer.send(offer_mail("<out-1@fabcore>"))
+        time.sleep(0.3)
+        mailer.send(offer_mail("<out-2@fabcore>"))
+    finally:
+        mailer.close()
+
+    assert len({r.peer for r in smtp_server.handler.received}) == 2
+
+
+def test_a_kept_connection_the_server_dropped_is_replaced(smtp_server: SmtpServer) -> None:
+    mailer = SmtpMailer(HOST, smtp_server.port)
+    try:
+        mailer.send(offer_mail("<out-1@fabcore>"))
+        # A restart ends every session: the kept connection is dead.
+        smtp_server.stop()
+        smtp_server.start()
+        mailer.send(offer_mail("<out-2@fabcore>"))
+    finally:
+        mailer.close()
+
+    assert smtp_server.handler.message_ids() == {"<out-1@fabcore>": 1, "<out-2@fabcore>": 1}
+    assert len({r.peer for r in smtp_server.handler.received}) == 2
+
+
+def test_a_failed_mail_leaves_no_connection_for_the_next(smtp_server: SmtpServer) -> None:
+    smtp_server.handler.data_replies.append("451 4.3.0 try again later")
+    mailer = SmtpMailer(HOST, smtp_server.port)
+    try:
+        with pytest.raises(TemporaryDeliveryError):
+            mailer.send(offer_mail("<out-1@fabcore>"))
+        mailer.send(offer_mail("<out-2@fabcore>"))
+    finally:
+        mailer.close()
+
+    first, second = smtp_server.handler.data_peers
+    assert first != second
+    assert smtp_server.handler.message_ids() == {"<out-2@fabcore>": 1}
+
+
+def test_close_lets_the_kept_connection_go(smtp_server: SmtpServer) -> None:
+    mailer = SmtpMailer(HOST, smtp_server.port)
+    mailer.send(offer_mail("<out-1@fabcore>"))
+    mailer.close()
+    mailer.send(offer_mail("<out-2@fabcore>"))
+    mailer.close()
+
+    assert len({r.peer for r in smtp_server.handler.received}) == 2
+
+
+def test_threads_sending_at_once_each_get_a_connection_of_their_own(
+    smtp_server: SmtpServer,
+) -> None:
+    mailer = SmtpMailer(HOST, smtp_server.port)
+    failures: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def relay(k: int) -> None:
+        start.wait()
+        try:
+            for n in range(5):
+                mailer.send(offer_mail(f"<out-{k}-{n}@fabcore>"))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=relay, args=(k,)) for k in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    mailer.close()
+
+    assert failures == []
+    assert smtp_server.handler.message_ids() == {
+        f"<out-{k}-{n}@fabcore>": 1 for k in range(6) for n in range(5)
+    }
+    # Connections were reused, and no more were kept idle than the mailer allows.
+    peers = {r.peer for r in smtp_server.handler.received}
+    assert len(peers) < 30
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_process_opens_its_own_connection(smtp_server: SmtpServer) -> None:
+    mailer = SmtpMailer(HOST, smtp_server.port)
+    try:
+        mailer.send(offer_mail("<parent-1@fabcore>"))
+        pid = os.fork()
+        if pid == 0:
+            try:
+                mailer.send(offer_mail("<child@fabcore>"))
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        mailer.send(offer_mail("<parent-2@fabcore>"))
+    finally:
+        mailer.close()
+
+    peer = {r.message_id: r.peer for r in smtp_server.handler.received}
+    assert set(peer) == {"<parent-1@fabcore>", "<child@fabcore>", "<parent-2@fabcore>"}
+    # The child's mail took a connection of its own; the parent's stayed usable.
+    assert peer["<child@fabcore>"] != peer["<parent-1@fabcore>"]
+    assert peer["<parent-2@fabcore>"] == peer["<parent-1@fabcore>"]
 
 
 def test_maildir_mailer_writes_a_maildir_and_an_openable_eml(tmp_path: Path) -> None:

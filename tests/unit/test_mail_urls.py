@@ -24,18 +24,20 @@ def test_plain_smtp_defaults() -> None:
     assert (mailer.host, mailer.port, mailer.security) == ("mail.example.com", 25, "none")
     assert mailer.username is None
     assert mailer.timeout == 10.0
+    assert mailer.keep_alive == 30.0
 
 
 def test_starttls_with_login_port_and_options() -> None:
     mailer = SmtpMailer.from_url(
         "smtp://shop%40example.com:p%40ss%3Aword@mail.example.com:2525"
-        "?security=starttls&timeout=2.5&local_hostname=fab.example.com"
+        "?security=starttls&timeout=2.5&local_hostname=fab.example.com&keep_alive=0"
     )
 
     assert (mailer.host, mailer.port, mailer.security) == ("mail.example.com", 2525, "starttls")
     assert mailer.username == "shop@example.com"
     assert mailer.timeout == 2.5
     assert mailer.local_hostname == "fab.example.com"
+    assert mailer.keep_alive == 0.0
     assert "p@ss:word" not in repr(mailer)
 
 
@@ -64,6 +66,9 @@ def test_default_port_follows_security(url: str, port: int, security: str) -> No
         ("smtps://mail.example.com?security=starttls", "implicit TLS"),
         ("smtp://mail.example.com?timeout=soon", "timeout"),
         ("smtp://mail.example.com?timeout=0", "timeout must be positive"),
+        ("smtp://mail.example.com?keep_alive=long", "keep_alive"),
+        ("smtp://mail.example.com?keep_alive=-1", "keep_alive must be 0 or more"),
+        ("smtp://mail.example.com?keep_alive=nan", "keep_alive must be 0 or more"),
         ("smtp://mail.example.com?tls=1", "unknown option"),
         ("smtp://mail.example.com/inbox", "no path"),
         ("smtp://user@mail.example.com", "no password"),

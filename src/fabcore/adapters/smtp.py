@@ -1,7 +1,14 @@
 """SMTP mailer on the standard library's ``smtplib``.
 
-One connection per mail: the mailer keeps no state between sends, so any
-number of relays (threads or processes) may share one instance.
+Connections are kept for the next mail: after a send, the connection waits
+(at most ``keep_alive`` seconds, at most :data:`MAX_KEPT` of them) for the
+next one, which first checks it with ``NOOP`` and opens a new one if the
+server has let it go. A relay sending ten mails greets, negotiates TLS and
+logs in once, not ten times. Any error closes the connection it happened
+on. Threads share one instance safely (each connection serves one mail at a
+time); a process forked from another never uses its parent's connections.
+``keep_alive=0`` opens a connection per mail. :meth:`SmtpMailer.close` says
+QUIT on the kept connections.
 
 Errors map to the port's contract (see :func:`delivery_error`):
 
@@ -19,13 +26,19 @@ Errors map to the port's contract (see :func:`delivery_error`):
 
 Only an error before the server accepted the mail is reported; a failing
 QUIT afterwards is ignored, so an accepted mail is never sent again for it.
+A kept connection the server has closed meanwhile fails its ``NOOP``
+before anything of the next mail is sent, so that mail goes over a new
+connection instead.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
 import ssl
+import threading
+import time
 from email.utils import parseaddr
 from typing import Literal, cast, get_args
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -39,23 +52,27 @@ from fabcore.domain.errors import (
 )
 from fabcore.ports.mailer import Mail
 
-__all__ = ["Security", "SmtpMailer", "delivery_error"]
+__all__ = ["MAX_KEPT", "Security", "SmtpMailer", "delivery_error"]
 
 log = logging.getLogger(__name__)
 
 Security = Literal["none", "starttls", "ssl"]
 _SECURITY: tuple[str, ...] = get_args(Security)
 _DEFAULT_PORTS: dict[str, int] = {"none": 25, "starttls": 587, "ssl": 465}
-_URL_OPTIONS = frozenset({"security", "timeout", "local_hostname"})
+_URL_OPTIONS = frozenset({"security", "timeout", "local_hostname", "keep_alive"})
+
+#: Idle connections one mailer keeps at most (one per relay sending at once).
+MAX_KEPT = 4
 
 
 class SmtpMailer:
-    """Sends each mail over its own SMTP connection (see the module docstring).
+    """Sends mails over SMTP, keeping connections for the next mail (see the module docstring).
 
     ``port`` defaults to 25, 587 or 465 for ``security`` ``"none"``,
     ``"starttls"`` or ``"ssl"`` (implicit TLS). ``ssl_context`` defaults to
     :func:`ssl.create_default_context` (certificate and host name checked).
     The envelope recipients are the mail's To and Cc addresses.
+    ``keep_alive`` is how long (seconds) a connection waits for the next mail.
     """
 
     def __init__(
@@ -69,6 +86,7 @@ class SmtpMailer:
         timeout: float = 10.0,
         local_hostname: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        keep_alive: float = 30.0,
     ) -> None:
         if not host:
             raise ConfigurationError("mail: SMTP host is empty")
@@ -79,6 +97,8 @@ class SmtpMailer:
             raise ConfigurationError("mail: SMTP login needs both a username and a password")
         if not timeout > 0:
             raise ConfigurationError(f"mail: SMTP timeout must be positive, got {timeout}")
+        if not keep_alive >= 0:
+            raise ConfigurationError(f"mail: SMTP keep_alive must be 0 or more, got {keep_alive}")
         self.host = host
         self.port = port if port is not None else _DEFAULT_PORTS[security]
         self.security = security
@@ -89,10 +109,16 @@ class SmtpMailer:
         if ssl_context is None and security != "none":
             ssl_context = ssl.create_default_context()
         self._ssl_context = ssl_context
+        self.keep_alive = keep_alive
+        self._lock = threading.Lock()
+        # Idle connections, the latest last, each with when it was last used and by which process.
+        self._kept: list[tuple[smtplib.SMTP, float, int]] = []
 
     @classmethod
     def from_url(cls, url: str, *, ssl_context: ssl.SSLContext | None = None) -> SmtpMailer:
-        """``smtp://[user:password@]host[:port][?security=starttls&timeout=10&local_hostname=h]``.
+        """``smtp://[user:password@]host[:port][?security=starttls&timeout=10&keep_alive=30]``.
+
+        ``local_hostname`` (the name given in EHLO) may be set in the query too.
 
         ``smtps://`` means ``security=ssl``. User and password are
         percent-decoded. Anything malformed raises ``ConfigurationError``
@@ -125,8 +151,11 @@ class SmtpMailer:
             raise ConfigurationError(f"mail: smtps:// is implicit TLS, got security={security}")
         try:
             timeout = float(options.get("timeout", "10"))
+            keep_alive = float(options.get("keep_alive", "30"))
         except ValueError as exc:
-            raise ConfigurationError(f"mail: timeout is not a number in {shown}") from exc
+            raise ConfigurationError(
+                f"mail: timeout or keep_alive is not a number in {shown}"
+            ) from exc
         username = unquote(parts.username) if parts.username is not None else None
         password = unquote(parts.password) if parts.password is not None else None
         if username is not None and password is None:
@@ -140,12 +169,13 @@ class SmtpMailer:
             timeout=timeout,
             local_hostname=options.get("local_hostname") or None,
             ssl_context=ssl_context,
+            keep_alive=keep_alive,
         )
 
     def __repr__(self) -> str:
         user = f", username={self.username!r}" if self.username is not None else ""
         return (f"SmtpMailer({self.host!r}, {self.port}, security={self.security!r}{user}, "
-                f"timeout={self.timeout})")
+                f"timeout={self.timeout}, keep_alive={self.keep_alive})")
 
     @property
     def _where(self) -> str:
@@ -155,14 +185,19 @@ class SmtpMailer:
         """Hand ``mail`` to the server; ``DeliveryError`` when it did not accept it."""
         sender = parseaddr(mail.sender)[1] or mail.sender
         recipients = [parseaddr(address)[1] or address for address in mail.recipients]
+        connection = self._kept_connection()
         try:
-            connection = self._connect()
-            try:
-                refused = _transmit(connection, mail, sender, recipients)
-            finally:
+            if connection is None:
+                connection = self._connect()
+            refused = _transmit(connection, mail, sender, recipients)
+        except BaseException as exc:
+            # Whatever state the session is in now, it is not reused.
+            if connection is not None:
                 _close_quietly(connection)
-        except (smtplib.SMTPException, OSError) as exc:
-            raise delivery_error(exc, self._where) from exc
+            if isinstance(exc, smtplib.SMTPException | OSError):
+                raise delivery_error(exc, self._where) from exc
+            raise
+        self._keep(connection)
         if refused:
             log.warning("%s: %s accepted for some recipients only; refused: %s", self._where,
                         mail.message_id, _refusals(refused))
@@ -180,6 +215,42 @@ class SmtpMailer:
         if code != 250:
             raise TemporaryDeliveryError(f"{self._where} answered NOOP with {code} "
                                          f"{_text(reply)}")
+
+    def close(self) -> None:
+        """Say QUIT on the connections kept for the next mail; a later send opens a new one."""
+        with self._lock:
+            kept, self._kept = self._kept, []
+        for connection, _, pid in kept:
+            if pid == os.getpid():
+                _close_quietly(connection)
+
+    def _kept_connection(self) -> smtplib.SMTP | None:
+        """The latest kept connection the server still answers on, or None."""
+        while True:
+            with self._lock:
+                if not self._kept:
+                    return None
+                connection, used, pid = self._kept.pop()
+            if pid != os.getpid():
+                # The parent process's connection: leave it to the parent.
+                continue
+            if time.monotonic() - used > self.keep_alive:
+                _close_quietly(connection)
+                continue
+            try:
+                if connection.noop()[0] == 250:
+                    return connection
+            except (smtplib.SMTPException, OSError):
+                pass
+            _close_quietly(connection)
+
+    def _keep(self, connection: smtplib.SMTP) -> None:
+        if self.keep_alive > 0:
+            with self._lock:
+                if len(self._kept) < MAX_KEPT:
+                    self._kept.append((connection, time.monotonic(), os.getpid()))
+                    return
+        _close_quietly(connection)
 
     def _connect(self) -> smtplib.SMTP:
         if self.security == "ssl":

@@ -329,12 +329,17 @@ def bootstrap(
         new_id=new_id,
     )
     queue = jobs if jobs is not None else InProcessJobs()
+    mailer = make_mailer(mail) if isinstance(mail, str) else mail
+    # What is made here from a URL is closed with the application (an SMTP mailer's
+    # kept connections); a ready-made mailer stays its owner's to close.
+    if isinstance(mail, str) and callable(close_mailer := getattr(mailer, "close", None)):
+        closers.append(close_mailer)
     core = Fabcore(
         uow=uow,
         analyser=analyser,
         models=(make_model_store(os.fspath(models)) if isinstance(models, str | os.PathLike)
                 else models),
-        mailer=make_mailer(mail) if isinstance(mail, str) else mail,
+        mailer=mailer,
         payments=make_payments(payments) if isinstance(payments, str) else payments,
         clock=clock or SystemClock(),
         notifier=notifier,
