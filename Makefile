@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_mesh.py
 	$(BIN)/python bench/bench_storage.py
 	$(BIN)/python bench/bench_scale.py
+	$(BIN)/python bench/bench_mail.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
