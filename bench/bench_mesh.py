@@ -17,6 +17,11 @@ imports included):
 * trimesh: ``trimesh.load(path, force="mesh")``, then ``.volume``,
   ``.is_watertight`` and ``len(mesh.split(only_watertight=False))``
 
+``--keep-freed-memory`` has our child keep the memory it frees for its next
+analysis, as fabcore's analysis workers do
+(:func:`fabcore.adapters.worker_pool.keep_freed_memory`); by default it
+runs with glibc's own settings, as a caller's process would.
+
 Peak memory is the larger of the child's own and that of its children
 (ours converts STEP in a sandboxed child process). Prints a Markdown table,
 ours and trimesh side by side with their ratios, and exits non-zero when the
@@ -115,10 +120,15 @@ def model_file(fmt: str) -> Path:
     return path
 
 
-def child(impl: str, path: Path, runs: int) -> None:
+def child(impl: str, path: Path, runs: int, keep_freed_memory: bool = False) -> None:
     """Measure one implementation on one file; print the result as JSON."""
     if impl == "ours":
         from fabcore.adapters.mesh import MeshFileAnalyser
+
+        if keep_freed_memory:
+            from fabcore.adapters.worker_pool import keep_freed_memory as keep
+
+            keep()
 
         analyser = MeshFileAnalyser()
 
@@ -170,9 +180,10 @@ def _cpu() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def measure(impl: str, path: Path, runs: int) -> Measure:
+def measure(impl: str, path: Path, runs: int, keep_freed_memory: bool = False) -> Measure:
+    keep = ["--keep-freed-memory"] if keep_freed_memory else []
     out = subprocess.run(
-        [sys.executable, __file__, "--child", impl, str(path), "--runs", str(runs)],
+        [sys.executable, __file__, "--child", impl, str(path), "--runs", str(runs), *keep],
         capture_output=True,
         text=True,
         check=True,
@@ -188,6 +199,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"comma-separated formats from {', '.join(FORMATS)} (default: all)",
     )
     parser.add_argument("--runs", type=int, default=5, help="timed runs per file (default: 5)")
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="our analyser keeps the memory it frees for the next run, as fabcore's workers do",
+    )
     parser.add_argument("--child", nargs=2, metavar=("IMPL", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     unknown = [f for f in args.formats.split(",") if f not in FORMATS]
@@ -201,8 +217,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
-        child(args.child[0], Path(args.child[1]), args.runs)
+        child(args.child[0], Path(args.child[1]), args.runs, args.keep_freed_memory)
         return 0
+    if args.keep_freed_memory:
+        print("Ours keeps the memory it frees for its next analysis (as fabcore's workers do).\n")
     print(
         "| format | triangles | file MB | ours s | trimesh s | ratio | ours CPU s "
         "| trimesh CPU s | CPU ratio | ours peak MB | trimesh peak MB | peak ratio "
@@ -212,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = False
     for fmt in args.formats.split(","):
         path = model_file(fmt)
-        ours = measure("ours", path, args.runs)
+        ours = measure("ours", path, args.runs, args.keep_freed_memory)
         theirs = measure("trimesh", path, args.runs)
         diff = abs(ours.volume - theirs.volume) / abs(theirs.volume)
         agree = diff <= TOLERANCE.get(fmt, 1e-6)

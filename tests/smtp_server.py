@@ -69,8 +69,8 @@ class RecordingHandler:
     ``data_replies`` answer the next DATA commands in order (one each), then
     mails are accepted again; ``rcpt_replies`` answer RCPT for an address on
     every attempt. ``data_peers`` lists the client address and port of every
-    DATA command, accepted or not. Thread-safe: the server runs in its own
-    thread.
+    DATA command, accepted or not, and ``quits`` those of every QUIT.
+    Thread-safe: the server runs in its own thread.
     """
 
     def __init__(self) -> None:
@@ -80,6 +80,7 @@ class RecordingHandler:
         self.rcpt_replies: dict[str, str] = {}
         self.rejected = 0
         self.data_peers: list[tuple[str, int]] = []
+        self.quits: list[tuple[str, int]] = []
 
     async def handle_RCPT(  # noqa: N802  (aiosmtpd's hook name)
         self, server: SMTP, session: Session, envelope: Envelope, address: str,
@@ -95,9 +96,7 @@ class RecordingHandler:
     async def handle_DATA(  # noqa: N802  (aiosmtpd's hook name)
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
-        # aiosmtpd types the peer loosely; over TCP it is (address, port).
-        address: Any = session.peer
-        peer = (str(address[0]), int(address[1]))
+        peer = _peer(session)
         with self.lock:
             self.data_peers.append(peer)
             if self.data_replies:
@@ -114,6 +113,13 @@ class RecordingHandler:
                 peer=peer,
             ))
         return "250 OK queued"
+
+    async def handle_QUIT(  # noqa: N802  (aiosmtpd's hook name)
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        with self.lock:
+            self.quits.append(_peer(session))
+        return "221 Bye"
 
     def message_ids(self) -> Counter[str]:
         """How often each Message-ID was accepted."""
@@ -180,6 +186,12 @@ class SmtpServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _peer(session: Session) -> tuple[str, int]:
+    # aiosmtpd types the peer loosely; over TCP it is (address, port).
+    address: Any = session.peer
+    return str(address[0]), int(address[1])
 
 
 def _over_tls(server: SMTP) -> bool:

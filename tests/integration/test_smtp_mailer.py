@@ -20,6 +20,7 @@ import trustme
 
 from fabcore.adapters.maildir import MaildirMailer
 from fabcore.adapters.smtp import SmtpMailer
+from fabcore.app.bootstrap import bootstrap
 from fabcore.domain.errors import PermanentDeliveryError, TemporaryDeliveryError
 from fabcore.ports.mailer import Mail
 from smtp_server import HOST, SmtpServer, free_port
@@ -350,14 +351,28 @@ def test_a_failed_mail_leaves_no_connection_for_the_next(smtp_server: SmtpServer
     assert smtp_server.handler.message_ids() == {"<out-2@fabcore>": 1}
 
 
-def test_close_lets_the_kept_connection_go(smtp_server: SmtpServer) -> None:
+def test_close_says_quit_on_the_kept_connection(smtp_server: SmtpServer) -> None:
     mailer = SmtpMailer(HOST, smtp_server.port)
     mailer.send(offer_mail("<out-1@fabcore>"))
+    assert smtp_server.handler.quits == []
     mailer.close()
     mailer.send(offer_mail("<out-2@fabcore>"))
     mailer.close()
 
-    assert len({r.peer for r in smtp_server.handler.received}) == 2
+    first, second = (r.peer for r in smtp_server.handler.received)
+    assert first != second
+    assert smtp_server.handler.quits == [first, second]
+
+
+def test_an_application_closes_the_mailer_it_made_from_a_url(smtp_server: SmtpServer) -> None:
+    app = bootstrap(mail=f"smtp://{HOST}:{smtp_server.port}", secret_key=b"k" * 32)
+    app.mailer.send(offer_mail("<out-1@fabcore>"))
+    assert smtp_server.handler.quits == []
+
+    app.close()
+
+    [received] = smtp_server.handler.received
+    assert smtp_server.handler.quits == [received.peer]
 
 
 def test_threads_sending_at_once_each_get_a_connection_of_their_own(

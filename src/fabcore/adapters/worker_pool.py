@@ -36,7 +36,7 @@ from fabcore.domain.analysis import ModelAnalysis, Units
 from fabcore.domain.errors import InfrastructureError, ModelRejected
 from fabcore.ports.mesh import MeshAnalyser
 
-__all__ = ["PooledAnalyser"]
+__all__ = ["PooledAnalyser", "keep_freed_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,17 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
 
-def _keep_freed_memory() -> bool:
+def keep_freed_memory() -> bool:
     """Have glibc keep the memory this process frees, for its next allocations.
 
     By default glibc hands blocks of more than a few megabytes back to the
     system as soon as they are freed, so every analysis faults its arrays
     in again, page by page: about 15,000 faults and 60 ms of kernel time for a
     1M-triangle STL on a virtual machine, and occasionally several times
-    that. Kept, the next analysis reuses the pages. Returns False where the
-    C library is not glibc (nothing is changed there).
+    that. Kept, the next analysis reuses the pages. Each worker calls it;
+    so may a process of your own that analyses one file after another (it
+    changes the whole process's allocator). Returns False where the C
+    library is not glibc (nothing is changed there).
     """
     name = ctypes.util.find_library("c")
     try:
@@ -84,7 +86,7 @@ def _limit_memory(megabytes: int) -> None:
 def _serve(conn: Connection, factory: Callable[[], MeshAnalyser], memory_mb: int) -> None:
     """A worker's life: build the analyser, then answer one request after another."""
     analyser = factory()
-    _keep_freed_memory()
+    keep_freed_memory()
     _limit_memory(memory_mb)
     conn.send(("ready", None))
     while True:
