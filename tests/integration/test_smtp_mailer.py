@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import trustme
 
+from fabcore.adapters import smtp
 from fabcore.adapters.maildir import MaildirMailer
-from fabcore.adapters.smtp import SmtpMailer
+from fabcore.adapters.smtp import MAILS_PER_CONNECTION, SmtpMailer
 from fabcore.app.bootstrap import bootstrap
 from fabcore.domain.errors import PermanentDeliveryError, TemporaryDeliveryError
 from fabcore.ports.mailer import Mail
@@ -299,6 +300,37 @@ def test_mails_in_a_row_go_over_one_connection(smtp_server: SmtpServer) -> None:
     assert [r.message_id for r in received] == ["<out-0@fabcore>", "<out-1@fabcore>",
                                                 "<out-2@fabcore>"]
     assert len({r.peer for r in received}) == 1
+
+
+def test_a_connection_is_let_go_after_its_share_of_mails(smtp_server: SmtpServer) -> None:
+    mailer = SmtpMailer(HOST, smtp_server.port)
+    total = 2 * MAILS_PER_CONNECTION + 3
+    try:
+        for n in range(total):
+            mailer.send(offer_mail(f"<out-{n}@fabcore>"))
+        # The first two have said QUIT by now; the third waits for more.
+        peers = list(dict.fromkeys(r.peer for r in smtp_server.handler.received))
+        assert smtp_server.handler.quits == peers[:2]
+    finally:
+        mailer.close()
+
+    assert len(smtp_server.handler.received) == total
+    assert len(peers) == 3
+    per_peer = [sum(r.peer == peer for r in smtp_server.handler.received) for peer in peers]
+    assert per_peer == [MAILS_PER_CONNECTION, MAILS_PER_CONNECTION, 3]
+
+
+def test_a_connection_past_its_lifetime_is_not_kept(
+    smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(smtp, "CONNECTION_LIFETIME", 0.0)
+    mailer = SmtpMailer(HOST, smtp_server.port)
+    for n in range(3):
+        mailer.send(offer_mail(f"<out-{n}@fabcore>"))
+
+    peers = [r.peer for r in smtp_server.handler.received]
+    assert len(set(peers)) == 3
+    assert smtp_server.handler.quits == peers
 
 
 def test_keep_alive_zero_opens_a_connection_per_mail(smtp_server: SmtpServer) -> None:

@@ -4,8 +4,11 @@ Connections are kept for the next mail: after a send, the connection waits
 (at most ``keep_alive`` seconds, at most :data:`MAX_KEPT` of them) for the
 next one, which first checks it with ``NOOP`` and opens a new one if the
 server has let it go. A relay sending ten mails greets, negotiates TLS and
-logs in once, not ten times. Any error closes the connection it happened
-on. Threads share one instance safely (each connection serves one mail at a
+logs in once, not ten times. A connection is let go after
+:data:`MAILS_PER_CONNECTION` mails or :data:`CONNECTION_LIFETIME` seconds,
+as mail services ask (some refuse more mails on one connection, others
+replace the machines behind their address). Any error closes the
+connection it happened on. Threads share one instance safely (each connection serves one mail at a
 time); a process forked from another never uses its parent's connections.
 ``keep_alive=0`` opens a connection per mail. :meth:`SmtpMailer.close` says
 QUIT on the kept connections.
@@ -39,6 +42,7 @@ import smtplib
 import ssl
 import threading
 import time
+from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Literal, cast, get_args
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -52,7 +56,8 @@ from fabcore.domain.errors import (
 )
 from fabcore.ports.mailer import Mail
 
-__all__ = ["MAX_KEPT", "Security", "SmtpMailer", "delivery_error"]
+__all__ = ["CONNECTION_LIFETIME", "MAILS_PER_CONNECTION", "MAX_KEPT", "Security", "SmtpMailer",
+           "delivery_error"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,21 @@ _URL_OPTIONS = frozenset({"security", "timeout", "local_hostname", "keep_alive"}
 
 #: Idle connections one mailer keeps at most (one per relay sending at once).
 MAX_KEPT = 4
+#: Mails one connection carries at most before it is closed.
+MAILS_PER_CONNECTION = 50
+#: Seconds after it was opened that a connection is closed rather than kept.
+CONNECTION_LIFETIME = 300.0
+
+
+@dataclass
+class _Session:
+    """An open connection, and what it has done so far."""
+
+    connection: smtplib.SMTP
+    opened: float
+    pid: int
+    mails: int = 0
+    last_used: float = 0.0
 
 
 class SmtpMailer:
@@ -111,8 +131,8 @@ class SmtpMailer:
         self._ssl_context = ssl_context
         self.keep_alive = keep_alive
         self._lock = threading.Lock()
-        # Idle connections, the latest last, each with when it was last used and by which process.
-        self._kept: list[tuple[smtplib.SMTP, float, int]] = []
+        # Idle connections, the latest last.
+        self._kept: list[_Session] = []
 
     @classmethod
     def from_url(cls, url: str, *, ssl_context: ssl.SSLContext | None = None) -> SmtpMailer:
@@ -185,19 +205,20 @@ class SmtpMailer:
         """Hand ``mail`` to the server; ``DeliveryError`` when it did not accept it."""
         sender = parseaddr(mail.sender)[1] or mail.sender
         recipients = [parseaddr(address)[1] or address for address in mail.recipients]
-        connection = self._kept_connection()
+        session = self._kept_session()
         try:
-            if connection is None:
-                connection = self._connect()
-            refused = _transmit(connection, mail, sender, recipients)
+            if session is None:
+                session = _Session(self._connect(), time.monotonic(), os.getpid())
+            refused = _transmit(session.connection, mail, sender, recipients)
         except BaseException as exc:
             # Whatever state the session is in now, it is not reused.
-            if connection is not None:
-                _close_quietly(connection)
+            if session is not None:
+                _close_quietly(session.connection)
             if isinstance(exc, smtplib.SMTPException | OSError):
                 raise delivery_error(exc, self._where) from exc
             raise
-        self._keep(connection)
+        session.mails += 1
+        self._keep(session)
         if refused:
             log.warning("%s: %s accepted for some recipients only; refused: %s", self._where,
                         mail.message_id, _refusals(refused))
@@ -220,37 +241,40 @@ class SmtpMailer:
         """Say QUIT on the connections kept for the next mail; a later send opens a new one."""
         with self._lock:
             kept, self._kept = self._kept, []
-        for connection, _, pid in kept:
-            if pid == os.getpid():
-                _close_quietly(connection)
+        for session in kept:
+            if session.pid == os.getpid():
+                _close_quietly(session.connection)
 
-    def _kept_connection(self) -> smtplib.SMTP | None:
+    def _kept_session(self) -> _Session | None:
         """The latest kept connection the server still answers on, or None."""
         while True:
             with self._lock:
                 if not self._kept:
                     return None
-                connection, used, pid = self._kept.pop()
-            if pid != os.getpid():
+                session = self._kept.pop()
+            if session.pid != os.getpid():
                 # The parent process's connection: leave it to the parent.
                 continue
-            if time.monotonic() - used > self.keep_alive:
-                _close_quietly(connection)
+            if time.monotonic() - session.last_used > self.keep_alive:
+                _close_quietly(session.connection)
                 continue
             try:
-                if connection.noop()[0] == 250:
-                    return connection
+                if session.connection.noop()[0] == 250:
+                    return session
             except (smtplib.SMTPException, OSError):
                 pass
-            _close_quietly(connection)
+            _close_quietly(session.connection)
 
-    def _keep(self, connection: smtplib.SMTP) -> None:
-        if self.keep_alive > 0:
+    def _keep(self, session: _Session) -> None:
+        now = time.monotonic()
+        if (self.keep_alive > 0 and session.mails < MAILS_PER_CONNECTION
+                and now - session.opened < CONNECTION_LIFETIME):
+            session.last_used = now
             with self._lock:
                 if len(self._kept) < MAX_KEPT:
-                    self._kept.append((connection, time.monotonic(), os.getpid()))
+                    self._kept.append(session)
                     return
-        _close_quietly(connection)
+        _close_quietly(session.connection)
 
     def _connect(self) -> smtplib.SMTP:
         if self.security == "ssl":
