@@ -434,12 +434,8 @@ class S3ModelStore:
             self._store(file, ref)
             _seek(file, start + size, filename)
             return ref
-        with _spool(filename) as spool:
-            digest, size = _hash(file, spool, filename)
-            ref = ModelRef(sha256=digest, filename=filename, size=size)
-            _seek(spool, 0, filename)
-            self._store(spool, ref)
-        return ref
+        with self.stage(file, filename) as staged:
+            return staged.keep()
 
     def stage(self, file: IO[bytes], filename: str) -> StagedModel:
         """Spool the file to a temporary file on this machine; it is uploaded when kept.
@@ -447,10 +443,7 @@ class S3ModelStore:
         An object appears in the bucket only once complete, so the upload
         itself is what keeping takes.
         """
-        try:
-            spool = tempfile.TemporaryFile(prefix="fabcore-s3-")  # noqa: SIM115
-        except OSError as exc:
-            raise StorageError(f"could not store model {filename!r}: {exc}") from exc
+        spool = _spool(filename)
         try:
             digest, size = _hash(file, spool, filename)
         except BaseException:
@@ -563,11 +556,9 @@ def _hash(file: IO[bytes], copy: IO[bytes] | None, filename: str) -> tuple[str, 
     return hasher.hexdigest(), size
 
 
-@contextlib.contextmanager
-def _spool(filename: str) -> Iterator[IO[bytes]]:
-    """A temporary file, deleted when the block ends; its errors are ``StorageError``."""
+def _spool(filename: str) -> IO[bytes]:
+    """A new temporary file, deleted once closed; failing to make one is ``StorageError``."""
     try:
-        with tempfile.TemporaryFile(prefix="fabcore-s3-") as spool:
-            yield spool
+        return tempfile.TemporaryFile(prefix="fabcore-s3-")
     except OSError as exc:
         raise StorageError(f"could not store model {filename!r}: {exc}") from exc

@@ -34,7 +34,11 @@ class StagedModel(Protocol):
         ...
 
     def keep(self) -> ModelRef:
-        """Store the file under its digest, durably, as ``put_file`` does (idempotent)."""
+        """Store the file under its digest, durably, as ``put_file`` does.
+
+        A file stored already under that digest is left as it is. A staged
+        file is kept once: keeping it again raises ``RuntimeError``.
+        """
         ...
 
     def drop(self) -> None:
