@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ import pytest
 
 from fabcore.adapters.mesh import Limits, MeshFileAnalyser
 from fabcore.adapters.mesh.readers import step
+from fabcore.adapters.mesh.readers import threemf as threemf_reader
+from fabcore.adapters.mesh.threads import Threads
 from fabcore.domain.errors import ModelRejected
 from fabcore.testing.mesh import box, glb, threemf, torus, volume
 
@@ -219,17 +222,80 @@ def test_3mf_member_the_model_does_not_use_is_never_inflated(
         for _ in range(900 // 16):
             member.write(block)
     opened: list[str] = []
-    original = zipfile.ZipFile.open
+    original = threemf_reader._Package.blocks
 
-    def spy(self: zipfile.ZipFile, name: str | zipfile.ZipInfo, *args: object, **kw: object):  # type: ignore[no-untyped-def]
-        opened.append(name.filename if isinstance(name, zipfile.ZipInfo) else name)
-        return original(self, name, *args, **kw)  # type: ignore[arg-type]
+    def spy(self: threemf_reader._Package, info: zipfile.ZipInfo) -> Iterator[bytes]:
+        opened.append(info.filename)
+        return original(self, info)
 
-    monkeypatch.setattr(zipfile.ZipFile, "open", spy)
+    monkeypatch.setattr(threemf_reader._Package, "blocks", spy)
     result = ANALYSER.analyse(buffer.getvalue(), "padded.3mf")
     assert result.volume_cm3 == pytest.approx(volume(TETRA) / 1000)
     assert "Metadata/padding.bin" not in opened
     assert "3D/3dmodel.model" in opened
+
+
+def _central_entry(data: bytes, name: bytes) -> int:
+    """Where the central directory entry of member ``name`` starts."""
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        length = struct.unpack_from("<H", data, at + 28)[0]
+        if data[at + 46 : at + 46 + length] == name:
+            return at
+        at = data.find(b"PK\x01\x02", at + 1)
+    raise AssertionError(f"no central directory entry for {name!r}")
+
+
+def _damaged(data: bytes, how: str) -> bytes:
+    out = bytearray(data)
+    entry = _central_entry(data, b"3D/3dmodel.model")
+    if how == "crc":
+        out[entry + 16] ^= 0xFF
+    elif how == "cut short":
+        size = struct.unpack_from("<I", data, entry + 20)[0]
+        struct.pack_into("<I", out, entry + 20, size - 40)
+    else:  # another name in the member's own header than in the directory
+        local = struct.unpack_from("<I", data, entry + 42)[0]
+        out[local + 30 + len(b"3D/3dmodel.model") - 1] = ord("X")
+    return bytes(out)
+
+
+@pytest.mark.parametrize("how", ["crc", "cut short", "name"])
+def test_a_3mf_part_whose_zip_entry_is_damaged_is_refused(how: str) -> None:
+    data = _damaged(threemf(torus()), how)
+    with pytest.raises(zipfile.BadZipFile), zipfile.ZipFile(io.BytesIO(data)) as archive:
+        archive.read("3D/3dmodel.model")
+    reason = rejected(data, "damaged.3mf")
+    assert "damaged" in reason
+    assert "3dmodel.model" in reason
+
+
+def test_a_3mf_part_is_inflated_block_by_block_as_zipfile_inflates_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(threemf_reader, "_BLOCK", 1000)
+    monkeypatch.setattr(threemf_reader, "_COMPRESSED_BLOCK", 300)
+    data = threemf(torus())
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        info = archive.getinfo("3D/3dmodel.model")
+        assert info.compress_type == zipfile.ZIP_DEFLATED
+        package = threemf_reader._Package(data, archive, Limits(), Threads(1))
+        blocks = list(package.blocks(info))
+        expected = archive.read(info)
+    assert len(blocks) > 10
+    assert max(map(len, blocks)) <= 1000
+    assert b"".join(blocks) == expected
+
+
+def test_a_3mf_with_stored_parts_reads_as_a_deflated_one() -> None:
+    deflated = threemf(torus())
+    stored = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(deflated)) as source, \
+            zipfile.ZipFile(stored, "w", zipfile.ZIP_STORED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info))
+    assert ANALYSER.analyse(stored.getvalue(), "stored.3mf") == ANALYSER.analyse(
+        deflated, "stored.3mf")
 
 
 # --- GLB placements ---------------------------------------------------------------------

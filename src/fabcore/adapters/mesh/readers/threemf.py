@@ -3,7 +3,9 @@
 Only the parts the model uses are inflated: the package relationships, the
 root model part they name, and the parts its components point to (3MF
 production extension). Each is read in blocks, never whole, within the
-``max_decompressed_bytes`` budget.
+``max_decompressed_bytes`` budget. A deflated part is inflated by ISA-L
+(``isal``), about three times as fast as zlib, and checked against its
+size and CRC as ``zipfile`` checks it.
 
 The bulk of a model part is ``<vertex x=".." y=".." z=".."/>`` and
 ``<triangle v1=".." v2=".." v3=".."/>`` elements. Runs of them are cut out
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
 import zlib
 from collections import deque
@@ -27,9 +30,10 @@ from collections.abc import Hashable, Iterator
 from concurrent.futures import Future, wait
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
+from isal import isal_zlib
 from lxml import etree
 
 from fabcore.adapters.mesh.errors import ModelError, describe, megabytes
@@ -49,6 +53,12 @@ UNITS_MM: Final = {
 _MAX_ZIP_MEMBERS: Final = 10_000
 _MAX_RELS_BYTES: Final = MiB
 _BLOCK: Final = 4 * MiB
+_COMPRESSED_BLOCK: Final = MiB
+# A ZIP local file header: signature, then the name's and extra field's lengths at 26.
+_LOCAL_HEADER: Final = struct.Struct("<4s22xHH")
+_LOCAL_SIGNATURE: Final = b"PK\x03\x04"
+# A class at run time; isal's stub declares it as an instance.
+_INFLATE_ERROR: Final = cast("type[Exception]", isal_zlib.error)
 _MODEL_RELATIONSHIP: Final = "http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"
 _DEFAULT_ROOT: Final = "3d/3dmodel.model"
 _SAFE_XML: Final[dict[str, Any]] = {
@@ -103,7 +113,7 @@ def read_3mf(
             "a 3MF file is a ZIP package, and this one cannot be opened as one"
         ) from exc
     with archive:
-        package = _Package(archive, limits, threads or Threads(1))
+        package = _Package(data, archive, limits, threads or Threads(1))
         root_name = package.root()
         parts = {root_name: package.part(root_name)}
         root = parts[root_name]
@@ -150,7 +160,10 @@ def _mesh(obj: _Object) -> tuple[FloatArray, IntArray]:
 class _Package:
     """The members of a 3MF package, inflated on demand within one budget."""
 
-    def __init__(self, archive: zipfile.ZipFile, limits: Limits, threads: Threads) -> None:
+    def __init__(
+        self, data: bytes, archive: zipfile.ZipFile, limits: Limits, threads: Threads
+    ) -> None:
+        self.data = data
         self.archive = archive
         self.limits = limits
         self.threads = threads
@@ -204,16 +217,16 @@ class _Package:
             parser.stop()
 
     def blocks(self, info: zipfile.ZipInfo) -> Iterator[bytes]:
+        deflated = info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 0x1
         try:
-            with self.archive.open(info) as member:
-                while block := member.read(_BLOCK):
-                    self.left -= len(block)
-                    if self.left < 0:
-                        raise ModelError(
-                            "the 3MF package unpacks to more than the "
-                            f"{megabytes(self.limits.max_decompressed_bytes)} allowed (a ZIP bomb?)"
-                        )
-                    yield block
+            for block in self._inflated(info) if deflated else self._unpacked(info):
+                self.left -= len(block)
+                if self.left < 0:
+                    raise ModelError(
+                        "the 3MF package unpacks to more than the "
+                        f"{megabytes(self.limits.max_decompressed_bytes)} allowed (a ZIP bomb?)"
+                    )
+                yield block
         except (
             zipfile.BadZipFile,
             zlib.error,
@@ -222,12 +235,56 @@ class _Package:
             OSError,
             EOFError,
             ValueError,
+            _INFLATE_ERROR,
         ) as exc:
             raise ModelError(
                 f"the 3MF package is damaged: {info.filename} cannot be unpacked. "
                 "Export the file again.",
                 detail=describe(exc),
             ) from exc
+
+    def _unpacked(self, info: zipfile.ZipInfo) -> Iterator[bytes]:
+        """A member's blocks as ``zipfile`` reads them (stored, or another method)."""
+        with self.archive.open(info) as member:
+            while block := member.read(_BLOCK):
+                yield block
+
+    def _inflated(self, info: zipfile.ZipInfo) -> Iterator[bytes]:
+        """A deflated member's blocks of at most ``_BLOCK`` bytes; its size and CRC checked."""
+        start = info.header_offset
+        header = self.data[start : start + _LOCAL_HEADER.size]
+        if len(header) < _LOCAL_HEADER.size:
+            raise zipfile.BadZipFile(f"truncated file header of {info.filename}")
+        signature, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+        name_start = start + _LOCAL_HEADER.size
+        name = self.data[name_start : name_start + name_length]
+        # The same checks as zipfile's: a header of this member, under its name.
+        encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
+        if signature != _LOCAL_SIGNATURE or name.decode(encoding, "replace") != info.orig_filename:
+            raise zipfile.BadZipFile(f"bad file header of {info.filename}")
+        begin = name_start + name_length + extra_length
+        compressed = memoryview(self.data)[begin : begin + info.compress_size]
+        if len(compressed) < info.compress_size:
+            raise EOFError(f"{info.filename} is cut short")
+        inflater = isal_zlib.decompressobj(-15)
+        crc = size = fed = 0
+        pending: bytes | memoryview = b""
+        while not inflater.eof:
+            if not pending and fed < len(compressed):
+                pending = compressed[fed : fed + _COMPRESSED_BLOCK]
+                fed += len(pending)
+            block = inflater.decompress(pending, _BLOCK)
+            pending = inflater.unconsumed_tail
+            if not block and not pending and fed >= len(compressed) and not inflater.eof:
+                raise EOFError(f"{info.filename} ends before its last deflate block")
+            if block:
+                size += len(block)
+                if size > info.file_size:
+                    raise zipfile.BadZipFile(f"{info.filename} unpacks past its stated size")
+                crc = isal_zlib.crc32(block, crc)
+                yield block
+        if size != info.file_size or crc != info.CRC:
+            raise zipfile.BadZipFile(f"bad size or CRC-32 for {info.filename}")
 
 
 def _parse_small(xml: bytes, part: str) -> Any:
