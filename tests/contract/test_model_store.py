@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -110,3 +113,21 @@ def test_filesystem_staging_failure_is_storage_error_and_leaves_nothing(tmp_path
     with pytest.raises(StorageError, match="connection reset"):
         store.stage(io.BufferedReader(Broken()), "cut.stl")
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def _cached_bytes(path: Path) -> int:
+    found = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+                           capture_output=True, text=True, check=True)
+    return int(found.stdout.split()[0])
+
+
+@pytest.mark.skipif(shutil.which("fincore") is None, reason="needs fincore (util-linux)")
+def test_filesystem_stored_files_leave_the_page_cache(tmp_path: Path) -> None:
+    store = FilesystemModelStore(tmp_path / "models")
+    put = store.put(os.urandom(4 << 20), "put.stl")
+    with store.stage(io.BytesIO(os.urandom(4 << 20)), "staged.stl") as staged:
+        kept = staged.keep()
+    for ref in (put, kept):
+        path = tmp_path / "models" / ref.sha256[:2] / ref.sha256[2:]
+        assert path.stat().st_size == 4 << 20
+        assert _cached_bytes(path) == 0

@@ -6,6 +6,7 @@ streamed file whose digest is known only at its end, are flushed to disk and
 then renamed into place, so a reader never sees half a file and a crash
 leaves none under a digest's name. A staged file (:meth:`FilesystemModelStore.stage`)
 is such a temporary file, written and synced, waiting to be renamed or removed.
+Once synced, a file's pages leave the page cache (see :func:`_sync_and_uncache`).
 """
 
 from __future__ import annotations
@@ -52,8 +53,7 @@ class FilesystemModelStore:
                 fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=_TEMPORARY)
                 with _removed_on_error(tmp_name), os.fdopen(fd, "wb") as out:
                     out.write(data)
-                    out.flush()
-                    os.fsync(out.fileno())
+                    _sync_and_uncache(out)
                 self._install(tmp_name, target)
         except OSError as exc:
             raise StorageError(f"could not store model {digest}: {exc}") from exc
@@ -76,8 +76,7 @@ class FilesystemModelStore:
                     hasher.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+                _sync_and_uncache(out)
         except OSError as exc:
             raise StorageError(f"could not store model {filename!r}: {exc}") from exc
         ref = ModelRef(sha256=hasher.hexdigest(), filename=filename, size=size)
@@ -194,6 +193,21 @@ def _removed_on_error(tmp_name: str) -> Iterator[None]:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
+
+
+def _sync_and_uncache(out: IO[bytes]) -> None:
+    """Flush ``out`` and sync it to disk, then drop its pages from the page cache.
+
+    A model file is read rarely once stored (its analysis is kept in the
+    database), so its pages would only push out the database's, and the
+    freed pages serve the next file.
+    """
+    out.flush()
+    os.fsync(out.fileno())
+    if hasattr(os, "posix_fadvise"):
+        # Advice only: a file system that cannot drop the pages keeps them.
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(out.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def _fsync_directory(directory: Path) -> None:
