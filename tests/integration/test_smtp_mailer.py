@@ -24,6 +24,7 @@ from fabcore.adapters.smtp import MAILS_PER_CONNECTION, SmtpMailer
 from fabcore.app.bootstrap import bootstrap
 from fabcore.domain.errors import PermanentDeliveryError, TemporaryDeliveryError
 from fabcore.ports.mailer import Mail
+from fabcore.testing.repositories import run_threads
 from smtp_server import HOST, SmtpServer, free_port
 
 TEXT = "Guten Tag Frau Müller,\n\nIhr Angebot über 1.234,50 € liegt bereit.\n"
@@ -411,22 +412,12 @@ def test_threads_sending_at_once_each_get_a_connection_of_their_own(
     smtp_server: SmtpServer,
 ) -> None:
     mailer = SmtpMailer(HOST, smtp_server.port)
-    failures: list[BaseException] = []
-    start = threading.Barrier(6)
 
     def relay(k: int) -> None:
-        start.wait()
-        try:
-            for n in range(5):
-                mailer.send(offer_mail(f"<out-{k}-{n}@fabcore>"))
-        except BaseException as exc:
-            failures.append(exc)
+        for n in range(5):
+            mailer.send(offer_mail(f"<out-{k}-{n}@fabcore>"))
 
-    threads = [threading.Thread(target=relay, args=(k,)) for k in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    failures = run_threads(6, relay)
     mailer.close()
 
     assert failures == []

@@ -7,11 +7,11 @@ server has let it go. A relay sending ten mails greets, negotiates TLS and
 logs in once, not ten times. A connection is let go after
 :data:`MAILS_PER_CONNECTION` mails or :data:`CONNECTION_LIFETIME` seconds,
 as mail services ask (some refuse more mails on one connection, others
-replace the machines behind their address). Any error closes the
-connection it happened on. Threads share one instance safely (each connection serves one mail at a
-time); a process forked from another never uses its parent's connections.
-``keep_alive=0`` opens a connection per mail. :meth:`SmtpMailer.close` says
-QUIT on the kept connections.
+replace the machines behind their address). Any error closes the connection
+it happened on. Threads share one instance safely (each connection serves
+one mail at a time); a process forked from another never uses its parent's
+connections. ``keep_alive=0`` opens a connection per mail.
+:meth:`SmtpMailer.close` says QUIT on the kept connections.
 
 Errors map to the port's contract (see :func:`delivery_error`):
 
