@@ -385,21 +385,12 @@ class SqliteDatabase(SqlDatabase):
         self._commits = itertools.count(1)
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        conn = self._connect()
+        self.writers = WriterGate(self.path, timeout)
         try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        except sqlite3.Error as exc:
-            conn.close()
-            raise _translate(exc, self.path, timeout) from exc
-        if mode is None or str(mode[0]).lower() != "wal":
-            conn.close()
-            raise StorageError(f"{self.path}: cannot switch the database to WAL mode")
-        try:
-            self.writers = WriterGate(self.path, timeout)
+            self._idle.append(self._connect_in_wal_mode())
         except StorageError:
-            conn.close()
+            self.writers.close()
             raise
-        self._idle.append(conn)
         if migrate:
             self.upgrade()
 
@@ -421,6 +412,29 @@ class SqliteDatabase(SqlDatabase):
         except sqlite3.Error as exc:
             conn.close()
             raise _translate(exc, self.path, self.timeout) from exc
+        return conn
+
+    def _connect_in_wal_mode(self) -> sqlite3.Connection:
+        """A first connection, the file switched to WAL mode.
+
+        The switch is made holding the writer gate: two connections switching
+        a new file at once would each hold a shared lock and wait for the
+        other's, and SQLite answers that deadlock with "database is locked"
+        at once, without waiting out the timeout.
+        """
+        self.writers.acquire()
+        try:
+            conn = self._connect()
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            except sqlite3.Error as exc:
+                conn.close()
+                raise _translate(exc, self.path, self.timeout) from exc
+        finally:
+            self.writers.release()
+        if mode is None or str(mode[0]).lower() != "wal":
+            conn.close()
+            raise StorageError(f"{self.path}: cannot switch the database to WAL mode")
         return conn
 
     def committed(self, conn: sqlite3.Connection) -> None:
