@@ -385,12 +385,19 @@ class SqliteDatabase(SqlDatabase):
         self._commits = itertools.count(1)
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self.writers = WriterGate(self.path, timeout)
+        conn = self._connect()
         try:
-            self._idle.append(self._connect_in_wal_mode())
+            self.writers = WriterGate(self.path, timeout)
         except StorageError:
+            conn.close()
+            raise
+        try:
+            self._switch_to_wal(conn)
+        except StorageError:
+            conn.close()
             self.writers.close()
             raise
+        self._idle.append(conn)
         if migrate:
             self.upgrade()
 
@@ -414,8 +421,8 @@ class SqliteDatabase(SqlDatabase):
             raise _translate(exc, self.path, self.timeout) from exc
         return conn
 
-    def _connect_in_wal_mode(self) -> sqlite3.Connection:
-        """A first connection, the file switched to WAL mode.
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> None:
+        """Put the file in WAL mode (a no-op once it is).
 
         The switch is made holding the writer gate: two connections switching
         a new file at once would each hold a shared lock and wait for the
@@ -424,18 +431,13 @@ class SqliteDatabase(SqlDatabase):
         """
         self.writers.acquire()
         try:
-            conn = self._connect()
-            try:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-            except sqlite3.Error as exc:
-                conn.close()
-                raise _translate(exc, self.path, self.timeout) from exc
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path, self.timeout) from exc
         finally:
             self.writers.release()
         if mode is None or str(mode[0]).lower() != "wal":
-            conn.close()
             raise StorageError(f"{self.path}: cannot switch the database to WAL mode")
-        return conn
 
     def committed(self, conn: sqlite3.Connection) -> None:
         """Count a write transaction; every :data:`CHECKPOINT_EVERY` th, checkpoint the log.
