@@ -318,8 +318,9 @@ class _ModelParser:
         self.xml = etree.XMLPullParser(events=("start", "end", "pi"), **_SAFE_XML)
         self.carry = b""
         self.plain = True
-        # Pieces of text in the order they came, each with its bulk runs being parsed.
-        self.pending: deque[tuple[bytes, Future[_Prepared] | None]] = deque()
+        # Pieces of text in the order they came (see :meth:`_queue`), each with
+        # its bulk runs being parsed.
+        self.pending: deque[tuple[bytes, int, Future[_Prepared] | None]] = deque()
         self.runs: dict[int, tuple[int, np.ndarray]] = {}
         self.next_run = 0
         self.part = _Part()
@@ -331,20 +332,24 @@ class _ModelParser:
         self.triangles = 0
 
     def feed(self, block: bytes) -> None:
-        data = self.carry + block
-        cut = data.rfind(b"<")
+        # The one copy of the block: after the tail carried from the last one,
+        # and before the padding the bulk parsers read past values into.
+        data = b"".join((self.carry, block, _PAD))
+        size = len(data) - len(_PAD)
+        cut = data.rfind(b"<", 0, size)
         if cut <= 0:
-            if len(data) > _BLOCK:
+            if size > _BLOCK:
                 # No tag starts here: text or one long tag, which lxml takes as it is.
-                self._queue(data, raw=True)
-                data = b""
-            self.carry = data
+                self._queue(data, size, raw=True)
+                self.carry = b""
+            else:
+                self.carry = data[:size]
             return
-        self.carry = data[cut:]
-        self._queue(data[:cut])
+        self.carry = data[cut:size]
+        self._queue(data, cut)
 
     def close(self) -> _Part:
-        self._queue(self.carry)
+        self._queue(self.carry + _PAD, len(self.carry))
         self.carry = b""
         while self.pending:
             self._apply(*self.pending.popleft())
@@ -359,29 +364,33 @@ class _ModelParser:
 
     def stop(self) -> None:
         """Leave nothing running for this part (after an error; a no-op once closed)."""
-        left = [prepared for _, prepared in self.pending if prepared is not None]
+        left = [prepared for _, _, prepared in self.pending if prepared is not None]
         self.pending.clear()
         for prepared in left:
             prepared.cancel()
         wait(left)
 
-    def _queue(self, data: bytes, *, raw: bool = False) -> None:
-        """Prepare ``data`` beside the caller; apply what was prepared before, in order."""
-        if not data:
+    def _queue(self, data: bytes, size: int, *, raw: bool = False) -> None:
+        """Prepare ``data[:size]`` beside the caller; apply what was prepared before, in order.
+
+        ``data`` goes on for at least ``len(_PAD)`` bytes past ``size``.
+        """
+        if not size:
             return
-        prepared = None if raw or not self.plain else self.threads.submit(_prepare, data)
-        self.pending.append((data, prepared))
+        prepared = (None if raw or not self.plain
+                    else self.threads.submit(_prepare, data, size))
+        self.pending.append((data, size, prepared))
         while len(self.pending) > self.threads.count:
             self._apply(*self.pending.popleft())
 
-    def _apply(self, data: bytes, prepared: Future[_Prepared] | None) -> None:
+    def _apply(self, data: bytes, size: int, prepared: Future[_Prepared] | None) -> None:
         if prepared is None or not self.plain:
             if prepared is not None:
                 prepared.cancel()
             # A DOCTYPE after the root element is a syntax error lxml reports itself.
-            if not self.started and b"<!DOCTYPE" in data:
+            if not self.started and data.find(b"<!DOCTYPE", 0, size) >= 0:
                 raise _doctype(self.name)
-            self._xml(data)
+            self._xml(data[:size])
             return
         found = prepared.result()
         if found.special is not None and data.startswith(b"<!DOCTYPE", found.special):
@@ -398,7 +407,7 @@ class _ModelParser:
         if found.special is not None:
             # A comment or CDATA may hide anything: from here on, lxml reads it all.
             self.plain = False
-            self._xml(data[found.special :])
+            self._xml(data[found.special : size])
 
     def _xml(self, data: bytes) -> None:
         try:
@@ -523,35 +532,53 @@ class _Prepared:
     special: int | None
 
 
-def _prepare(data: bytes) -> _Prepared:
-    """Cut the runs of plain vertex and triangle elements out of ``data`` and parse them."""
+def _prepare(data: bytes, size: int) -> _Prepared:
+    """Cut the runs of plain vertex and triangle elements out of ``data[:size]``, parsed.
+
+    ``data`` goes on for ``len(_PAD)`` bytes or more past ``size``: the runs
+    are parsed where they lie, reading whole words past their last value.
+    """
     buf = text.as_array(data)
-    lt = np.flatnonzero(buf == 0x3C)
-    marked = lt[buf[np.minimum(lt + 1, len(buf) - 1)] == 0x21]
+    lt = np.flatnonzero(buf[:size] == 0x3C)
+    marked = lt[buf[lt + 1] == 0x21]
     special = int(marked[0]) if len(marked) else None
     if special is not None:
-        data, buf, lt = data[:special], buf[:special], lt[lt < special]
-    kinds = _tag_kinds(buf, lt)
+        size, lt = special, lt[lt < special]
+    kinds = _tag_kinds(buf[:size], lt)
     bulk = kinds > 0
     if not bulk.any():
-        return _Prepared([data], special)
+        return _Prepared([data[:size]], special)
     edges = np.flatnonzero(np.diff(np.concatenate(([False], bulk, [False])).astype(np.int8)))
     pieces: list[bytes | tuple[int, np.ndarray]] = []
     last = 0
     for first, stop in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
         begin = int(lt[first])
-        end = int(lt[stop]) if stop < len(lt) else len(data)
+        end = int(lt[stop]) if stop < len(lt) else size
         run_kinds = kinds[first:stop]
         pieces.append(data[last:begin])
-        run = data[begin:end]
         parsed = None
         if (run_kinds == run_kinds[0]).all():
-            inner = lt[first:stop] - begin
-            parsed = _vertex_run(run, inner) if run_kinds[0] == 1 else _triangle_run(run, inner)
-        pieces.append(run if parsed is None else (int(run_kinds[0]), parsed))
+            run = _Run(data, buf, begin, end, lt[first:stop])
+            parsed = _vertex_run(run) if run_kinds[0] == 1 else _triangle_run(run)
+        pieces.append(data[begin:end] if parsed is None else (int(run_kinds[0]), parsed))
         last = end
-    pieces.append(data[last:])
+    pieces.append(data[last:size])
     return _Prepared(pieces, special)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A run of bulk elements: ``data[begin:end]``; ``lt`` is where each "<" of it is.
+
+    ``buf`` is ``data`` as an array; positions are in ``data``, which goes on
+    past ``end`` for at least ``len(_PAD)`` bytes.
+    """
+
+    data: bytes
+    buf: np.ndarray
+    begin: int
+    end: int
+    lt: IntArray
 
 
 def _local(tag: object) -> str:
@@ -589,28 +616,28 @@ _SPACE: Final = b" \t\r\n"
 _V123: Final = [ord("v") << 8 | ord(d) for d in "123"]
 
 
-def _vertex_run(run: bytes, lt: IntArray) -> np.ndarray | None:
+def _vertex_run(run: _Run) -> np.ndarray | None:
     """x, y, z of a run of vertex elements in plain form (else None: lxml reads it)."""
-    found = _run_values(run, lt, _VERTEX_RUN)
+    found = _run_values(run, _VERTEX_RUN)
     if found is None:
         return None
-    buf, starts, ends, names = found
+    starts, ends, names = found
     order = np.argsort(names, kind="stable")
     if bytes(names[order].astype(np.uint8)) != b"xyz":
         return None
     try:
-        values = text.parse_decimals(buf, starts, ends).reshape(-1, 3)
+        values = text.parse_decimals(run.buf, starts, ends).reshape(-1, 3)
     except NotANumber:
         return None
     return values if (order == np.arange(3)).all() else values[:, order]
 
 
-def _triangle_run(run: bytes, lt: IntArray) -> np.ndarray | None:
+def _triangle_run(run: _Run) -> np.ndarray | None:
     """v1, v2, v3 of a run of triangle elements in plain form (else None: lxml reads it)."""
-    found = _run_values(run, lt, _TRIANGLE_RUN, wide_names=True)
+    found = _run_values(run, _TRIANGLE_RUN, wide_names=True)
     if found is None:
         return None
-    buf, starts, ends, names = found
+    starts, ends, names = found
     if not all((names == code).sum() == 1 for code in _V123):
         return None
     columns = [int(np.flatnonzero(names == code)[0]) for code in _V123]
@@ -619,35 +646,35 @@ def _triangle_run(run: bytes, lt: IntArray) -> np.ndarray | None:
         picked = (np.arange(len(starts) // per)[:, None] * per + np.array(columns)).reshape(-1)
         starts, ends = starts[picked], ends[picked]
     try:
-        values = text.parse_integers(buf, starts, ends).reshape(-1, 3)
+        values = text.parse_integers(run.buf, starts, ends).reshape(-1, 3)
     except NotANumber:
         return None
     return values
 
 
 def _run_values(
-    run: bytes, lt: IntArray, form: re.Pattern[bytes], *, wide_names: bool = False
-) -> tuple[np.ndarray, IntArray, IntArray, IntArray] | None:
-    """Buffer, value starts and ends of a run whose elements all have one plain form.
+    run: _Run, form: re.Pattern[bytes], *, wide_names: bool = False
+) -> tuple[IntArray, IntArray, IntArray] | None:
+    """Value starts and ends of a run whose elements all have one plain form.
 
-    ``lt`` is where each "<" of the run is. Returns also the attribute names
-    of one element (their last byte, or last two bytes with ``wide_names``),
-    which every element has in the same order.
+    Returns also the attribute names of one element (their last byte, or
+    last two bytes with ``wide_names``), which every element has in the
+    same order.
     """
-    if b"'" in run or b"&" in run:
+    data, buf, begin, end = run.data, run.buf, run.begin, run.end
+    if data.find(b"'", begin, end) >= 0 or data.find(b"&", begin, end) >= 0:
         return None
-    size = len(run)
-    buf = text.as_array(run + _PAD)
-    quotes = np.flatnonzero(buf[:size] == 0x22)
+    quotes = np.flatnonzero(buf[begin:end] == 0x22)
     if len(quotes) % 2:
         return None
+    quotes += begin
     starts, ends = quotes[0::2] + 1, quotes[1::2]
-    tags = lt[buf[lt + 1] != 0x2F]
+    tags = run.lt[buf[run.lt + 1] != 0x2F]
     count = len(tags)
-    if count == 0 or len(starts) % count or tags[0] != 0:
+    if count == 0 or len(starts) % count or tags[0] != begin:
         return None
     per = len(starts) // count
-    if per == 0 or not _same_form(buf, size, starts, ends, tags, per, form):
+    if per == 0 or not _same_form(run, starts, ends, tags, per, form):
         return None
     first = starts[:per]
     names = buf[first - 3].astype(np.int64)
@@ -655,12 +682,11 @@ def _run_values(
         names |= buf[first - 4].astype(np.int64) << 8
     if len(np.unique(names)) != per:
         return None
-    return buf, starts, ends, names
+    return starts, ends, names
 
 
 def _same_form(
-    buf: np.ndarray,
-    size: int,
+    run: _Run,
     starts: IntArray,
     ends: IntArray,
     tags: IntArray,
@@ -675,6 +701,7 @@ def _same_form(
     and the next opening. Each must repeat the first element's, and the last
     closing may differ in trailing whitespace.
     """
+    buf, begin, end = run.buf, run.begin, run.end
     count = len(tags)
     first = starts.reshape(count, per)
     last = ends.reshape(count, per)
@@ -682,7 +709,7 @@ def _same_form(
     pieces = [(last[:, k - 1], first[:, k] - last[:, k - 1]) for k in range(1, per)]
     if count > 1:
         pieces.append((last[:-1, per - 1], first[1:, 0] - last[:-1, per - 1]))
-    for begin, lengths in pieces:
+    for at, lengths in pieces:
         length = int(lengths[0])
         if length > 32 or not (lengths == length).all():
             return False
@@ -691,15 +718,15 @@ def _same_form(
             shape=(len(buf) - width + 1,), dtype=f"V{width}", buffer=buf, strides=(1,)
         )
         mask = np.frombuffer((b"\xff" * length).ljust(width, b"\0"), dtype=np.uint64)
-        words = windows[begin].view(np.uint64).reshape(-1, width // 8) & mask
+        words = windows[at].view(np.uint64).reshape(-1, width // 8) & mask
         if not (words == words[0]).all():
             return False
-    opening = bytes(buf[: first[0, 0]])
+    opening = bytes(buf[begin : first[0, 0]])
     between = [bytes(buf[last[0, k - 1] : first[0, k]]) for k in range(1, per)]
-    closing = bytes(buf[last[0, per - 1] : tags[1] if count > 1 else size])
+    closing = bytes(buf[last[0, per - 1] : tags[1] if count > 1 else end])
     if count > 1 and bytes(buf[last[0, per - 1] : first[1, 0]]) != closing + opening:
         return False
-    tail = bytes(buf[last[-1, per - 1] : size])
+    tail = bytes(buf[last[-1, per - 1] : end])
     if tail.rstrip(_SPACE) != closing.rstrip(_SPACE):
         return False
     return form.fullmatch(b"".join((opening, *between, closing))) is not None
