@@ -32,6 +32,7 @@ def tiny_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(text, "_BLOCK", 8 << 10)
     monkeypatch.setattr(text, "_CHUNK", 256)
     monkeypatch.setattr(threemf, "_BLOCK", 8 << 10)
+    monkeypatch.setattr(threemf, "_RUN_CHUNK", 256)
 
 
 def read(data: bytes, name: str, threads: int) -> Mesh:

@@ -288,22 +288,25 @@ def _byte(words: U64Array, position: int) -> U64Array:
 
 
 def parse_decimals(
-    buf: U8Array, starts: IntArray, ends: IntArray, threads: Threads | None = None
+    buf: U8Array, starts: IntArray, ends: IntArray, threads: Threads | None = None,
+    *, chunk: int | None = None,
 ) -> FloatArray:
     """The decimal numbers at ``buf[starts[i]:ends[i]]``; raises :class:`NotANumber`.
 
-    Chunks of tokens are parsed on ``threads`` side by side, each into its
-    own part of the result; the first bad token is the one reported.
+    Chunks of ``chunk`` tokens (default :data:`_CHUNK`) are parsed on
+    ``threads`` side by side, each into its own part of the result; the first
+    bad token is the one reported.
     """
+    chunk = chunk or _CHUNK
     count = len(starts)
     out = np.empty(count, dtype=np.float64)
     narrow, _ = _windows(buf, 16)
     wide, nwide = _windows(buf, 32)
     eights, neights = _windows(buf, 8)
 
-    def chunk(first: int) -> None:
-        s = starts[first : first + _CHUNK]
-        e = ends[first : first + _CHUNK]
+    def parse(first: int) -> None:
+        s = starts[first : first + chunk]
+        e = ends[first : first + chunk]
         head = buf[s]
         negative = head == 0x2D
         body = s + (negative | (head == 0x2B))
@@ -333,13 +336,15 @@ def parse_decimals(
         for i in np.flatnonzero(todo):
             out[first + i] = _slow_decimal(buf, first + int(i), int(s[i]), int(e[i]))
 
-    _each_chunk(count, threads, chunk)
+    _each_chunk(count, chunk, threads, parse)
     return out
 
 
-def _each_chunk(count: int, threads: Threads | None, work: Callable[[int], None]) -> None:
+def _each_chunk(
+    count: int, chunk: int, threads: Threads | None, work: Callable[[int], None]
+) -> None:
     """``work(first)`` for the chunk of tokens from each ``first``, in order of ``first``."""
-    for _ in (threads or Threads(1)).map(work, range(0, count, _CHUNK)):
+    for _ in (threads or Threads(1)).map(work, range(0, count, chunk)):
         pass
 
 
@@ -393,22 +398,24 @@ def _slow_decimal(buf: U8Array, index: int, start: int, end: int) -> float:
 
 
 def parse_integers(
-    buf: U8Array, starts: IntArray, ends: IntArray, threads: Threads | None = None
+    buf: U8Array, starts: IntArray, ends: IntArray, threads: Threads | None = None,
+    *, chunk: int | None = None,
 ) -> IntArray:
     """The integers (optionally signed, at most 18 digits) at ``buf[starts[i]:ends[i]]``.
 
-    Raises :class:`NotANumber` for anything else. Chunks of tokens are parsed
-    on ``threads`` side by side.
+    Raises :class:`NotANumber` for anything else. Chunks of ``chunk`` tokens
+    (default :data:`_CHUNK`) are parsed on ``threads`` side by side.
     """
+    chunk = chunk or _CHUNK
     count = len(starts)
     out = np.empty(count, dtype=np.int64)
     if count == 0:
         return out
     eights, nwindows = _windows(buf, 8)
 
-    def chunk(first: int) -> None:
-        s = starts[first : first + _CHUNK]
-        e = ends[first : first + _CHUNK]
+    def parse(first: int) -> None:
+        s = starts[first : first + chunk]
+        e = ends[first : first + chunk]
         head = buf[s]
         negative = head == 0x2D
         body = s + (negative | (head == 0x2B))
@@ -432,7 +439,7 @@ def parse_integers(
                 raise NotANumber(first + int(i), text)
             out[first + i] = int(text)
 
-    _each_chunk(count, threads, chunk)
+    _each_chunk(count, chunk, threads, parse)
     return out
 
 

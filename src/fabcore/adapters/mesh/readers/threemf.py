@@ -54,6 +54,9 @@ _MAX_ZIP_MEMBERS: Final = 10_000
 _MAX_RELS_BYTES: Final = MiB
 _BLOCK: Final = 4 * MiB
 _COMPRESSED_BLOCK: Final = MiB
+# Numbers parsed at a time in a run: a block's runs are parsed beside each other on
+# threads, so each run is parsed in few steps, each holding the interpreter lock briefly.
+_RUN_CHUNK: Final = 1 << 17
 # A ZIP local file header: signature, then the name's and extra field's lengths at 26.
 _LOCAL_HEADER: Final = struct.Struct("<4s22xHH")
 _LOCAL_SIGNATURE: Final = b"PK\x03\x04"
@@ -626,7 +629,7 @@ def _vertex_run(run: _Run) -> np.ndarray | None:
     if bytes(names[order].astype(np.uint8)) != b"xyz":
         return None
     try:
-        values = text.parse_decimals(run.buf, starts, ends).reshape(-1, 3)
+        values = text.parse_decimals(run.buf, starts, ends, chunk=_RUN_CHUNK).reshape(-1, 3)
     except NotANumber:
         return None
     return values if (order == np.arange(3)).all() else values[:, order]
@@ -646,7 +649,7 @@ def _triangle_run(run: _Run) -> np.ndarray | None:
         picked = (np.arange(len(starts) // per)[:, None] * per + np.array(columns)).reshape(-1)
         starts, ends = starts[picked], ends[picked]
     try:
-        values = text.parse_integers(run.buf, starts, ends).reshape(-1, 3)
+        values = text.parse_integers(run.buf, starts, ends, chunk=_RUN_CHUNK).reshape(-1, 3)
     except NotANumber:
         return None
     return values
