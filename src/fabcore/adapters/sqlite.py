@@ -429,13 +429,17 @@ class SqliteDatabase(SqlDatabase):
         other's, and SQLite answers that deadlock with "database is locked"
         at once, without waiting out the timeout.
         """
-        self.writers.acquire()
         try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            mode = conn.execute("PRAGMA journal_mode").fetchone()
+            if mode is not None and str(mode[0]).lower() == "wal":
+                return
+            self.writers.acquire()
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            finally:
+                self.writers.release()
         except sqlite3.Error as exc:
             raise _translate(exc, self.path, self.timeout) from exc
-        finally:
-            self.writers.release()
         if mode is None or str(mode[0]).lower() != "wal":
             raise StorageError(f"{self.path}: cannot switch the database to WAL mode")
 
