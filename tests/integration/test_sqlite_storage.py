@@ -190,6 +190,21 @@ def test_processes_starting_at_once_migrate_once(tmp_path: Path) -> None:
             database.close()
 
 
+def test_a_database_opens_while_another_process_writes(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    writing = SqliteDatabase(path)
+    # The writer gate is an flock: held here, it blocks the second database as
+    # another process's writer would.
+    writing.writers.acquire()
+    try:
+        opened = SqliteDatabase(path, timeout=0.2)
+        assert opened.schema_version() == len(ALL_MIGRATIONS)
+        opened.close()
+    finally:
+        writing.writers.release()
+        writing.close()
+
+
 def test_database_from_a_newer_fabcore_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     SqliteDatabase(path).close()
