@@ -32,6 +32,7 @@ test: $(STAMP) lint typecheck
 bench: $(STAMP)
 	$(BIN)/python bench/bench_mesh.py
 	$(BIN)/python bench/bench_storage.py
+	$(BIN)/python bench/bench_sql_floor.py
 	$(BIN)/python bench/bench_scale.py
 	$(BIN)/python bench/bench_mail.py
 
