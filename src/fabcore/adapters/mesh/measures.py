@@ -132,25 +132,26 @@ def measure(
 
         labels, bodies = topo.labels, topo.bodies
         closed = topo.open_edges == 0
-        orient = np.ones(len(faces))
+        # +1 or -1 per face: whether it is turned from the file's winding (None: none is).
+        orient: FloatArray | None = None
         if closed and topo.misdirected_edges:
             flips = orientation_repair(len(faces), topo)
             if flips is not None:
                 orient = flips
         body_vol6 = np.asarray(
-            np.bincount(labels, weights=vol6 * orient, minlength=bodies), dtype=np.float64
+            np.bincount(labels, weights=_oriented(vol6, orient), minlength=bodies), dtype=np.float64
         )
         if closed:
             signs = _body_signs(body_vol6, labels, faces, positions)
             volume6 = float((signs * np.abs(body_vol6)).sum())
             inverted = (body_vol6 < 0) & (signs > 0)
             if inverted.any():
-                orient = orient * np.where(inverted, -1.0, 1.0)[labels]
+                orient = _oriented(np.where(inverted, -1.0, 1.0)[labels], orient)
         else:
             volume6 = float(np.abs(body_vol6).sum())
         volume = max((volume6 + collapsed_vol6) / 6.0, 0.0)
 
-        down = nz * orient < -_OVERHANG_COS * area2
+        down = _oriented(nz, orient) < -_OVERHANG_COS * area2
         overhang = float(area2[down & ~plate].sum()) / 2.0
 
         convex = closed and bodies == 1 and _is_convex(faces, positions, topo, orient)
@@ -198,21 +199,24 @@ def _points(mesh: Mesh) -> tuple[list[FloatArray], IntArray]:
     point; an indexed mesh keeps its vertices, less those no face uses.
     """
     if mesh.faces is None:
-        corners = np.ascontiguousarray(mesh.vertices).reshape(-1, 3)
-        width = corners.dtype.itemsize
-        bits = corners.view(np.dtype(f"u{width}"))
-        group, first = exact_groups([bits[:, k] for k in range(3)])
-        points = corners[first]
-        faces = group.reshape(-1, 3)
+        columns = _soup_columns(mesh.vertices)
+        bits = np.dtype(f"u{columns[0].dtype.itemsize}")
+        group, first = exact_groups([c.view(bits) for c in columns])
+        # A signalling NaN in the file warns when widened; NaNs are refused next anyway.
+        with np.errstate(invalid="ignore"):
+            xyz = [np.asarray(c[first], dtype=np.float64) for c in columns]
+            if mesh.to_mm != 1.0:
+                for axis in xyz:
+                    np.multiply(axis, mesh.to_mm, out=axis)
+        return xyz, group.reshape(-1, 3)
+    used = np.bincount(mesh.faces.reshape(-1), minlength=len(mesh.vertices))
+    kept = np.flatnonzero(used)
+    if len(kept) == len(mesh.vertices):
+        points, faces = mesh.vertices, mesh.faces.astype(np.int64, copy=False)
     else:
-        used = np.bincount(mesh.faces.reshape(-1), minlength=len(mesh.vertices))
-        kept = np.flatnonzero(used)
-        if len(kept) == len(mesh.vertices):
-            points, faces = mesh.vertices, mesh.faces.astype(np.int64, copy=False)
-        else:
-            renumber = np.empty(len(mesh.vertices), dtype=np.int64)
-            renumber[kept] = np.arange(len(kept))
-            points, faces = mesh.vertices[kept], renumber[mesh.faces]
+        renumber = np.empty(len(mesh.vertices), dtype=np.int64)
+        renumber[kept] = np.arange(len(kept))
+        points, faces = mesh.vertices[kept], renumber[mesh.faces]
     # A signalling NaN in the file warns when widened; NaNs are refused next anyway.
     with np.errstate(invalid="ignore"):
         if mesh.to_mm == 1.0:
@@ -220,6 +224,21 @@ def _points(mesh: Mesh) -> tuple[list[FloatArray], IntArray]:
         else:
             xyz = [points[:, k].astype(np.float64) * mesh.to_mm for k in range(3)]
     return xyz, faces
+
+
+def _soup_columns(corners: np.ndarray) -> list[np.ndarray]:
+    """x, y and z of a soup's (n, 3, 3) corners as three contiguous arrays, corner by corner.
+
+    Copied a block of triangles at a time: the block's corners are made
+    contiguous while they are in the processor's cache, then split by axis.
+    """
+    n = len(corners)
+    columns = [np.empty((n, 3), dtype=corners.dtype) for _ in range(3)]
+    for start in range(0, n, _FACE_CHUNK):
+        block = np.ascontiguousarray(corners[start : start + _FACE_CHUNK])
+        for k, column in enumerate(columns):
+            column[start : start + _FACE_CHUNK] = block[:, :, k]
+    return [column.reshape(-1) for column in columns]
 
 
 def _tolerance(mesh: Mesh, size: float, magnitude: float, relative: float) -> float:
@@ -256,6 +275,11 @@ def _face_quantities(
         top = np.maximum(np.maximum(z[:, 0], z[:, 1]), z[:, 2])
         plate[s:e] = top <= plate_z
     return area2, nz, vol6, plate
+
+
+def _oriented(values: FloatArray, orient: FloatArray | None) -> FloatArray:
+    """Per-face ``values`` with each face turned by ``orient`` (None: as it is)."""
+    return values if orient is None else values * orient
 
 
 def _body_signs(
@@ -312,7 +336,9 @@ def _inside(point: FloatArray, shell: FloatArray) -> bool:
     return inside
 
 
-def _is_convex(faces: IntArray, positions: FloatArray, topo: Topology, orient: FloatArray) -> bool:
+def _is_convex(
+    faces: IntArray, positions: FloatArray, topo: Topology, orient: FloatArray | None
+) -> bool:
     """True when no edge of a closed, single-body mesh is reflex.
 
     For each pair of faces sharing an edge, the centroid of the second must
@@ -338,7 +364,9 @@ def _is_convex(faces: IntArray, positions: FloatArray, topo: Topology, orient: F
         nx = uy * vz - uz * vy
         ny = uz * vx - ux * vz
         nz = ux * vy - uy * vx
-        rise = (nx * step3[0] + ny * step3[1] + nz * step3[2]) * orient[pa]
+        rise = nx * step3[0] + ny * step3[1] + nz * step3[2]
+        if orient is not None:
+            rise *= orient[pa]
         limit = 3e-6 * scale * np.sqrt(nx * nx + ny * ny + nz * nz)
         if (rise > limit).any():
             return False

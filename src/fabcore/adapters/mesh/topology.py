@@ -165,17 +165,21 @@ def find_topology(faces: IntArray, nverts: int, positions: FloatArray, tol: floa
     """Edges, watertightness, winding and bodies of merged faces."""
     m = len(faces)
     slot, keydir = _sorted_edges(faces, nverts)
-    first, second = keydir[0::2] >> 1, keydir[1::2] >> 1
-    closed = len(first) == len(second) and bool((first == second).all())
-    if not (closed and (second[:-1] != first[1:]).all()):
-        del first, second
+    # Two keys of one edge differ at most in their lowest bit, the direction.
+    differ = keydir[0::2] ^ keydir[1::2] if len(keydir) % 2 == 0 else None
+    if not (
+        differ is not None
+        and bool((differ <= 1).all())
+        and bool(((keydir[2::2] ^ keydir[1:-1:2]) > 1).all())
+    ):
+        del differ
         return _open_topology(
             m, slot=slot, keydir=keydir, nverts=nverts, positions=positions, tol=tol
         )
-    del first, second
     # Every edge is used by exactly two faces, and the pairs sit side by side.
     s1, s2 = slot[0::2], slot[1::2]
-    pair_same = keydir[0::2] == keydir[1::2]
+    pair_same = differ == 0
+    del differ
     pair_a, pair_b = _face_of(s1, m).astype(np.int32), _face_of(s2, m).astype(np.int32)
     # Each face has exactly three neighbours, one per edge, stored at its
     # corner's number (face * 3 + corner): that is already a CSR graph.
@@ -224,7 +228,10 @@ def _sorted_edges(faces: IntArray, nverts: int) -> tuple[IntArray, IntArray]:
     """
     m = len(faces)
     a = faces.reshape(-1)
-    b = np.take(faces, [1, 2, 0], axis=1).reshape(-1)
+    # Each corner's next corner in its face: the corner after it, or the face's first.
+    b = np.empty(3 * m, dtype=faces.dtype)
+    b[:-1] = a[1:]
+    b[2::3] = faces[:, 0]
     forward = a < b
     key = np.minimum(a, b)
     key *= nverts
