@@ -19,8 +19,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 import numpy as np
@@ -31,7 +33,6 @@ from fabcore.adapters.mesh.exact import exact_groups
 from fabcore.adapters.mesh.readers.base import Mesh
 from fabcore.adapters.mesh.threads import Threads
 from fabcore.adapters.mesh.topology import (
-    BoolArray,
     FloatArray,
     IntArray,
     Topology,
@@ -79,29 +80,44 @@ def measure(
     n = mesh.triangle_count
     if n == 0:
         raise ModelError("the file contains no triangles")
-    # The points the faces use, one contiguous float64 array per axis in mm,
-    # and each face's corners as indices into them.
-    xyz, corners = _points(mesh)
-    if not all(bool(np.isfinite(c).all()) for c in xyz):
-        raise ModelError("the file has coordinates that are not numbers (NaN or infinity)")
-    lo = np.array([c.min() for c in xyz], dtype=np.float64)
-    hi = np.array([c.max() for c in xyz], dtype=np.float64)
-    extents = hi - lo
-    size = float(extents.max())
-    if size > MAX_SIZE_MM:
-        raise ModelError(
-            f"the model is {format_mm(size / 1e6)} km across, larger than anything that can "
-            f"be made: {unit_hint(size, mesh.unit)}"
-        )
-    center = (lo + hi) / 2.0
-    tol = _tolerance(mesh, size, float(np.abs(np.concatenate((lo, hi))).max()), merge_tolerance)
-
-    # The face figures and the hull need no topology: they are taken beside it.
+    # The face figures and the hull need no topology: they are taken beside it,
+    # a soup's face figures from its triangles while its corners are grouped.
     # Whatever ends the measuring, nothing started for it runs on.
     started: list[Future[Any]] = []
     try:
-        quantities = threads.submit(_face_quantities, xyz, corners, center, float(lo[2]) + tol)
-        started.append(quantities)
+        # The points the faces use, one contiguous float64 array per axis in mm,
+        # and each face's corners as indices into them.
+        quantities: Future[tuple[FloatArray, FloatArray, FloatArray, FloatArray]] | None = None
+        if mesh.faces is None:
+            soup = _soup_columns(mesh.vertices)
+            quantities = threads.submit(
+                _face_quantities, partial(_soup_corners, soup, mesh.to_mm), n
+            )
+            started.append(quantities)
+            xyz, corners = _soup_points(soup, mesh.to_mm)
+            del soup
+        else:
+            xyz, corners = _indexed_points(mesh.vertices, mesh.faces, mesh.to_mm)
+        if not all(bool(np.isfinite(c).all()) for c in xyz):
+            raise ModelError("the file has coordinates that are not numbers (NaN or infinity)")
+        lo = np.array([c.min() for c in xyz], dtype=np.float64)
+        hi = np.array([c.max() for c in xyz], dtype=np.float64)
+        extents = hi - lo
+        size = float(extents.max())
+        if size > MAX_SIZE_MM:
+            raise ModelError(
+                f"the model is {format_mm(size / 1e6)} km across, larger than anything that "
+                f"can be made: {unit_hint(size, mesh.unit)}"
+            )
+        center = (lo + hi) / 2.0
+        tol = _tolerance(
+            mesh, size, float(np.abs(np.concatenate((lo, hi))).max()), merge_tolerance
+        )
+        if quantities is None:
+            quantities = threads.submit(
+                _face_quantities, partial(_indexed_corners, xyz, corners), n
+            )
+            started.append(quantities)
         merged, vertex_xyz = merge_positions(xyz, lo, hi, tol)
         # Every point its own vertex (the usual case) needs no renumbering.
         all_faces = corners if len(vertex_xyz[0]) == len(xyz[0]) else merged[corners]
@@ -114,7 +130,9 @@ def measure(
             hull_of_points = threads.submit(hull_volume, positions, hull_max_points)
             started.append(hull_of_points)
         kept, faces, topo = _faces_and_topology(all_faces, positions, tol)
-        area2, nz, vol6, plate = quantities.result()
+        area2, nz, vol6, top = quantities.result()
+        plate = top <= float(lo[2]) + tol
+        del top
         area = float(area2.sum()) / 2.0
         if area <= 0.0:
             raise ModelError(_NO_SURFACE)
@@ -192,38 +210,42 @@ def _faces_and_topology(
     return kept, faces, find_topology(faces, len(positions), positions, tol)
 
 
-def _points(mesh: Mesh) -> tuple[list[FloatArray], IntArray]:
-    """x, y and z in mm of every point a face uses, and the (n, 3) points of each face.
+def _soup_points(soup: list[np.ndarray], to_mm: float) -> tuple[list[FloatArray], IntArray]:
+    """x, y and z in mm of every point of a soup, and the (n, 3) points of each face.
 
-    A triangle soup's corners that are bitwise copies of one another are one
-    point; an indexed mesh keeps its vertices, less those no face uses.
+    ``soup`` is the corners' columns (see :func:`_soup_columns`). Corners that
+    are bitwise copies of one another are one point.
     """
-    if mesh.faces is None:
-        columns = _soup_columns(mesh.vertices)
-        bits = np.dtype(f"u{columns[0].dtype.itemsize}")
-        group, first = exact_groups([c.view(bits) for c in columns])
-        # A signalling NaN in the file warns when widened; NaNs are refused next anyway.
-        with np.errstate(invalid="ignore"):
-            xyz = [np.asarray(c[first], dtype=np.float64) for c in columns]
-            if mesh.to_mm != 1.0:
-                for axis in xyz:
-                    np.multiply(axis, mesh.to_mm, out=axis)
-        return xyz, group.reshape(-1, 3)
-    used = np.bincount(mesh.faces.reshape(-1), minlength=len(mesh.vertices))
-    kept = np.flatnonzero(used)
-    if len(kept) == len(mesh.vertices):
-        points, faces = mesh.vertices, mesh.faces.astype(np.int64, copy=False)
-    else:
-        renumber = np.empty(len(mesh.vertices), dtype=np.int64)
-        renumber[kept] = np.arange(len(kept))
-        points, faces = mesh.vertices[kept], renumber[mesh.faces]
+    bits = np.dtype(f"u{soup[0].dtype.itemsize}")
+    group, first = exact_groups([c.view(bits) for c in soup])
     # A signalling NaN in the file warns when widened; NaNs are refused next anyway.
     with np.errstate(invalid="ignore"):
-        if mesh.to_mm == 1.0:
+        xyz = [np.asarray(c[first], dtype=np.float64) for c in soup]
+        if to_mm != 1.0:
+            for axis in xyz:
+                np.multiply(axis, to_mm, out=axis)
+    return xyz, group.reshape(-1, 3)
+
+
+def _indexed_points(
+    vertices: np.ndarray, faces: np.ndarray, to_mm: float
+) -> tuple[list[FloatArray], IntArray]:
+    """x, y and z in mm of the vertices that faces use, and each face's points among them."""
+    used = np.bincount(faces.reshape(-1), minlength=len(vertices))
+    kept = np.flatnonzero(used)
+    if len(kept) == len(vertices):
+        points, numbered = vertices, faces.astype(np.int64, copy=False)
+    else:
+        renumber = np.empty(len(vertices), dtype=np.int64)
+        renumber[kept] = np.arange(len(kept))
+        points, numbered = vertices[kept], renumber[faces]
+    # A signalling NaN in the file warns when widened; NaNs are refused next anyway.
+    with np.errstate(invalid="ignore"):
+        if to_mm == 1.0:
             xyz = [np.ascontiguousarray(points[:, k], dtype=np.float64) for k in range(3)]
         else:
-            xyz = [points[:, k].astype(np.float64) * mesh.to_mm for k in range(3)]
-    return xyz, faces
+            xyz = [points[:, k].astype(np.float64) * to_mm for k in range(3)]
+    return xyz, numbered
 
 
 def _soup_columns(corners: np.ndarray) -> list[np.ndarray]:
@@ -248,33 +270,60 @@ def _tolerance(mesh: Mesh, size: float, magnitude: float, relative: float) -> fl
     return tol if tol > 0.0 else relative
 
 
+Corners = Callable[[int, int], tuple[FloatArray, FloatArray, FloatArray]]
+
+
+def _soup_corners(
+    soup: list[np.ndarray], to_mm: float, start: int, stop: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """x, y and z in mm, (k, 3) each, of the corners of a soup's triangles ``start`` to ``stop``."""
+    axes = [c[3 * start : 3 * stop].reshape(-1, 3).astype(np.float64) for c in soup]
+    if to_mm != 1.0:
+        for axis in axes:
+            np.multiply(axis, to_mm, out=axis)
+    return axes[0], axes[1], axes[2]
+
+
+def _indexed_corners(
+    xyz: list[FloatArray], corners: IntArray, start: int, stop: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """x, y and z in mm, (k, 3) each, of the corners of faces ``start`` to ``stop``."""
+    at = corners[start:stop]
+    return xyz[0][at], xyz[1][at], xyz[2][at]
+
+
 def _face_quantities(
-    xyz: list[FloatArray], corners: IntArray, center: FloatArray, plate_z: float
-) -> tuple[FloatArray, FloatArray, FloatArray, BoolArray]:
-    """Per face: twice the area, z of the area normal, six times the signed volume, on plate."""
-    n = len(corners)
+    corners_of: Corners, n: int
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Per face: twice the area, z of the area normal, six times the signed volume, highest z.
+
+    Volumes are taken from the first corner of the first face, so that
+    coordinates far from the origin lose no precision.
+    """
     area2 = np.empty(n)
     nz = np.empty(n)
     vol6 = np.empty(n)
-    plate = np.empty(n, dtype=np.bool_)
-    cx, cy, cz = (float(c) for c in center)
-    step = _FACE_CHUNK
-    for s in range(0, n, step):
-        e = min(n, s + step)
-        at = corners[s:e]
-        x, y, z = (c[at] for c in xyz)
-        x0, y0, z0 = x[:, 0] - cx, y[:, 0] - cy, z[:, 0] - cz
-        ax, ay, az = x[:, 1] - cx - x0, y[:, 1] - cy - y0, z[:, 1] - cz - z0
-        bx, by, bz = x[:, 2] - cx - x0, y[:, 2] - cy - y0, z[:, 2] - cz - z0
-        nx = ay * bz - az * by
-        ny = az * bx - ax * bz
-        nz_ = ax * by - ay * bx
-        area2[s:e] = np.sqrt(nx * nx + ny * ny + nz_ * nz_)
-        nz[s:e] = nz_
-        vol6[s:e] = x0 * nx + y0 * ny + z0 * nz_
-        top = np.maximum(np.maximum(z[:, 0], z[:, 1]), z[:, 2])
-        plate[s:e] = top <= plate_z
-    return area2, nz, vol6, plate
+    top = np.empty(n)
+    origin: tuple[float, float, float] | None = None
+    # Coordinates that are not numbers are refused once the points are known.
+    with np.errstate(invalid="ignore", over="ignore"):
+        for s in range(0, n, _FACE_CHUNK):
+            e = min(n, s + _FACE_CHUNK)
+            x, y, z = corners_of(s, e)
+            if origin is None:
+                origin = (float(x[0, 0]), float(y[0, 0]), float(z[0, 0]))
+            cx, cy, cz = origin
+            x0, y0, z0 = x[:, 0] - cx, y[:, 0] - cy, z[:, 0] - cz
+            ax, ay, az = x[:, 1] - cx - x0, y[:, 1] - cy - y0, z[:, 1] - cz - z0
+            bx, by, bz = x[:, 2] - cx - x0, y[:, 2] - cy - y0, z[:, 2] - cz - z0
+            nx = ay * bz - az * by
+            ny = az * bx - ax * bz
+            nz_ = ax * by - ay * bx
+            area2[s:e] = np.sqrt(nx * nx + ny * ny + nz_ * nz_)
+            nz[s:e] = nz_
+            vol6[s:e] = x0 * nx + y0 * ny + z0 * nz_
+            np.maximum(np.maximum(z[:, 0], z[:, 1]), z[:, 2], out=top[s:e])
+    return area2, nz, vol6, top
 
 
 def _oriented(values: FloatArray, orient: FloatArray | None) -> FloatArray:
