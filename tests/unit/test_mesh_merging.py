@@ -156,3 +156,19 @@ def test_edges_too_many_for_one_packed_key_pair_alike(count: int) -> None:
     assert sorted(zip(packed.pair_a.tolist(), packed.pair_b.tolist(), strict=True)) == sorted(
         zip(unpacked.pair_a.tolist(), unpacked.pair_b.tolist(), strict=True)
     )
+
+
+@pytest.mark.parametrize("nverts", [None, 2**31], ids=["packed", "unpacked"])
+def test_edges_keyed_in_many_blocks_sort_alike(
+    monkeypatch: pytest.MonkeyPatch, nverts: int | None
+) -> None:
+    torus = trimesh.creation.torus(10.0, 3.0, major_sections=40, minor_sections=20)
+    faces = np.concatenate((torus.faces, two_boxes_one_open()[0] + len(torus.vertices)))
+    count = nverts or int(faces.max()) + 1
+    whole = topology._sorted_edges(faces.astype(np.int64), count)
+    # Four faces per block, and a shorter last block.
+    monkeypatch.setattr(topology, "_FACE_BLOCK", 4)
+    assert len(faces) % 4 != 0
+    blocks = topology._sorted_edges(faces.astype(np.int64), count)
+    assert np.array_equal(whole[0], blocks[0])
+    assert np.array_equal(whole[1], blocks[1])

@@ -39,6 +39,8 @@ Axis = npt.NDArray[np.floating[Any]]
 _MAX_T_JUNCTION_EDGES: Final = 200_000
 _MAX_T_JUNCTION_PAIRS: Final = 5_000_000
 _MAX_OPEN_ENDS: Final = 400_000
+# Faces whose edges are keyed at a time: their temporaries stay in the processor's cache.
+_FACE_BLOCK: Final = 1 << 14
 
 
 def merge_positions(
@@ -225,33 +227,43 @@ def _sorted_edges(faces: IntArray, nverts: int) -> tuple[IntArray, IntArray]:
 
     A corner is named face * 3 + corner. The key is ``lo * nverts + hi``
     shifted left by one, plus one when the face runs the edge from lo to hi.
+    Keys are made a block of faces at a time, in the processor's cache.
     """
     m = len(faces)
-    a = faces.reshape(-1)
-    # Each corner's next corner in its face: the corner after it, or the face's first.
-    b = np.empty(3 * m, dtype=faces.dtype)
-    b[:-1] = a[1:]
-    b[2::3] = faces[:, 0]
-    forward = a < b
-    key = np.minimum(a, b)
-    key *= nverts
-    key += np.maximum(a, b, out=b)
-    key_bits = max(1, (nverts * nverts).bit_length())
     slot_bits = max(1, (3 * m - 1).bit_length())
-    if key_bits + 1 + slot_bits <= 63:
-        # Key, direction and corner packed in one int64: a plain sort does it all.
-        key <<= 1 + slot_bits
-        np.multiply(forward, 1 << slot_bits, out=b)
-        key |= b
-        key |= np.arange(3 * m, dtype=np.int64)
-        key.sort()
-        slot = np.bitwise_and(key, (1 << slot_bits) - 1, out=b)
-        key >>= slot_bits
-        return slot, key
-    key <<= 1
-    key |= forward
-    order = np.argsort(key)
-    return order, key[order]
+    # Key, direction and corner packed in one int64 where they fit: a plain sort does it all.
+    packed = max(1, (nverts * nverts).bit_length()) + 1 + slot_bits <= 63
+    key = np.empty(3 * m, dtype=np.int64)
+    for s in range(0, m, _FACE_BLOCK):
+        block = faces[s : s + _FACE_BLOCK]
+        a = block.reshape(-1)
+        # Each corner's next corner in its face: the corner after it, or the face's first.
+        b = np.empty(len(a), dtype=np.int64)
+        b[:-1] = a[1:]
+        b[2::3] = block[:, 0]
+        forward = a < b
+        k = key[3 * s : 3 * s + len(a)]
+        np.minimum(a, b, out=k)
+        k *= nverts
+        k += np.maximum(a, b, out=b)
+        if packed:
+            k <<= 1 + slot_bits
+            k |= np.left_shift(forward, slot_bits, dtype=np.int64)
+            k |= np.arange(3 * s, 3 * s + len(a), dtype=np.int64)
+        else:
+            k <<= 1
+            k |= forward
+    if not packed:
+        order = np.argsort(key)
+        return order, key[order]
+    key.sort()
+    slot = np.empty(3 * m, dtype=np.int64)
+    mask = (1 << slot_bits) - 1
+    for s in range(0, 3 * m, 3 * _FACE_BLOCK):
+        k = key[s : s + 3 * _FACE_BLOCK]
+        np.bitwise_and(k, mask, out=slot[s : s + 3 * _FACE_BLOCK])
+        k >>= slot_bits
+    return slot, key
 
 
 def _face_of(corner: IntArray, m: int) -> IntArray:
