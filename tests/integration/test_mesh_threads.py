@@ -1,7 +1,8 @@
 """Readers on several threads read what one thread reads, and report the same first fault.
 
-Blocks of text and chunks of numbers are made tiny here, so that a small
-model spans dozens of blocks and the threads really share the work.
+Blocks of text, chunks of numbers and the parts of the grouping of corners
+are made tiny here, so that a small model spans dozens of blocks and the
+threads really share the work.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fabcore.adapters.mesh import Limits, MeshFileAnalyser
+from fabcore.adapters.mesh import Limits, MeshFileAnalyser, exact
 from fabcore.adapters.mesh.readers import read_model, text, threemf
 from fabcore.adapters.mesh.readers.base import Mesh
 from fabcore.adapters.mesh.threads import Threads
@@ -33,6 +34,8 @@ def tiny_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(text, "_CHUNK", 256)
     monkeypatch.setattr(threemf, "_BLOCK", 8 << 10)
     monkeypatch.setattr(threemf, "_RUN_CHUNK", 256)
+    monkeypatch.setattr(exact, "_PARALLEL_ITEMS", 64)
+    monkeypatch.setattr(exact, "_BLOCK", 100)
 
 
 def read(data: bytes, name: str, threads: int) -> Mesh:

@@ -8,6 +8,7 @@ import pytest
 import trimesh
 
 from fabcore.adapters.mesh import MeshFileAnalyser, exact, topology
+from fabcore.adapters.mesh.threads import Threads
 from fabcore.domain.analysis import ModelAnalysis
 
 ANALYSER = MeshFileAnalyser()
@@ -47,6 +48,25 @@ def test_exact_groups_survive_hash_collisions(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(exact, "_MIX", (zero, zero, zero))
     columns = duplicated_columns(3)
     group, first = exact.exact_groups(columns)
+    want_group, want_first = expected_groups(columns)
+    assert np.array_equal(first, want_first)
+    assert np.array_equal(group, want_group)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 4])
+@pytest.mark.parametrize("collide", [False, True], ids=["hashed", "all-colliding"])
+def test_exact_groups_split_between_threads_are_the_same_groups(
+    monkeypatch: pytest.MonkeyPatch, threads: int, collide: bool
+) -> None:
+    # Split from 64 items on: the parts by top hash bits, some of them empty
+    # when every hash collides, must give the groups one thread gives.
+    monkeypatch.setattr(exact, "_PARALLEL_ITEMS", 64)
+    monkeypatch.setattr(exact, "_BLOCK", 100)
+    if collide:
+        zero = np.uint64(0)
+        monkeypatch.setattr(exact, "_MIX", (zero, zero, zero))
+    columns = duplicated_columns(4)
+    group, first = exact.exact_groups(columns, Threads(threads))
     want_group, want_first = expected_groups(columns)
     assert np.array_equal(first, want_first)
     assert np.array_equal(group, want_group)

@@ -103,6 +103,54 @@ def test_ahead_raises_the_sources_error_after_the_items_before_it() -> None:
         next(items)
 
 
+def test_each_runs_every_item_once() -> None:
+    done: list[int] = []
+    lock = threading.Lock()
+
+    def record(item: int) -> None:
+        with lock:
+            done.append(item)
+
+    for count in (1, 2, 4):
+        done.clear()
+        Threads(count).each(record, list(range(7)))
+        assert sorted(done) == list(range(7))
+
+
+def test_each_takes_back_the_items_a_busy_pool_has_not_started() -> None:
+    threads = Threads(2)
+    release = threading.Event()
+    # Both of the pool's threads are kept busy with other work.
+    busy = [threads.submit(release.wait, 5.0) for _ in range(2)]
+    try:
+        where: list[int] = []
+        threads.each(lambda _: where.append(threading.get_ident()), [0, 1, 2])
+        assert where == [threading.get_ident()] * 3
+    finally:
+        release.set()
+        for future in busy:
+            future.result()
+
+
+@pytest.mark.parametrize("failing", [0, 1])
+def test_each_raises_once_every_started_item_has_ended(failing: int) -> None:
+    started: set[int] = set()
+    ended: set[int] = set()
+
+    def work(item: int) -> None:
+        started.add(item)
+        try:
+            if item == failing:
+                raise ValueError(f"item {item}")
+            time.sleep(0.05)
+        finally:
+            ended.add(item)
+
+    with pytest.raises(ValueError, match=f"item {failing}"):
+        Threads(2).each(work, [0, 1])
+    assert started == ended
+
+
 def test_no_thread_to_start_runs_the_work_in_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
     from fabcore.adapters.mesh import threads
 

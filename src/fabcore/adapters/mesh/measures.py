@@ -80,24 +80,20 @@ def measure(
     n = mesh.triangle_count
     if n == 0:
         raise ModelError("the file contains no triangles")
-    # The face figures and the hull need no topology: they are taken beside it,
-    # a soup's face figures from its triangles while its corners are grouped.
+    # The face figures and the hull need no topology: they are taken beside it.
     # Whatever ends the measuring, nothing started for it runs on.
     started: list[Future[Any]] = []
     try:
         # The points the faces use, one contiguous float64 array per axis in mm,
         # and each face's corners as indices into them.
-        quantities: Future[tuple[FloatArray, FloatArray, FloatArray, FloatArray]] | None = None
         if mesh.faces is None:
             soup = _soup_columns(mesh.vertices)
-            quantities = threads.submit(
-                _face_quantities, partial(_soup_corners, soup, mesh.to_mm), n
-            )
-            started.append(quantities)
-            xyz, corners = _soup_points(soup, mesh.to_mm)
+            xyz, corners = _soup_points(soup, mesh.to_mm, threads)
+            corners_of: Corners = partial(_soup_corners, soup, mesh.to_mm)
             del soup
         else:
             xyz, corners = _indexed_points(mesh.vertices, mesh.faces, mesh.to_mm)
+            corners_of = partial(_indexed_corners, xyz, corners)
         if not all(bool(np.isfinite(c).all()) for c in xyz):
             raise ModelError("the file has coordinates that are not numbers (NaN or infinity)")
         lo = np.array([c.min() for c in xyz], dtype=np.float64)
@@ -113,11 +109,9 @@ def measure(
         tol = _tolerance(
             mesh, size, float(np.abs(np.concatenate((lo, hi))).max()), merge_tolerance
         )
-        if quantities is None:
-            quantities = threads.submit(
-                _face_quantities, partial(_indexed_corners, xyz, corners), n
-            )
-            started.append(quantities)
+        quantities = threads.submit(_face_quantities, corners_of, n)
+        started.append(quantities)
+        del corners_of
         merged, vertex_xyz = merge_positions(xyz, lo, hi, tol)
         # Every point its own vertex (the usual case) needs no renumbering.
         all_faces = corners if len(vertex_xyz[0]) == len(xyz[0]) else merged[corners]
@@ -210,14 +204,16 @@ def _faces_and_topology(
     return kept, faces, find_topology(faces, len(positions), positions, tol)
 
 
-def _soup_points(soup: list[np.ndarray], to_mm: float) -> tuple[list[FloatArray], IntArray]:
+def _soup_points(
+    soup: list[np.ndarray], to_mm: float, threads: Threads
+) -> tuple[list[FloatArray], IntArray]:
     """x, y and z in mm of every point of a soup, and the (n, 3) points of each face.
 
     ``soup`` is the corners' columns (see :func:`_soup_columns`). Corners that
     are bitwise copies of one another are one point.
     """
     bits = np.dtype(f"u{soup[0].dtype.itemsize}")
-    group, first = exact_groups([c.view(bits) for c in soup])
+    group, first = exact_groups([c.view(bits) for c in soup], threads)
     # A signalling NaN in the file warns when widened; NaNs are refused next anyway.
     with np.errstate(invalid="ignore"):
         xyz = [np.asarray(c[first], dtype=np.float64) for c in soup]

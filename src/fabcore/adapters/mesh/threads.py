@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Final, ParamSpec, TypeVar, cast
 
@@ -91,6 +91,32 @@ class Threads:
         except BaseException as exc:
             done.set_exception(exc)
         return done
+
+    def each(self, fn: Callable[[T], object], items: Sequence[T]) -> None:
+        """``fn(item)`` for every item, side by side.
+
+        The caller runs the first item, then any other that no thread has
+        started yet (the pool being busy with other work), so splitting work
+        never leaves the caller waiting behind a queue. An exception is raised
+        once every item that started has ended.
+        """
+        if self.count == 1 or len(items) < 2:
+            for item in items:
+                fn(item)
+            return
+        others = [(self.submit(fn, item), item) for item in items[1:]]
+        try:
+            fn(items[0])
+            for future, item in others:
+                if future.cancel():
+                    fn(item)
+        finally:
+            for future, _ in others:
+                future.cancel()
+            wait([future for future, _ in others])
+        for future, _ in others:
+            if not future.cancelled():
+                future.result()
 
     def ahead(self, items: Iterable[T]) -> Generator[T, None, None]:
         """The items, each next one fetched beside the caller while it works on the last.

@@ -370,7 +370,7 @@ def parse_repeated_decimals(
         return parse_decimals(buf, starts, ends, threads)
     words = windows[s].view(np.uint64).reshape(-1, 3)
     words &= np.take(_TOKEN_MASKS, size, axis=0)
-    group, first = exact_groups([words[:, 0], words[:, 1], words[:, 2]])
+    group, first = exact_groups([words[:, 0], words[:, 1], words[:, 2]], threads)
     del words
     try:
         distinct = parse_decimals(buf, s[first], e[first], threads)
