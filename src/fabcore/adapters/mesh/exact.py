@@ -45,9 +45,10 @@ def exact_groups(
     whose hash merely collided are grouped again among themselves, so the
     grouping is exact.
 
-    With ``threads``, the hashes are split by their top bits, which no group
-    spans, and each part is sorted and grouped on a thread of its own; the
-    passes over every item are split by item.
+    With ``threads``, each thread hashes a range of the items and splits the
+    hashes by their top bits, which no group spans; each part is then sorted
+    and grouped on a thread of its own, and the passes over every item are
+    split by item.
     """
     threads = threads or Threads(1)
     count = len(columns[0])
@@ -55,12 +56,20 @@ def exact_groups(
     # A power of two, so that the top bits of the hash name the part.
     parts = 1 << (threads.count.bit_length() - 1) if count >= _PARALLEL_ITEMS else 1
     ranges = _ranges(count, parts)
-    key = np.empty(count, dtype=np.uint64)
-    threads.each(partial(_hash_items, columns, key, low), ranges)
+    if parts == 1:
+        key = np.empty(count, dtype=np.uint64)
+        _hash_items(columns, low, key, slice(0, count))
+        keys = [[[key]]]
+    else:
+        # keys[r][p]: the keys of part p among the items of range r, block by block.
+        keys = [[[] for _ in range(parts)] for _ in ranges]
+        threads.each(
+            partial(_hash_and_split, columns, low, parts, keys, ranges), range(len(ranges))
+        )
     rep = np.empty(count, dtype=np.int64)
     found: list[IntArray] = [np.empty(0, dtype=np.int64)] * parts
-    threads.each(partial(_group_part, key, low, parts, rep, found), range(parts))
-    del key
+    threads.each(partial(_group_part, keys, low, rep, found), range(parts))
+    del keys
     firsts = np.concatenate(found) if parts > 1 else found[0]
     stray = np.zeros(count, dtype=np.bool_)
     threads.each(partial(_check, columns, rep, stray), ranges)
@@ -81,26 +90,57 @@ def _ranges(count: int, parts: int) -> list[slice]:
     return [slice(edges[k], edges[k + 1]) for k in range(parts)]
 
 
-def _hash_items(columns: Sequence[UIntArray], key: UIntArray, low: np.uint64, span: slice) -> None:
-    """The keys of the items in ``span``: their hash above ``low``, their number in it.
+def _hash_block(
+    columns: Sequence[UIntArray], low: np.uint64, block: slice, out: UIntArray
+) -> UIntArray:
+    """The keys of the items in ``block``, in ``out``: their hash above ``low``,
+    their number in it."""
+    k = out[: block.stop - block.start]
+    np.multiply(columns[0][block], _MIX[0], out=k, dtype=np.uint64)
+    for j, column in enumerate(columns[1:], start=1):
+        k += np.multiply(column[block], _MIX[j % len(_MIX)], dtype=np.uint64)
+    k *= _MIX[2]
+    k &= ~low
+    k |= np.arange(block.start, block.stop, dtype=np.uint64)
+    return k
 
-    Made a block at a time, so that the block's terms stay in the processor's cache.
-    """
-    for start in range(span.start, span.stop, _BLOCK):
-        block = slice(start, min(span.stop, start + _BLOCK))
-        k = key[block]
-        np.multiply(columns[0][block], _MIX[0], out=k, dtype=np.uint64)
-        for j, column in enumerate(columns[1:], start=1):
-            k += np.multiply(column[block], _MIX[j % len(_MIX)], dtype=np.uint64)
-        k *= _MIX[2]
-        k &= ~low
-        k |= np.arange(block.start, block.stop, dtype=np.uint64)
+
+def _blocks(span: slice) -> list[slice]:
+    """``span`` in blocks of :data:`_BLOCK` items, small enough for the processor's cache."""
+    starts = range(span.start, span.stop, _BLOCK)
+    return [slice(start, min(span.stop, start + _BLOCK)) for start in starts]
+
+
+def _hash_items(columns: Sequence[UIntArray], low: np.uint64, key: UIntArray, span: slice) -> None:
+    """The keys of the items in ``span``, into ``key``."""
+    for block in _blocks(span):
+        _hash_block(columns, low, block, key[block])
+
+
+def _hash_and_split(
+    columns: Sequence[UIntArray],
+    low: np.uint64,
+    parts: int,
+    keys: list[list[list[UIntArray]]],
+    ranges: list[slice],
+    index: int,
+) -> None:
+    """The keys of the items of range ``index``, split by their top bits into
+    ``keys[index]``, one piece per block and part."""
+    scratch = np.empty(_BLOCK, dtype=np.uint64)
+    size = 1 << (64 - (parts - 1).bit_length())
+    for block in _blocks(ranges[index]):
+        k = _hash_block(columns, low, block, scratch)
+        for p in range(parts):
+            inside = k >= np.uint64(p * size) if p > 0 else np.ones(len(k), dtype=np.bool_)
+            if p < parts - 1:
+                inside &= k < np.uint64((p + 1) * size)
+            keys[index][p].append(k[inside])
 
 
 def _group_part(
-    key: UIntArray,
+    keys: list[list[list[UIntArray]]],
     low: np.uint64,
-    parts: int,
     rep: IntArray,
     found: list[IntArray],
     index: int,
@@ -108,17 +148,9 @@ def _group_part(
     """Sort part ``index`` of the keys (by their top bits) and point each of its
     items at the first item of its hash in ``rep``; that part's first items go
     to ``found[index]``."""
-    if parts == 1:
-        part = key
-    else:
-        size = 1 << (64 - (parts - 1).bit_length())
-        inside = np.ones(len(key), dtype=np.bool_)
-        if index > 0:
-            np.greater_equal(key, np.uint64(index * size), out=inside)
-        if index < parts - 1:
-            inside &= key < np.uint64((index + 1) * size)
-        part = key[inside]
-        del inside
+    pieces = [piece for pieces in keys for piece in pieces[index]]
+    part = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+    del pieces
     part.sort()
     new = np.empty(len(part), dtype=np.bool_)
     if len(part):
@@ -143,8 +175,7 @@ def _check(columns: Sequence[UIntArray], rep: IntArray, stray: BoolArray, span: 
 
 def _renumber(number: IntArray, rep: IntArray, span: slice) -> None:
     """Turn each item's first item in ``span`` of ``rep`` into its group, a block at a time."""
-    for start in range(span.start, span.stop, _BLOCK):
-        block = slice(start, min(span.stop, start + _BLOCK))
+    for block in _blocks(span):
         rep[block] = number[rep[block]]
 
 
