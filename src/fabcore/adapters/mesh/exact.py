@@ -148,7 +148,7 @@ def _group_part(
     """Sort part ``index`` of the keys (by their top bits) and point each of its
     items at the first item of its hash in ``rep``; that part's first items go
     to ``found[index]``."""
-    pieces = [piece for pieces in keys for piece in pieces[index]]
+    pieces = [piece for by_part in keys for piece in by_part[index]]
     part = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
     del pieces
     part.sort()
